@@ -1,0 +1,291 @@
+/**
+ * Every setting comes from environment variables (and an optional partners file), validated once at start.
+ * A bad value throws ConfigError naming the variable; main.ts prints that one line and exits.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const Str = Type.String({ minLength: 1 });
+
+/** Partner JWT verification: exactly one source of key material. */
+const PartnerJwtSchema = Type.Object(
+  {
+    secret: Type.Optional(Type.String({ minLength: 16 })),
+    pem: Type.Optional(Str),
+    jwk: Type.Optional(Type.Object({ kty: Str }, { additionalProperties: true })),
+    jwksUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    algorithms: Type.Optional(Type.Array(Type.String({ pattern: '^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$' }), { minItems: 1 })),
+    issuer: Type.Optional(Str),
+    audience: Type.Optional(Str),
+    clockToleranceSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
+
+const ShippingSchema = Type.Object(
+  {
+    flatFee: Type.Integer({ minimum: 0 }),
+    freeFrom: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const PartnerSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
+    name: Type.Optional(Str),
+    /** Plain keys, or `sha256:<hex>` of a key so that the file holds no secret. */
+    apiKeys: Type.Array(Type.String({ minLength: 8 }), { minItems: 1 }),
+    jwt: PartnerJwtSchema,
+    /** Name put into transfer URLs as `jaySource`. */
+    source: Type.Optional(Str),
+    /** CORS origins; `*` allows any. */
+    allowedOrigins: Type.Optional(Type.Array(Str)),
+    /** Default URL a transferred basket lands on. */
+    landingUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** Hosts a transfer URL may point at (exact host, or `*.example.com`). Empty or absent: any host. */
+    transferHosts: Type.Optional(Type.Array(Str)),
+    /** The partner's shop, linked from the landing page. */
+    shopUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    shipping: Type.Optional(ShippingSchema),
+    /** Payment providers the partner may use; the first is the default. */
+    psps: Type.Optional(Type.Array(Str)),
+    orderWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    orderWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+    stripe: Type.Optional(
+      Type.Object(
+        {
+          secretKey: Str,
+          publishableKey: Str,
+          webhookSecret: Type.Optional(Str),
+          testMode: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type PartnerConfig = Static<typeof PartnerSchema>;
+export type PartnerJwtConfig = Static<typeof PartnerJwtSchema>;
+
+export interface Limits {
+  maxCartLines: number;
+  maxLineCount: number;
+  bodyLimit: number;
+}
+
+export interface Lifetimes {
+  basketMs: number;
+  guestMs: number;
+  transferMs: number;
+  checkoutMs: number;
+  idempotencyMs: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  storeUrl: string;
+  dataDir: string;
+  logLevel: string;
+  workers: number;
+  /** Public base URL of this service (QR image URLs, landing page); default http://host:port. */
+  publicUrl: string;
+  adminKey: string | null;
+  partners: PartnerConfig[];
+  /** True when the built-in development partner is on (README walk-through). */
+  devPartner: boolean;
+  limits: Limits;
+  lifetimes: Lifetimes;
+  tokenCacheSize: number;
+  /** Service signing keys (guest JWTs): JSON JWK set with private keys; null = generated in dataDir. */
+  serviceKeys: string | null;
+  serviceIssuer: string;
+  trustProxy: boolean;
+  /** Run background workers (sweeper, outbox) in this process. */
+  runWorkers: boolean;
+}
+
+export const DEV_PARTNER: PartnerConfig = {
+  id: 'demo',
+  name: 'Demo partner (development only)',
+  apiKeys: ['dev-api-key'],
+  jwt: { secret: 'dev-secret-change-me-0123456789', algorithms: ['HS256'], issuer: 'demo-partner', audience: 'basket' },
+  source: 'demo-tv',
+  allowedOrigins: ['*'],
+  landingUrl: 'http://127.0.0.1:8080/landing',
+  shopUrl: 'https://shop.example.com/',
+  transferHosts: [],
+  shipping: { flatFee: 495, freeFrom: 5000 },
+  psps: ['sandbox'],
+};
+
+export const DEV_ADMIN_KEY = 'dev-admin-key';
+
+type Env = Record<string, string | undefined>;
+
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `60s`, `30m`, `24h`, `30d`; a bare number is seconds. */
+export function parseDuration(value: string): number | null {
+  const m = DURATION.exec(value.trim());
+  if (!m) return null;
+  return Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
+}
+
+function readInt(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function readDuration(env: Env, name: string, def: string, minMs: number): number {
+  const raw = env[name] ?? def;
+  const ms = parseDuration(raw);
+  if (ms === null || ms < minMs) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a duration like 60s, 30m, 24h or 30d (at least ${minMs} ms)`);
+  }
+  return ms;
+}
+
+function readBool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected true or false`);
+}
+
+function readString(env: Env, name: string, def: string, pattern?: RegExp, expected?: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (pattern && !pattern.test(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
+  return raw;
+}
+
+/** Validates a partners list (from PARTNERS_FILE or PARTNERS_JSON); `source` names the variable in errors. */
+export function parsePartners(text: string, source: string): PartnerConfig[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${source} is not valid JSON: ${(err as Error).message}`);
+  }
+  const list = Type.Array(PartnerSchema);
+  if (!Value.Check(list, json)) {
+    const first = Value.Errors(list, json).First();
+    const where = first ? `${first.path || '/'}: ${first.message}` : 'invalid';
+    throw new ConfigError(`${source} is invalid at ${where}`);
+  }
+  const partners = json as PartnerConfig[];
+  const ids = new Set<string>();
+  const keys = new Set<string>();
+  for (const [i, p] of partners.entries()) {
+    if (ids.has(p.id)) throw new ConfigError(`${source} is invalid at /${i}/id: duplicate partner id ${p.id}`);
+    ids.add(p.id);
+    const sources = [p.jwt.secret, p.jwt.pem, p.jwt.jwk, p.jwt.jwksUrl].filter((s) => s !== undefined).length;
+    if (sources !== 1) {
+      throw new ConfigError(`${source} is invalid at /${i}/jwt: give exactly one of secret, pem, jwk, jwksUrl`);
+    }
+    if (p.jwt.secret !== undefined && p.jwt.algorithms?.some((a) => !a.startsWith('HS'))) {
+      throw new ConfigError(`${source} is invalid at /${i}/jwt/algorithms: a shared secret allows only HS256/HS384/HS512`);
+    }
+    if (p.jwt.secret === undefined && p.jwt.algorithms?.some((a) => a.startsWith('HS'))) {
+      throw new ConfigError(`${source} is invalid at /${i}/jwt/algorithms: HS algorithms need a shared secret, not a public key`);
+    }
+    for (const k of p.apiKeys) {
+      if (keys.has(k)) throw new ConfigError(`${source} is invalid at /${i}/apiKeys: API key used by two partners`);
+      keys.add(k);
+    }
+  }
+  return partners;
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const production = env.NODE_ENV === 'production';
+  const host = readString(env, 'HOST', '127.0.0.1');
+  const port = readInt(env, 'PORT', 8080, 0, 65535);
+  const dataDir = path.resolve(cwd, readString(env, 'DATA_DIR', './data'));
+  const storeUrl = readString(
+    env,
+    'STORE_URL',
+    `sqlite:${path.join(dataDir, 'basket.db')}`,
+    /^(sqlite:|postgres(ql)?:\/\/|rediss?:\/\/|redis-cluster:\/\/)/,
+    'sqlite:<file>, postgres://..., redis://... or redis-cluster://host:port,host:port',
+  );
+  const logLevel = readString(env, 'LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent');
+
+  let partners: PartnerConfig[] = [];
+  if (env.PARTNERS_FILE) {
+    let text: string;
+    try {
+      text = readFileSync(path.resolve(cwd, env.PARTNERS_FILE), 'utf8');
+    } catch (err) {
+      throw new ConfigError(`PARTNERS_FILE=${JSON.stringify(env.PARTNERS_FILE)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    partners = parsePartners(text, 'PARTNERS_FILE');
+  } else if (env.PARTNERS_JSON) {
+    partners = parsePartners(env.PARTNERS_JSON, 'PARTNERS_JSON');
+  }
+  const devPartner = readBool(env, 'DEV_PARTNER', !production && partners.length === 0);
+  if (devPartner) {
+    if (partners.some((p) => p.id === DEV_PARTNER.id)) throw new ConfigError(`DEV_PARTNER=true but a configured partner already has the id ${DEV_PARTNER.id}`);
+    partners = [...partners, { ...DEV_PARTNER, landingUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/landing` }];
+  }
+  if (partners.length === 0) throw new ConfigError('PARTNERS_FILE is not set: no partner is configured (set PARTNERS_FILE, PARTNERS_JSON or DEV_PARTNER=true)');
+
+  const adminKeyRaw = env.ADMIN_KEY;
+  if (adminKeyRaw !== undefined && adminKeyRaw !== '' && adminKeyRaw.length < 12) {
+    throw new ConfigError('ADMIN_KEY is invalid: use at least 12 characters');
+  }
+  const adminKey = adminKeyRaw ? adminKeyRaw : devPartner ? DEV_ADMIN_KEY : null;
+
+  const publicUrl = readString(env, 'PUBLIC_URL', `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, /^https?:\/\/[^/]+/, 'an http(s) URL').replace(/\/+$/, '');
+
+  return {
+    host,
+    port,
+    storeUrl,
+    dataDir,
+    logLevel,
+    workers: readInt(env, 'WORKERS', 1, 1, 64),
+    publicUrl,
+    adminKey,
+    partners,
+    devPartner,
+    limits: {
+      maxCartLines: readInt(env, 'CART_MAX_LINES', 20, 1, 1000),
+      maxLineCount: readInt(env, 'LINE_MAX_COUNT', 99, 1, 1_000_000),
+      bodyLimit: readInt(env, 'BODY_LIMIT', 16_384, 1024, 10 * 1024 * 1024),
+    },
+    lifetimes: {
+      basketMs: readDuration(env, 'BASKET_TTL', '30d', 60_000),
+      guestMs: readDuration(env, 'GUEST_TTL', '30d', 60_000),
+      transferMs: readDuration(env, 'TRANSFER_TTL', '60s', 1000),
+      checkoutMs: readDuration(env, 'CHECKOUT_TTL', '30m', 1000),
+      idempotencyMs: readDuration(env, 'IDEMPOTENCY_TTL', '24h', 1000),
+    },
+    tokenCacheSize: readInt(env, 'TOKEN_CACHE_SIZE', 10_000, 0, 10_000_000),
+    serviceKeys: env.SERVICE_KEYS ? env.SERVICE_KEYS : null,
+    serviceIssuer: readString(env, 'SERVICE_ISSUER', 'basket'),
+    trustProxy: readBool(env, 'TRUST_PROXY', false),
+    runWorkers: readBool(env, 'RUN_WORKERS', true),
+  };
+}
