@@ -226,3 +226,19 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError';
   }
 }
+
+/** A listOrders cursor that this store did not issue. */
+export class CursorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CursorError';
+  }
+}
+
+/** createOrder with an order number that already exists for the partner. */
+export class DuplicateOrderError extends Error {
+  constructor(partnerId: string, orderNo: string) {
+    super(`order ${orderNo} already exists for partner ${partnerId}`);
+    this.name = 'DuplicateOrderError';
+  }
+}

@@ -1,0 +1,837 @@
+/**
+ * SQLite adapter of the Store interface (better-sqlite3, synchronous driver).
+ *
+ * Concurrency model: inside one process better-sqlite3 runs every statement synchronously, so calls never
+ * interleave. Several processes may share the file: every read-modify-write runs in a `BEGIN IMMEDIATE`
+ * transaction, which takes the file's write lock before reading, so processes serialize and no update is lost.
+ * A blocked writer waits up to busy_timeout (blocking this process's event loop meanwhile), then gets
+ * SQLITE_BUSY, which surfaces as StoreUnavailableError.
+ *
+ * Durability: WAL mode. A commit is in the WAL file (the OS page cache) before the call returns, so a killed
+ * process loses no acknowledged write even with synchronous=NORMAL; synchronous=FULL also survives power loss.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { BasketState } from '../domain/basket.js';
+import type { Product, ProductInput } from '../domain/catalogue.js';
+import {
+  CursorError,
+  DuplicateOrderError,
+  StoreUnavailableError,
+  type BasketChangeListener,
+  type BasketKey,
+  type BasketUpdater,
+  type ClaimOptions,
+  type ComfortSettings,
+  type IdempotencyBegin,
+  type Order,
+  type OrderPage,
+  type OutboxInput,
+  type OutboxMessage,
+  type ReservationState,
+  type ReservedLine,
+  type ReserveLine,
+  type Store,
+  type StoredBasket,
+  type StoredResponse,
+  type TransferRecord,
+} from './store.js';
+
+type Db = Database.Database;
+
+export interface SqliteStoreOptions {
+  /** NORMAL (default) survives process crashes; FULL also survives power loss, at a cost per commit. */
+  synchronous?: 'normal' | 'full';
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+/** Conflicts cannot happen under the IMMEDIATE lock; the bound only guards against a logic error looping. */
+const MAX_UPDATE_TRIES = 50;
+
+// --- schema ----------------------------------------------------------------------------------------------------
+
+/** Append-only: migration i brings the schema to user_version i + 1. Never edit a shipped entry. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE baskets (
+    partner_id   TEXT    NOT NULL,
+    user_id      TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    expires      INTEGER NOT NULL,
+    has_checkout INTEGER NOT NULL,
+    data         TEXT    NOT NULL,
+    PRIMARY KEY (partner_id, user_id)
+  );
+  CREATE INDEX baskets_purge ON baskets (expires) WHERE has_checkout = 0;
+
+  CREATE TABLE products (
+    partner_id TEXT    NOT NULL,
+    product_id TEXT    NOT NULL,
+    stock      INTEGER NULL,
+    reserved   INTEGER NOT NULL DEFAULT 0,
+    data       TEXT    NOT NULL,
+    PRIMARY KEY (partner_id, product_id)
+  );
+
+  CREATE TABLE reservations (
+    partner_id     TEXT NOT NULL,
+    reservation_id TEXT NOT NULL,
+    lines          TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('reserved', 'released', 'committed')),
+    PRIMARY KEY (partner_id, reservation_id)
+  );
+
+  CREATE TABLE transfers (
+    token_hash TEXT    PRIMARY KEY,
+    partner_id TEXT    NOT NULL,
+    user_id    TEXT    NOT NULL,
+    url        TEXT    NOT NULL,
+    expires    INTEGER NOT NULL
+  );
+  CREATE INDEX transfers_expires ON transfers (expires);
+
+  CREATE TABLE orders (
+    partner_id       TEXT    NOT NULL,
+    order_no         TEXT    NOT NULL,
+    user_id          TEXT    NOT NULL,
+    payment_provider TEXT    NOT NULL,
+    payment_ref      TEXT    NULL,
+    created          INTEGER NOT NULL,
+    data             TEXT    NOT NULL,
+    PRIMARY KEY (partner_id, order_no)
+  );
+  CREATE INDEX orders_payment_ref ON orders (payment_provider, payment_ref) WHERE payment_ref IS NOT NULL;
+  CREATE INDEX orders_by_user ON orders (partner_id, user_id, created DESC, order_no DESC);
+
+  CREATE TABLE outbox (
+    id           TEXT    PRIMARY KEY,
+    topic        TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    payload      TEXT    NOT NULL,
+    available_at INTEGER NOT NULL,
+    claimed_by   TEXT    NULL,
+    claim_until  INTEGER NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT    NULL,
+    UNIQUE (topic, key)
+  );
+  CREATE INDEX outbox_available ON outbox (available_at);
+
+  CREATE TABLE idempotency (
+    scope       TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    state       TEXT    NOT NULL CHECK (state IN ('running', 'done')),
+    response    TEXT    NULL,
+    lease_until INTEGER NULL,
+    expires     INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+  );
+  CREATE INDEX idempotency_expires ON idempotency (expires);
+
+  CREATE TABLE comfort (
+    partner_id        TEXT    NOT NULL,
+    user_id           TEXT    NOT NULL,
+    customer_id       TEXT    NULL,
+    payment_method_id TEXT    NULL,
+    one_click         INTEGER NOT NULL,
+    PRIMARY KEY (partner_id, user_id)
+  );
+  `,
+];
+
+function userVersion(db: Db): number {
+  const v = db.pragma('user_version', { simple: true });
+  if (typeof v !== 'number') throw new Error('PRAGMA user_version returned a non-number');
+  return v;
+}
+
+/** Applies pending migrations under the write lock, so processes starting together migrate exactly once. */
+function migrate(db: Db): void {
+  db.transaction(() => {
+    const current = userVersion(db);
+    if (current > MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this build (${MIGRATIONS.length})`);
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] ?? '');
+    // PRAGMA takes no bound parameters; the value is our own integer.
+    if (current < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+// --- error mapping ---------------------------------------------------------------------------------------------
+
+function isBusy(error: unknown): boolean {
+  return (
+    error instanceof Database.SqliteError &&
+    (error.code.startsWith('SQLITE_BUSY') || error.code.startsWith('SQLITE_LOCKED'))
+  );
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (
+    error instanceof Database.SqliteError &&
+    (error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || error.code === 'SQLITE_CONSTRAINT_UNIQUE')
+  );
+}
+
+/** Carries an error thrown by a caller's function through the transaction, so it is rethrown untouched. */
+class CallerError {
+  constructor(readonly error: unknown) {}
+}
+
+function callerFn<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw new CallerError(error);
+  }
+}
+
+function configure(db: Db, synchronous: 'normal' | 'full'): void {
+  // busy_timeout first: switching to WAL needs a lock that another starting process may hold briefly.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (typeof mode !== 'string' || mode.toLowerCase() !== 'wal') {
+    throw new Error(`SQLite refused WAL mode (journal_mode is ${String(mode)})`);
+  }
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+}
+
+// --- row shapes and (de)serialisation ---------------------------------------------------------------------------
+
+interface BasketRow {
+  version: number;
+  data: string;
+}
+interface ProductRow {
+  product_id: string;
+  stock: number | null;
+  reserved: number;
+  data: string;
+}
+interface ReservationRow {
+  lines: string;
+  state: ReservationState;
+}
+interface TransferRow {
+  partner_id: string;
+  user_id: string;
+  url: string;
+  expires: number;
+}
+interface OrderRow {
+  created: number;
+  order_no: string;
+  data: string;
+}
+interface OutboxRow {
+  id: string;
+  topic: string;
+  key: string;
+  payload: string;
+  attempts: number;
+}
+interface IdempotencyRow {
+  fingerprint: string;
+  state: 'running' | 'done';
+  response: string | null;
+  lease_until: number | null;
+  expires: number;
+}
+interface ComfortRow {
+  customer_id: string | null;
+  payment_method_id: string | null;
+  one_click: number;
+}
+
+/** Parses JSON this store wrote itself; the shape is ours, so the assertion is sound. */
+function fromJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+/** `undefined` has no JSON form; store it as null rather than failing the NOT NULL column. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+
+function hasCheckout(state: BasketState): number {
+  return state.session !== null || state.checkout.length > 0 ? 1 : 0;
+}
+
+function toProduct(row: ProductRow): Product {
+  const data = fromJson<Omit<Product, 'stock' | 'reserved'>>(row.data);
+  return { ...data, productId: row.product_id, stock: row.stock, reserved: row.reserved };
+}
+
+interface CursorData {
+  created: number;
+  orderNo: string;
+}
+
+function encodeCursor(c: CursorData): string {
+  return Buffer.from(JSON.stringify([c.created, c.orderNo])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorData {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('cursor is not base64url');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new CursorError('cursor is not valid');
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw new CursorError('cursor is not valid');
+  const [created, orderNo]: unknown[] = parsed;
+  if (typeof created !== 'number' || !Number.isSafeInteger(created) || typeof orderNo !== 'string') {
+    throw new CursorError('cursor is not valid');
+  }
+  return { created, orderNo };
+}
+
+// --- statements ------------------------------------------------------------------------------------------------
+
+/** Every statement is prepared once, when the store opens. */
+function prepareStatements(db: Db) {
+  return {
+    ping: db.prepare<[], unknown>('SELECT 1'),
+
+    getBasket: db.prepare<[string, string], BasketRow>(
+      'SELECT version, data FROM baskets WHERE partner_id = ? AND user_id = ?',
+    ),
+    insertBasket: db.prepare<[string, string, number, number, string]>(
+      `INSERT INTO baskets (partner_id, user_id, version, expires, has_checkout, data) VALUES (?, ?, 1, ?, ?, ?)
+       ON CONFLICT (partner_id, user_id) DO NOTHING`,
+    ),
+    updateBasket: db.prepare<[number, number, string, string, string, number]>(
+      `UPDATE baskets SET version = version + 1, expires = ?, has_checkout = ?, data = ?
+       WHERE partner_id = ? AND user_id = ? AND version = ?`,
+    ),
+    purgeBaskets: db.prepare<[number, number]>(
+      `DELETE FROM baskets WHERE rowid IN (
+         SELECT rowid FROM baskets WHERE has_checkout = 0 AND expires <= ? LIMIT ?)`,
+    ),
+
+    getProducts: db.prepare<[string, string], ProductRow>(
+      `SELECT product_id, stock, reserved, data FROM products
+       WHERE partner_id = ? AND product_id IN (SELECT value FROM json_each(?))`,
+    ),
+    getStock: db.prepare<[string, string], { stock: number | null; reserved: number }>(
+      'SELECT stock, reserved FROM products WHERE partner_id = ? AND product_id = ?',
+    ),
+    hasCatalogue: db.prepare<[string], unknown>('SELECT 1 FROM products WHERE partner_id = ? LIMIT 1'),
+    upsertProduct: db.prepare<[string, string, number | null, string]>(
+      `INSERT INTO products (partner_id, product_id, stock, reserved, data) VALUES (?, ?, ?, 0, ?)
+       ON CONFLICT (partner_id, product_id) DO UPDATE SET stock = excluded.stock, data = excluded.data`,
+    ),
+    // The availability check is repeated in SQL so the row can never go below zero, whatever the caller read.
+    reserveUnits: db.prepare<[number, string, string, number]>(
+      `UPDATE products SET reserved = reserved + ?
+       WHERE partner_id = ? AND product_id = ? AND stock IS NOT NULL AND stock - reserved >= ?`,
+    ),
+    releaseUnits: db.prepare<[number, string, string]>(
+      'UPDATE products SET reserved = MAX(reserved - ?, 0) WHERE partner_id = ? AND product_id = ?',
+    ),
+    // Stock is clamped at 0: it counts units on hand, which an admin may have lowered below the reservations.
+    commitUnits: db.prepare<[number, number, string, string]>(
+      `UPDATE products SET reserved = MAX(reserved - ?, 0),
+         stock = CASE WHEN stock IS NULL THEN NULL ELSE MAX(stock - ?, 0) END
+       WHERE partner_id = ? AND product_id = ?`,
+    ),
+    getReservation: db.prepare<[string, string], ReservationRow>(
+      'SELECT lines, state FROM reservations WHERE partner_id = ? AND reservation_id = ?',
+    ),
+    insertReservation: db.prepare<[string, string, string]>(
+      `INSERT INTO reservations (partner_id, reservation_id, lines, state) VALUES (?, ?, ?, 'reserved')`,
+    ),
+    setReservationState: db.prepare<[ReservationState, string, string]>(
+      `UPDATE reservations SET state = ? WHERE partner_id = ? AND reservation_id = ? AND state = 'reserved'`,
+    ),
+
+    putTransfer: db.prepare<[string, string, string, string, number]>(
+      `INSERT INTO transfers (token_hash, partner_id, user_id, url, expires) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (token_hash) DO UPDATE SET partner_id = excluded.partner_id, user_id = excluded.user_id,
+         url = excluded.url, expires = excluded.expires`,
+    ),
+    getTransfer: db.prepare<[string, number], TransferRow>(
+      'SELECT partner_id, user_id, url, expires FROM transfers WHERE token_hash = ? AND expires > ?',
+    ),
+    takeTransfer: db.prepare<[string, number], TransferRow>(
+      'DELETE FROM transfers WHERE token_hash = ? AND expires > ? RETURNING partner_id, user_id, url, expires',
+    ),
+    purgeTransfers: db.prepare<[number, number]>(
+      'DELETE FROM transfers WHERE rowid IN (SELECT rowid FROM transfers WHERE expires <= ? LIMIT ?)',
+    ),
+
+    insertOrder: db.prepare<[string, string, string, string, string | null, number, string]>(
+      `INSERT INTO orders (partner_id, order_no, user_id, payment_provider, payment_ref, created, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getOrder: db.prepare<[string, string], OrderRow>(
+      'SELECT created, order_no, data FROM orders WHERE partner_id = ? AND order_no = ?',
+    ),
+    getOrderByPaymentRef: db.prepare<[string, string], OrderRow>(
+      `SELECT created, order_no, data FROM orders WHERE payment_provider = ? AND payment_ref = ?
+       ORDER BY created DESC LIMIT 1`,
+    ),
+    updateOrder: db.prepare<[string, string, string | null, number, string, string, string]>(
+      `UPDATE orders SET user_id = ?, payment_provider = ?, payment_ref = ?, created = ?, data = ?
+       WHERE partner_id = ? AND order_no = ?`,
+    ),
+    listOrdersFirst: db.prepare<[string, string, number], OrderRow>(
+      `SELECT created, order_no, data FROM orders WHERE partner_id = ? AND user_id = ?
+       ORDER BY created DESC, order_no DESC LIMIT ?`,
+    ),
+    listOrdersAfter: db.prepare<[string, string, number, number, string, number], OrderRow>(
+      `SELECT created, order_no, data FROM orders WHERE partner_id = ? AND user_id = ?
+         AND (created < ? OR (created = ? AND order_no < ?))
+       ORDER BY created DESC, order_no DESC LIMIT ?`,
+    ),
+
+    enqueue: db.prepare<[string, string, string, string, number]>(
+      `INSERT INTO outbox (id, topic, key, payload, available_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (topic, key) DO NOTHING`,
+    ),
+    claimable: db.prepare<[number, number, number], OutboxRow>(
+      `SELECT id, topic, key, payload, attempts FROM outbox
+       WHERE available_at <= ? AND (claim_until IS NULL OR claim_until <= ?)
+       ORDER BY available_at, rowid LIMIT ?`,
+    ),
+    // Topics go in as one JSON array so a single prepared statement serves any number of them.
+    claimableInTopics: db.prepare<[number, number, string, number], OutboxRow>(
+      `SELECT id, topic, key, payload, attempts FROM outbox
+       WHERE available_at <= ? AND (claim_until IS NULL OR claim_until <= ?)
+         AND topic IN (SELECT value FROM json_each(?))
+       ORDER BY available_at, rowid LIMIT ?`,
+    ),
+    markClaimed: db.prepare<[string, number, string]>(
+      'UPDATE outbox SET claimed_by = ?, claim_until = ?, attempts = attempts + 1 WHERE id = ?',
+    ),
+    complete: db.prepare<[string, string]>('DELETE FROM outbox WHERE id = ? AND claimed_by = ?'),
+    retry: db.prepare<[number, string, string, string]>(
+      `UPDATE outbox SET available_at = ?, claimed_by = NULL, claim_until = NULL, last_error = ?
+       WHERE id = ? AND claimed_by = ?`,
+    ),
+
+    getIdempotency: db.prepare<[string, string], IdempotencyRow>(
+      'SELECT fingerprint, state, response, lease_until, expires FROM idempotency WHERE scope = ? AND key = ?',
+    ),
+    startIdempotency: db.prepare<[string, string, string, number, number]>(
+      `INSERT INTO idempotency (scope, key, fingerprint, state, response, lease_until, expires)
+       VALUES (?, ?, ?, 'running', NULL, ?, ?)
+       ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'running',
+         response = NULL, lease_until = excluded.lease_until, expires = excluded.expires`,
+    ),
+    finishIdempotency: db.prepare<[string, string, string]>(
+      `UPDATE idempotency SET state = 'done', response = ?, lease_until = NULL
+       WHERE scope = ? AND key = ? AND state = 'running'`,
+    ),
+    abandonIdempotency: db.prepare<[string, string]>(
+      `DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'running'`,
+    ),
+    purgeIdempotency: db.prepare<[number, number]>(
+      'DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency WHERE expires <= ? LIMIT ?)',
+    ),
+
+    getComfort: db.prepare<[string, string], ComfortRow>(
+      'SELECT customer_id, payment_method_id, one_click FROM comfort WHERE partner_id = ? AND user_id = ?',
+    ),
+    putComfort: db.prepare<[string, string, string | null, string | null, number]>(
+      `INSERT INTO comfort (partner_id, user_id, customer_id, payment_method_id, one_click) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (partner_id, user_id) DO UPDATE SET customer_id = excluded.customer_id,
+         payment_method_id = excluded.payment_method_id, one_click = excluded.one_click`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** What one basket-update attempt did inside its transaction. */
+type Attempt<R> = { outcome: 'kept' | 'written'; result: R } | { outcome: 'conflict' };
+
+// --- the store -------------------------------------------------------------------------------------------------
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  /** In-process only: SQLite has no notification channel, so writes by other processes are not seen here. */
+  private readonly listeners = new Set<BasketChangeListener>();
+
+  /** Prepared by init(): they refer to tables that only exist once the schema is migrated. */
+  private statements: Statements | null = null;
+
+  /** The transaction wrapper is built once, as the basket write is the hot path. */
+  private readonly basketAttempt: Database.Transaction<(key: BasketKey, fn: BasketUpdater<unknown>) => Attempt<unknown>>;
+
+  constructor(private readonly db: Db) {
+    this.basketAttempt = db.transaction((key: BasketKey, fn: BasketUpdater<unknown>) => this.attemptBasketUpdate(key, fn));
+  }
+
+  private get st(): Statements {
+    if (this.statements === null) throw new Error('SQLite store used before init()');
+    return this.statements;
+  }
+
+  /**
+   * Runs a synchronous database operation, turning lock timeouts and a closed handle into
+   * StoreUnavailableError. Any other error (including one thrown by a caller's fn) passes through unchanged.
+   */
+  private run<T>(op: () => T): T {
+    try {
+      return op();
+    } catch (error) {
+      if (error instanceof CallerError) throw error.error;
+      if (isBusy(error)) throw new StoreUnavailableError('SQLite database is locked', { cause: error });
+      if (!this.db.open) throw new StoreUnavailableError('SQLite store is closed', { cause: error });
+      throw error;
+    }
+  }
+
+  async init(): Promise<void> {
+    this.run(() => migrate(this.db));
+    this.statements ??= prepareStatements(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async ping(): Promise<void> {
+    this.run(() => this.st.ping.get());
+  }
+
+  // --- baskets ---------------------------------------------------------------------------------------------------
+
+  async getBasket(key: BasketKey): Promise<StoredBasket | null> {
+    const row = this.run(() => this.st.getBasket.get(key.partnerId, key.userId));
+    return row ? { state: fromJson<BasketState>(row.data), version: row.version } : null;
+  }
+
+  /** One read → fn → conditional write, run inside the IMMEDIATE transaction that basketAttempt wraps it in. */
+  private attemptBasketUpdate(key: BasketKey, fn: BasketUpdater<unknown>): Attempt<unknown> {
+    const row = this.st.getBasket.get(key.partnerId, key.userId);
+    const current: StoredBasket | null = row ? { state: fromJson<BasketState>(row.data), version: row.version } : null;
+    const change = callerFn(() => fn(current));
+    if ('keep' in change) return { outcome: 'kept', result: change.result };
+    const { state } = change;
+    const json = toJson(state);
+    // Conditional on the version read: a write that lost a race changes no row and is retried.
+    const written = current
+      ? this.st.updateBasket.run(state.expires, hasCheckout(state), json, key.partnerId, key.userId, current.version)
+      : this.st.insertBasket.run(key.partnerId, key.userId, state.expires, hasCheckout(state), json);
+    return written.changes === 1 ? { outcome: 'written', result: change.result } : { outcome: 'conflict' };
+  }
+
+  async updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
+    for (let tries = 0; tries < MAX_UPDATE_TRIES; tries++) {
+      // IMMEDIATE takes the write lock before the read, so other processes cannot write in between.
+      // fn's result type was erased to unknown for the shared wrapper; the value is fn's own R.
+      const outcome = this.run(() => this.basketAttempt.immediate(key, fn)) as Attempt<R>;
+      if (outcome.outcome === 'conflict') continue;
+      if (outcome.outcome === 'written') this.notify(key);
+      return outcome.result;
+    }
+    throw new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
+  }
+
+  private notify(key: BasketKey): void {
+    for (const listener of this.listeners) {
+      try {
+        listener({ partnerId: key.partnerId, userId: key.userId });
+      } catch (error) {
+        // A listener's failure must not fail the write that already committed.
+        process.emitWarning(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  }
+
+  async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
+    return this.run(() => this.st.purgeBaskets.run(now, limit).changes);
+  }
+
+  onBasketChange(listener: BasketChangeListener): () => void {
+    // A wrapper makes each subscription distinct, so subscribing one function twice needs two unsubscribes.
+    const entry: BasketChangeListener = (key) => listener(key);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  // --- catalogue and stock ---------------------------------------------------------------------------------------
+
+  async getProducts(partnerId: string, productIds: readonly string[]): Promise<Map<string, Product>> {
+    const products = new Map<string, Product>();
+    if (productIds.length === 0) return products;
+    const rows = this.run(() => this.st.getProducts.all(partnerId, JSON.stringify(productIds)));
+    for (const row of rows) products.set(row.product_id, toProduct(row));
+    return products;
+  }
+
+  async hasCatalogue(partnerId: string): Promise<boolean> {
+    return this.run(() => this.st.hasCatalogue.get(partnerId)) !== undefined;
+  }
+
+  async upsertProducts(partnerId: string, products: readonly ProductInput[]): Promise<number> {
+    const upsert = this.db.transaction(() => {
+      for (const p of products) {
+        const { stock, ...rest } = p;
+        this.st.upsertProduct.run(partnerId, p.productId, stock, toJson(rest));
+      }
+    });
+    this.run(() => upsert.immediate());
+    return products.length;
+  }
+
+  async reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
+    for (const line of lines) {
+      if (!Number.isSafeInteger(line.count) || line.count <= 0) {
+        throw new RangeError(`reserve count for ${line.productId} must be a positive integer`);
+      }
+    }
+    const reserve = this.db.transaction((): ReservedLine[] => {
+      const existing = this.st.getReservation.get(partnerId, reservationId);
+      if (existing) return fromJson<ReservedLine[]>(existing.lines);
+      const outcome = lines.map((line) => this.reserveLine(partnerId, line));
+      this.st.insertReservation.run(partnerId, reservationId, toJson(outcome));
+      return outcome;
+    });
+    return this.run(() => reserve.immediate());
+  }
+
+  /** Must run inside the reservation transaction. */
+  private reserveLine(partnerId: string, line: ReserveLine): ReservedLine {
+    const product = this.st.getStock.get(partnerId, line.productId);
+    if (product === undefined) return { productId: line.productId, stocked: -line.count };
+    if (product.stock === null) return { productId: line.productId, stocked: null };
+    const done = this.st.reserveUnits.run(line.count, partnerId, line.productId, line.count).changes === 1;
+    return { productId: line.productId, stocked: done ? line.count : -line.count };
+  }
+
+  async releaseReservation(partnerId: string, reservationId: string): Promise<boolean> {
+    return this.settleReservation(partnerId, reservationId, 'released');
+  }
+
+  async commitReservation(partnerId: string, reservationId: string): Promise<boolean> {
+    return this.settleReservation(partnerId, reservationId, 'committed');
+  }
+
+  /** Moves a reservation out of 'reserved' exactly once, returning or consuming its units. */
+  private settleReservation(partnerId: string, reservationId: string, to: 'released' | 'committed'): boolean {
+    const settle = this.db.transaction((): boolean => {
+      const row = this.st.getReservation.get(partnerId, reservationId);
+      if (!row || row.state !== 'reserved') return false;
+      for (const line of fromJson<ReservedLine[]>(row.lines)) {
+        if (line.stocked === null || line.stocked <= 0) continue;
+        if (to === 'released') this.st.releaseUnits.run(line.stocked, partnerId, line.productId);
+        else this.st.commitUnits.run(line.stocked, line.stocked, partnerId, line.productId);
+      }
+      return this.st.setReservationState.run(to, partnerId, reservationId).changes === 1;
+    });
+    return this.run(() => settle.immediate());
+  }
+
+  async getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null> {
+    return this.run(() => this.st.getReservation.get(partnerId, reservationId))?.state ?? null;
+  }
+
+  // --- transfer tokens -------------------------------------------------------------------------------------------
+  // A token is valid while now < expires, the same boundary as basket expiry (expired when expires <= now).
+
+  async putTransfer(tokenHash: string, record: TransferRecord): Promise<void> {
+    this.run(() => this.st.putTransfer.run(tokenHash, record.partnerId, record.userId, record.url, record.expires));
+  }
+
+  async getTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
+    const row = this.run(() => this.st.getTransfer.get(tokenHash, now));
+    return row ? toTransfer(row) : null;
+  }
+
+  async takeTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
+    // One DELETE ... RETURNING: the row goes to exactly one caller, in any process.
+    const row = this.run(() => this.st.takeTransfer.get(tokenHash, now));
+    return row ? toTransfer(row) : null;
+  }
+
+  // --- orders ----------------------------------------------------------------------------------------------------
+
+  async createOrder(order: Order): Promise<void> {
+    try {
+      this.run(() =>
+        this.st.insertOrder.run(
+          order.partnerId,
+          order.orderNo,
+          order.userId,
+          order.paymentProvider,
+          order.paymentRef,
+          order.created,
+          toJson(order),
+        ),
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DuplicateOrderError(order.partnerId, order.orderNo);
+      throw error;
+    }
+  }
+
+  async getOrder(partnerId: string, orderNo: string): Promise<Order | null> {
+    const row = this.run(() => this.st.getOrder.get(partnerId, orderNo));
+    return row ? fromJson<Order>(row.data) : null;
+  }
+
+  async getOrderByPaymentRef(provider: string, paymentRef: string): Promise<Order | null> {
+    const row = this.run(() => this.st.getOrderByPaymentRef.get(provider, paymentRef));
+    return row ? fromJson<Order>(row.data) : null;
+  }
+
+  async updateOrder(partnerId: string, orderNo: string, fn: (order: Order) => Order | null): Promise<Order | null> {
+    const update = this.db.transaction((): Order | null => {
+      const row = this.st.getOrder.get(partnerId, orderNo);
+      if (!row) return null;
+      const current = fromJson<Order>(row.data);
+      const next = callerFn(() => fn(current));
+      if (next === null) return current;
+      if (next.partnerId !== partnerId || next.orderNo !== orderNo) {
+        throw new Error('updateOrder: fn must not change partnerId or orderNo');
+      }
+      this.st.updateOrder.run(next.userId, next.paymentProvider, next.paymentRef, next.created, toJson(next), partnerId, orderNo);
+      return next;
+    });
+    return this.run(() => update.immediate());
+  }
+
+  async listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    const after = cursor === null ? null : decodeCursor(cursor);
+    // One row more than asked tells whether another page exists.
+    const rows = this.run(() =>
+      after === null
+        ? this.st.listOrdersFirst.all(partnerId, userId, limit + 1)
+        : this.st.listOrdersAfter.all(partnerId, userId, after.created, after.created, after.orderNo, limit + 1),
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const next = rows.length > limit && last ? encodeCursor({ created: last.created, orderNo: last.order_no }) : null;
+    return { orders: page.map((r) => fromJson<Order>(r.data)), next };
+  }
+
+  // --- outbox ----------------------------------------------------------------------------------------------------
+
+  async enqueue(messages: readonly OutboxInput[]): Promise<void> {
+    const insert = this.db.transaction(() => {
+      for (const m of messages) this.st.enqueue.run(randomUUID(), m.topic, m.key, toJson(m.payload), m.availableAt);
+    });
+    this.run(() => insert.immediate());
+  }
+
+  async claim(options: ClaimOptions): Promise<OutboxMessage[]> {
+    const { now, limit, leaseMs, owner, topics } = options;
+    if (limit <= 0 || (topics !== undefined && topics.length === 0)) return [];
+    const claim = this.db.transaction((): OutboxMessage[] => {
+      const rows =
+        topics === undefined
+          ? this.st.claimable.all(now, now, limit)
+          : this.st.claimableInTopics.all(now, now, JSON.stringify(topics), limit);
+      return rows.map((row) => {
+        this.st.markClaimed.run(owner, now + leaseMs, row.id);
+        return { id: row.id, topic: row.topic, key: row.key, payload: fromJson<unknown>(row.payload), attempts: row.attempts + 1 };
+      });
+    });
+    return this.run(() => claim.immediate());
+  }
+
+  async complete(id: string, owner: string): Promise<void> {
+    this.run(() => this.st.complete.run(id, owner));
+  }
+
+  async retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
+    this.run(() => this.st.retry.run(retryAt, error, id, owner));
+  }
+
+  // --- idempotency -----------------------------------------------------------------------------------------------
+
+  async beginIdempotent(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    now: number,
+    ttlMs: number,
+    leaseMs: number,
+  ): Promise<IdempotencyBegin> {
+    const begin = this.db.transaction((): IdempotencyBegin => {
+      const row = this.st.getIdempotency.get(scope, key);
+      const live = row !== undefined && row.expires > now;
+      if (live) {
+        if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
+        if (row.state === 'done') return { state: 'done', response: fromJson<StoredResponse>(row.response ?? 'null') };
+        if (row.lease_until !== null && row.lease_until > now) return { state: 'running' };
+      }
+      // Absent, expired, or running with a lapsed lease: this caller starts (or takes over) the request.
+      this.st.startIdempotency.run(scope, key, fingerprint, now + leaseMs, now + ttlMs);
+      return { state: 'new' };
+    });
+    return this.run(() => begin.immediate());
+  }
+
+  async finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void> {
+    this.run(() => this.st.finishIdempotency.run(toJson(response), scope, key));
+  }
+
+  async abandonIdempotent(scope: string, key: string): Promise<void> {
+    this.run(() => this.st.abandonIdempotency.run(scope, key));
+  }
+
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    const purge = this.db.transaction((): number => {
+      const transfers = this.st.purgeTransfers.run(now, limit).changes;
+      return transfers + this.st.purgeIdempotency.run(now, Math.max(0, limit - transfers)).changes;
+    });
+    return this.run(() => purge.immediate());
+  }
+
+  // --- per-user settings -----------------------------------------------------------------------------------------
+
+  async getComfort(key: BasketKey): Promise<ComfortSettings | null> {
+    const row = this.run(() => this.st.getComfort.get(key.partnerId, key.userId));
+    return row
+      ? { customerId: row.customer_id, paymentMethodId: row.payment_method_id, oneClick: row.one_click === 1 }
+      : null;
+  }
+
+  async putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
+    this.run(() =>
+      this.st.putComfort.run(
+        key.partnerId,
+        key.userId,
+        settings.customerId,
+        settings.paymentMethodId,
+        settings.oneClick ? 1 : 0,
+      ),
+    );
+  }
+}
+
+function toTransfer(row: TransferRow): TransferRecord {
+  return { partnerId: row.partner_id, userId: row.user_id, expires: row.expires, url: row.url };
+}
+
+/** Opens (creating if needed) the database file, migrates it, and returns a ready store. */
+export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
+  const inMemory = file === ':memory:' || file === '';
+  if (!inMemory) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  const store = new SqliteStore(db);
+  try {
+    // An in-memory database has no WAL and no other process; it is for quick experiments only.
+    if (inMemory) db.pragma('foreign_keys = ON');
+    else configure(db, options.synchronous ?? 'normal');
+    await store.init();
+    return store;
+  } catch (error) {
+    db.close();
+    if (isBusy(error)) throw new StoreUnavailableError('SQLite database is locked', { cause: error });
+    throw error;
+  }
+}

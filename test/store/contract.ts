@@ -1,0 +1,937 @@
+/**
+ * The Store contract: every adapter runs this suite unchanged. It uses only the Store interface and isolates its
+ * data with random partner ids, user ids, topics, scopes and token hashes, so the store under test may be shared
+ * and persistent. Time is always passed in (`now` arguments): nothing sleeps for expiry.
+ *
+ * Time conventions pinned here (all adapters must agree):
+ * - a basket, transfer token or idempotency record is expired when `expires <= now`;
+ * - an outbox message is available when `availableAt <= now`, and a claim lapses when `now >= claimedAt + leaseMs`.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { BasketState, Line } from '../../src/domain/basket.js';
+import type { ProductInput } from '../../src/domain/catalogue.js';
+import type { BasketKey, IdempotencyBegin, Order, OrderPage, OutboxInput, Store, StoredBasket } from '../../src/store/store.js';
+
+const uid = (prefix: string): string => `${prefix}-${randomUUID()}`;
+const newKey = (): BasketKey => ({ partnerId: uid('partner'), userId: uid('user') });
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+const HOUR = 3_600_000;
+
+function basket(now: number, cart: Line[] = [], extra: Partial<BasketState> = {}): BasketState {
+  return { cart, saved: [], checkout: [], lastChanged: now, expires: now + HOUR, session: null, ...extra };
+}
+
+function product(productId: string, stock: number | null, extra: Partial<ProductInput> = {}): ProductInput {
+  return {
+    productId,
+    variant: null,
+    mainProductIdentifier: null,
+    name: `Product ${productId}`,
+    brand: 'Brand',
+    price: 1299,
+    currency: 'EUR',
+    taxRateBp: 1900,
+    stock,
+    shopSource: null,
+    slug: productId.toLowerCase(),
+    images: [`https://img.example/${productId}.png`],
+    ...extra,
+  };
+}
+
+function order(partnerId: string, userId: string, orderNo: string, created: number, extra: Partial<Order> = {}): Order {
+  return {
+    orderNo,
+    partnerId,
+    userId,
+    sessionId: uid('session'),
+    status: 'pending_payment',
+    currency: 'EUR',
+    fullPrice: 2598,
+    fullTax: 415,
+    shippingCost: 0,
+    lines: [
+      {
+        productId: 'P1',
+        count: 2,
+        stocked: 2,
+        name: 'Product P1',
+        unitPrice: 1299,
+        taxRateBp: 1900,
+        lineTotal: 2598,
+        lineTax: 415,
+      },
+    ],
+    testMode: true,
+    paymentProvider: 'stripe',
+    paymentRef: uid('pi'),
+    payment: { clientSecret: 'secret', nested: { a: [1, 2, 3] } },
+    created,
+    updated: created,
+    ...extra,
+  };
+}
+
+/** Waits for a condition that an adapter may satisfy asynchronously (e.g. change notifications). */
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function cartCount(stored: StoredBasket | null, productId: string): number {
+  return stored?.state.cart.find((l) => l.productId === productId)?.count ?? 0;
+}
+
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, { timeout: 120_000 }, () => {
+    let store: Store;
+    const T = Date.now();
+
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store.close();
+    });
+
+    describe('lifecycle', () => {
+      it('pings and reports its kind', async () => {
+        await store.ping();
+        assert.ok(['sqlite', 'postgres', 'redis'].includes(store.kind));
+      });
+
+      it('init is safe to call again and keeps the data', async () => {
+        const key = newKey();
+        await store.updateBasket(key, () => ({ state: basket(T), result: null }));
+        await store.init();
+        await Promise.all([store.init(), store.init()]);
+        assert.deepEqual((await store.getBasket(key))?.state, basket(T));
+      });
+
+      it('close is idempotent and a closed store no longer answers ping', async () => {
+        const other = await open();
+        await other.ping();
+        await other.close();
+        await other.close();
+        await assert.rejects(other.ping());
+      });
+    });
+
+    describe('baskets', () => {
+      it('reads an unknown basket as null', async () => {
+        assert.equal(await store.getBasket(newKey()), null);
+      });
+
+      it('creates a basket from null and returns the result of fn', async () => {
+        const key = newKey();
+        const seen: (StoredBasket | null)[] = [];
+        const result = await store.updateBasket(key, (current) => {
+          seen.push(current);
+          return { state: basket(T, [{ productId: 'A', count: 1 }]), result: 'created' };
+        });
+        assert.equal(result, 'created');
+        assert.ok(seen.length >= 1 && seen.every((s) => s === null));
+        const stored = await store.getBasket(key);
+        assert.ok(stored);
+        assert.deepEqual(stored.state, basket(T, [{ productId: 'A', count: 1 }]));
+        assert.ok(Number.isInteger(stored.version));
+      });
+
+      it('round-trips every field of the state, including a checkout session', async () => {
+        const key = newKey();
+        const state = basket(T, [{ productId: 'A', count: 2, variant: 'red', mainProductIdentifier: 'M1' }], {
+          saved: [{ productId: 'B', count: 1 }],
+          checkout: [{ productId: 'C', count: 3, stocked: null }, { productId: 'D', count: 1, stocked: -1 }],
+          session: { id: 'cs_1', orderNo: 'O-1', startedAt: T, expires: T + 900_000 },
+        });
+        await store.updateBasket(key, () => ({ state, result: null }));
+        assert.deepEqual((await store.getBasket(key))?.state, state);
+      });
+
+      it('increments the version by one per write and passes the current basket to fn', async () => {
+        const key = newKey();
+        await store.updateBasket(key, () => ({ state: basket(T), result: null }));
+        const first = await store.getBasket(key);
+        assert.ok(first);
+        const seen = await store.updateBasket(key, (current) => ({
+          state: basket(T + 1, [{ productId: 'A', count: 1 }]),
+          result: current,
+        }));
+        assert.deepEqual(seen, first);
+        const second = await store.getBasket(key);
+        assert.equal(second?.version, first.version + 1);
+        await store.updateBasket(key, (current) => ({ state: current?.state ?? basket(T), result: null }));
+        assert.equal((await store.getBasket(key))?.version, first.version + 2);
+      });
+
+      it('keep writes nothing: version and state unchanged, no change event', async () => {
+        const key = newKey();
+        await store.updateBasket(key, () => ({ state: basket(T), result: null }));
+        const before = await store.getBasket(key);
+        const events: BasketKey[] = [];
+        const off = store.onBasketChange((k) => {
+          if (k.userId === key.userId && k.partnerId === key.partnerId) events.push(k);
+        });
+        try {
+          assert.equal(await store.updateBasket(key, () => ({ keep: true, result: 42 })), 42);
+          assert.deepEqual(await store.getBasket(key), before);
+          // keep on an absent basket creates nothing
+          const absent = newKey();
+          assert.equal(await store.updateBasket(absent, () => ({ keep: true, result: 'k' })), 'k');
+          assert.equal(await store.getBasket(absent), null);
+          // a later real write is the first event we see
+          await store.updateBasket(key, (c) => ({ state: c?.state ?? basket(T), result: null }));
+          await waitFor(() => events.length > 0, 'change event');
+          assert.equal(events.length, 1);
+        } finally {
+          off();
+        }
+      });
+
+      it('a throwing fn rethrows the same error object and leaves the basket untouched', async () => {
+        const key = newKey();
+        const boom = new RangeError('boom');
+        await assert.rejects(
+          store.updateBasket(key, () => {
+            throw boom;
+          }),
+          (error: unknown) => error === boom,
+        );
+        assert.equal(await store.getBasket(key), null);
+
+        await store.updateBasket(key, () => ({ state: basket(T, [{ productId: 'A', count: 1 }]), result: null }));
+        const before = await store.getBasket(key);
+        const notAnError = { reason: 'plain object' };
+        await assert.rejects(
+          store.updateBasket(key, () => {
+            throw notAnError;
+          }),
+          (error: unknown) => error === notAnError,
+        );
+        assert.deepEqual(await store.getBasket(key), before);
+      });
+
+      it('keeps baskets of different users and partners apart', async () => {
+        const a = newKey();
+        const b: BasketKey = { partnerId: a.partnerId, userId: uid('user') };
+        const c: BasketKey = { partnerId: uid('partner'), userId: a.userId };
+        await store.updateBasket(a, () => ({ state: basket(T, [{ productId: 'A', count: 1 }]), result: null }));
+        assert.equal(await store.getBasket(b), null);
+        assert.equal(await store.getBasket(c), null);
+      });
+
+      it('200 concurrent appends under a 20-line limit: exactly 20 lines, every result consistent', async () => {
+        const key = newKey();
+        const limit = 20;
+        const results = await Promise.all(
+          range(200).map((i) =>
+            store.updateBasket(key, (current) => {
+              const cart = current?.state.cart ?? [];
+              if (cart.length >= limit) return { keep: true, result: { added: false, length: cart.length } };
+              const next = [...cart, { productId: `P${i}`, count: 1 }];
+              return { state: basket(T, next), result: { added: true, length: next.length } };
+            }),
+          ),
+        );
+        const stored = await store.getBasket(key);
+        assert.ok(stored);
+        assert.equal(stored.state.cart.length, limit);
+        assert.equal(new Set(stored.state.cart.map((l) => l.productId)).size, limit);
+        const added = results.filter((r) => r.added);
+        assert.equal(added.length, limit);
+        // each committed append saw a distinct length: no two writers built on the same version
+        assert.deepEqual(
+          added.map((r) => r.length).sort((x, y) => x - y),
+          range(limit).map((i) => i + 1),
+        );
+        assert.ok(results.filter((r) => !r.added).every((r) => r.length === limit));
+        // the lines present are exactly the ones whose writers were told "added"
+        const addedIds = new Set(results.flatMap((r, i) => (r.added ? [`P${i}`] : [])));
+        assert.deepEqual(new Set(stored.state.cart.map((l) => l.productId)), addedIds);
+      });
+
+      it('100 concurrent increments lose no update', async () => {
+        const key = newKey();
+        await store.updateBasket(key, () => ({ state: basket(T, [{ productId: 'C', count: 0 }]), result: 0 }));
+        const startVersion = (await store.getBasket(key))?.version ?? -1;
+        const results = await Promise.all(
+          range(100).map(() =>
+            store.updateBasket(key, (current) => {
+              const count = cartCount(current, 'C') + 1;
+              return { state: basket(T, [{ productId: 'C', count }]), result: count };
+            }),
+          ),
+        );
+        const stored = await store.getBasket(key);
+        assert.equal(cartCount(stored, 'C'), 100);
+        assert.equal(stored?.version, startVersion + 100);
+        assert.deepEqual(
+          results.sort((x, y) => x - y),
+          range(100).map((i) => i + 1),
+        );
+      });
+
+      it('purgeExpiredBaskets deletes expired baskets without checkout, up to the limit', async () => {
+        // Times far in the past so that other data in a shared store is never eligible.
+        const E = 5_000_000 + Math.floor(Math.random() * 1_000_000);
+        const expired = range(3).map(() => newKey());
+        const fresh = newKey();
+        const checkingOut = newKey();
+        const checkoutLinesOnly = newKey();
+        for (const key of expired) {
+          await store.updateBasket(key, () => ({ state: basket(0, [], { expires: E }), result: null }));
+        }
+        await store.updateBasket(fresh, () => ({ state: basket(0, [], { expires: E + 1 }), result: null }));
+        await store.updateBasket(checkingOut, () => ({
+          state: basket(0, [], { expires: E, session: { id: 's', orderNo: 'o', startedAt: 0, expires: E } }),
+          result: null,
+        }));
+        await store.updateBasket(checkoutLinesOnly, () => ({
+          state: basket(0, [], { expires: E - 10, checkout: [{ productId: 'A', count: 1, stocked: 1 }] }),
+          result: null,
+        }));
+
+        await store.purgeExpiredBaskets(E - 1, 1000);
+        for (const key of expired) assert.notEqual(await store.getBasket(key), null, 'not yet expired');
+
+        assert.equal(await store.purgeExpiredBaskets(E, 1), 1);
+        const rest = await store.purgeExpiredBaskets(E, 1000);
+        assert.ok(rest >= 2, `purged ${rest}`);
+        for (const key of expired) assert.equal(await store.getBasket(key), null);
+        assert.notEqual(await store.getBasket(fresh), null, 'expires after now');
+        assert.notEqual(await store.getBasket(checkingOut), null, 'held by a checkout session');
+        assert.notEqual(await store.getBasket(checkoutLinesOnly), null, 'holds checkout lines');
+        assert.equal(await store.purgeExpiredBaskets(E, 0), 0);
+      });
+
+      it('onBasketChange fires after a committed write; unsubscribe stops it', async () => {
+        const key = newKey();
+        const isOurs = (k: BasketKey): boolean => k.partnerId === key.partnerId && k.userId === key.userId;
+        const a: BasketKey[] = [];
+        const b: BasketKey[] = [];
+        const versionsSeen: Promise<number | undefined>[] = [];
+        const offA = store.onBasketChange((k) => {
+          if (!isOurs(k)) return;
+          a.push(k);
+          versionsSeen.push(store.getBasket(key).then((s) => s?.version));
+        });
+        const offB = store.onBasketChange((k) => {
+          if (isOurs(k)) b.push(k);
+        });
+        try {
+          await store.updateBasket(key, () => ({ state: basket(T), result: null }));
+          await waitFor(() => a.length === 1 && b.length === 1, 'first change event');
+          assert.deepEqual(a[0], key);
+          const written = (await store.getBasket(key))?.version;
+          // the listener ran after the commit: a read from inside it sees the new version
+          assert.equal(await versionsSeen[0], written);
+
+          // a throwing fn produces no event
+          await assert.rejects(
+            store.updateBasket(key, () => {
+              throw new Error('no');
+            }),
+          );
+
+          offA();
+          offA();
+          await store.updateBasket(key, (c) => ({ state: c?.state ?? basket(T), result: null }));
+          await waitFor(() => b.length === 2, 'second change event');
+          assert.equal(a.length, 1, 'unsubscribed listener was called');
+        } finally {
+          offA();
+          offB();
+        }
+      });
+    });
+
+    describe('catalogue', () => {
+      it('upserts and gets products; unknown ids are missing; other partners are invisible', async () => {
+        const partner = uid('partner');
+        const inputs = range(150).map((i) => product(`P${i}`, i % 3 === 0 ? null : i));
+        assert.equal(await store.upsertProducts(partner, inputs), 150);
+        const ids = [...inputs.map((p) => p.productId), 'UNKNOWN-1', 'UNKNOWN-2'];
+        const found = await store.getProducts(partner, ids);
+        assert.equal(found.size, 150);
+        for (const input of inputs) assert.deepEqual(found.get(input.productId), { ...input, reserved: 0 });
+        assert.equal(found.has('UNKNOWN-1'), false);
+        assert.equal((await store.getProducts(partner, [])).size, 0);
+        assert.equal((await store.getProducts(uid('partner'), ['P1'])).size, 0);
+      });
+
+      it('hasCatalogue is false before the first upsert and true after', async () => {
+        const partner = uid('partner');
+        assert.equal(await store.hasCatalogue(partner), false);
+        await store.upsertProducts(partner, [product('A', 1)]);
+        assert.equal(await store.hasCatalogue(partner), true);
+      });
+
+      it('upsert replaces the data and stock but keeps reservations held', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 5)]);
+        const [line] = await store.reserveStock(partner, uid('res'), [{ productId: 'A', count: 3 }]);
+        assert.equal(line?.stocked, 3);
+        await store.upsertProducts(partner, [product('A', 10, { name: 'Renamed', price: 999, images: [] })]);
+        const a = (await store.getProducts(partner, ['A'])).get('A');
+        assert.deepEqual(a, { ...product('A', 10, { name: 'Renamed', price: 999, images: [] }), reserved: 3 });
+      });
+    });
+
+    describe('stock reservations', () => {
+      async function stockOf(partner: string, productId: string): Promise<{ stock: number | null; reserved: number }> {
+        const p = (await store.getProducts(partner, [productId])).get(productId);
+        assert.ok(p, `product ${productId} exists`);
+        return { stock: p.stock, reserved: p.reserved };
+      }
+
+      it('reserves exactly the available units, and nothing beyond', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 5)]);
+        assert.deepEqual(await store.reserveStock(partner, uid('res'), [{ productId: 'A', count: 5 }]), [
+          { productId: 'A', stocked: 5 },
+        ]);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 5 });
+        assert.deepEqual(await store.reserveStock(partner, uid('res'), [{ productId: 'A', count: 1 }]), [
+          { productId: 'A', stocked: -1 },
+        ]);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 5 });
+      });
+
+      it('reserves each line on its own: insufficient, unlimited and unknown lines', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 4), product('B', 2), product('U', null)]);
+        const id = uid('res');
+        const outcome = await store.reserveStock(partner, id, [
+          { productId: 'A', count: 3 },
+          { productId: 'B', count: 3 },
+          { productId: 'U', count: 7 },
+          { productId: 'X', count: 2 },
+        ]);
+        assert.deepEqual(outcome, [
+          { productId: 'A', stocked: 3 },
+          { productId: 'B', stocked: -3 },
+          { productId: 'U', stocked: null },
+          { productId: 'X', stocked: -2 },
+        ]);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 4, reserved: 3 });
+        assert.deepEqual(await stockOf(partner, 'B'), { stock: 2, reserved: 0 });
+        assert.deepEqual(await stockOf(partner, 'U'), { stock: null, reserved: 0 });
+        assert.equal(await store.getReservationState(partner, id), 'reserved');
+      });
+
+      it('is idempotent per reservation id: a repeat returns the first outcome and reserves nothing', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 10)]);
+        const id = uid('res');
+        const first = await store.reserveStock(partner, id, [{ productId: 'A', count: 4 }]);
+        const again = await store.reserveStock(partner, id, [{ productId: 'A', count: 4 }]);
+        const different = await store.reserveStock(partner, id, [{ productId: 'A', count: 1 }]);
+        assert.deepEqual(again, first);
+        assert.deepEqual(different, first);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 10, reserved: 4 });
+      });
+
+      it('300 concurrent one-unit reservations against stock 10: exactly 10 succeed', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 10)]);
+        const outcomes = await Promise.all(
+          range(300).map(() => store.reserveStock(partner, uid('res'), [{ productId: 'A', count: 1 }])),
+        );
+        const stocked = outcomes.map((o) => o[0]?.stocked);
+        assert.equal(stocked.filter((s) => s === 1).length, 10);
+        assert.equal(stocked.filter((s) => s === -1).length, 290);
+        const after = await stockOf(partner, 'A');
+        assert.deepEqual(after, { stock: 10, reserved: 10 });
+        assert.ok((after.stock ?? 0) - after.reserved >= 0);
+      });
+
+      it('concurrent repeats of one reservation id reserve once', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 10)]);
+        const id = uid('res');
+        const outcomes = await Promise.all(
+          range(30).map(() => store.reserveStock(partner, id, [{ productId: 'A', count: 2 }])),
+        );
+        for (const o of outcomes) assert.deepEqual(o, [{ productId: 'A', stocked: 2 }]);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 10, reserved: 2 });
+      });
+
+      it('release returns the units, once; commit after release does nothing', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 5), product('U', null)]);
+        const id = uid('res');
+        await store.reserveStock(partner, id, [
+          { productId: 'A', count: 2 },
+          { productId: 'U', count: 3 },
+        ]);
+        assert.equal(await store.releaseReservation(partner, id), true);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 0 });
+        assert.deepEqual(await stockOf(partner, 'U'), { stock: null, reserved: 0 });
+        assert.equal(await store.getReservationState(partner, id), 'released');
+        assert.equal(await store.releaseReservation(partner, id), false);
+        assert.equal(await store.commitReservation(partner, id), false);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 0 });
+        assert.equal(await store.getReservationState(partner, id), 'released');
+      });
+
+      it('commit turns reserved units into stock decrements, once; release after commit does nothing', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 5), product('B', 1)]);
+        const id = uid('res');
+        const other = uid('res');
+        await store.reserveStock(partner, id, [
+          { productId: 'A', count: 2 },
+          { productId: 'B', count: 2 },
+        ]);
+        await store.reserveStock(partner, other, [{ productId: 'A', count: 1 }]);
+        assert.equal(await store.commitReservation(partner, id), true);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 3, reserved: 1 });
+        assert.deepEqual(await stockOf(partner, 'B'), { stock: 1, reserved: 0 }, 'the failed line took nothing');
+        assert.equal(await store.getReservationState(partner, id), 'committed');
+        assert.equal(await store.commitReservation(partner, id), false);
+        assert.equal(await store.releaseReservation(partner, id), false);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 3, reserved: 1 });
+        assert.equal(await store.getReservationState(partner, id), 'committed');
+        assert.equal(await store.getReservationState(partner, other), 'reserved');
+      });
+
+      it('concurrent release and commit of one reservation: exactly one acts', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 5)]);
+        const id = uid('res');
+        await store.reserveStock(partner, id, [{ productId: 'A', count: 2 }]);
+        const results = await Promise.all([
+          ...range(10).map(() => store.releaseReservation(partner, id)),
+          ...range(10).map(() => store.commitReservation(partner, id)),
+        ]);
+        assert.equal(results.filter(Boolean).length, 1);
+        const state = await store.getReservationState(partner, id);
+        const expected = state === 'committed' ? { stock: 3, reserved: 0 } : { stock: 5, reserved: 0 };
+        assert.deepEqual(await stockOf(partner, 'A'), expected);
+      });
+
+      it('unknown reservations: state null, release and commit false', async () => {
+        const partner = uid('partner');
+        assert.equal(await store.getReservationState(partner, 'nope'), null);
+        assert.equal(await store.releaseReservation(partner, 'nope'), false);
+        assert.equal(await store.commitReservation(partner, 'nope'), false);
+      });
+
+      it('reservation ids are per partner', async () => {
+        const p1 = uid('partner');
+        const p2 = uid('partner');
+        await store.upsertProducts(p1, [product('A', 5)]);
+        await store.upsertProducts(p2, [product('A', 5)]);
+        const id = uid('res');
+        await store.reserveStock(p1, id, [{ productId: 'A', count: 1 }]);
+        assert.equal(await store.getReservationState(p2, id), null);
+        assert.deepEqual(await store.reserveStock(p2, id, [{ productId: 'A', count: 2 }]), [
+          { productId: 'A', stocked: 2 },
+        ]);
+      });
+    });
+
+    describe('transfer tokens', () => {
+      const record = (expires: number) => ({ partnerId: uid('partner'), userId: uid('user'), expires, url: 'https://shop.example/x?y=1' });
+
+      it('put, get and take; a taken token is gone', async () => {
+        const hash = uid('hash');
+        const rec = record(T + 60_000);
+        await store.putTransfer(hash, rec);
+        assert.deepEqual(await store.getTransfer(hash, T), rec);
+        assert.deepEqual(await store.getTransfer(hash, T), rec, 'get does not consume');
+        assert.deepEqual(await store.takeTransfer(hash, T), rec);
+        assert.equal(await store.takeTransfer(hash, T), null);
+        assert.equal(await store.getTransfer(hash, T), null);
+        assert.equal(await store.getTransfer(uid('hash'), T), null);
+      });
+
+      it('an expired token can be neither read nor taken', async () => {
+        const hash = uid('hash');
+        const rec = record(T + 1000);
+        await store.putTransfer(hash, rec);
+        assert.deepEqual(await store.getTransfer(hash, T + 999), rec);
+        assert.equal(await store.getTransfer(hash, T + 1000), null);
+        assert.equal(await store.takeTransfer(hash, T + 1000), null);
+        assert.deepEqual(await store.takeTransfer(hash, T + 999), rec, 'a late take did not consume it');
+      });
+
+      it('50 concurrent takes: exactly one wins', async () => {
+        const hash = uid('hash');
+        const rec = record(T + 60_000);
+        await store.putTransfer(hash, rec);
+        const taken = await Promise.all(range(50).map(() => store.takeTransfer(hash, T)));
+        const winners = taken.filter((t) => t !== null);
+        assert.equal(winners.length, 1);
+        assert.deepEqual(winners[0], rec);
+      });
+    });
+
+    describe('orders', () => {
+      it('creates and reads an order; a duplicate order number rejects and changes nothing', async () => {
+        const partner = uid('partner');
+        const o = order(partner, uid('user'), uid('O'), T);
+        await store.createOrder(o);
+        assert.deepEqual(await store.getOrder(partner, o.orderNo), o);
+        await assert.rejects(store.createOrder({ ...o, fullPrice: 1 }));
+        assert.deepEqual(await store.getOrder(partner, o.orderNo), o);
+        assert.equal(await store.getOrder(partner, uid('O')), null);
+        assert.equal(await store.getOrder(uid('partner'), o.orderNo), null);
+      });
+
+      it('finds an order by payment reference', async () => {
+        const partner = uid('partner');
+        const o = order(partner, uid('user'), uid('O'), T);
+        await store.createOrder(o);
+        assert.ok(o.paymentRef);
+        assert.deepEqual(await store.getOrderByPaymentRef('stripe', o.paymentRef), o);
+        assert.equal(await store.getOrderByPaymentRef('other-provider', o.paymentRef), null);
+        assert.equal(await store.getOrderByPaymentRef('stripe', uid('pi')), null);
+        await store.createOrder(order(partner, uid('user'), uid('O'), T, { paymentRef: null }));
+      });
+
+      it('updateOrder writes what fn returns, keeps on null, and is null for unknown orders', async () => {
+        const partner = uid('partner');
+        const o = order(partner, uid('user'), uid('O'), T);
+        await store.createOrder(o);
+        const newRef = uid('pi');
+        const paid: Order = { ...o, status: 'paid', paymentRef: newRef, updated: T + 5 };
+        const updated = await store.updateOrder(partner, o.orderNo, (current) => {
+          assert.deepEqual(current, o);
+          return paid;
+        });
+        assert.deepEqual(updated, paid);
+        assert.deepEqual(await store.getOrder(partner, o.orderNo), paid);
+        assert.deepEqual(await store.getOrderByPaymentRef('stripe', newRef), paid);
+        assert.equal(await store.getOrderByPaymentRef('stripe', o.paymentRef ?? ''), null, 'old reference dropped');
+
+        const kept = await store.updateOrder(partner, o.orderNo, () => null);
+        assert.deepEqual(kept, paid);
+        assert.deepEqual(await store.getOrder(partner, o.orderNo), paid);
+
+        let called = false;
+        const missing = await store.updateOrder(partner, uid('O'), (x) => {
+          called = true;
+          return x;
+        });
+        assert.equal(missing, null);
+        assert.equal(called, false);
+      });
+
+      it('updateOrder: a throwing fn rethrows the same error and changes nothing', async () => {
+        const partner = uid('partner');
+        const o = order(partner, uid('user'), uid('O'), T);
+        await store.createOrder(o);
+        const boom = new Error('boom');
+        await assert.rejects(
+          store.updateOrder(partner, o.orderNo, () => {
+            throw boom;
+          }),
+          (error: unknown) => error === boom,
+        );
+        assert.deepEqual(await store.getOrder(partner, o.orderNo), o);
+      });
+
+      it('concurrent updateOrder calls lose no update', async () => {
+        const partner = uid('partner');
+        const o = order(partner, uid('user'), uid('O'), T, { fullPrice: 0 });
+        await store.createOrder(o);
+        await Promise.all(
+          range(50).map(() => store.updateOrder(partner, o.orderNo, (cur) => ({ ...cur, fullPrice: cur.fullPrice + 1 }))),
+        );
+        assert.equal((await store.getOrder(partner, o.orderNo))?.fullPrice, 50);
+      });
+
+      it('lists orders newest first, paging with a cursor: no duplicates, none skipped', async () => {
+        const partner = uid('partner');
+        const user = uid('user');
+        // Several orders share a timestamp, so the cursor must break ties.
+        const orders = range(25).map((i) => order(partner, user, `O-${String(i).padStart(3, '0')}`, T + Math.floor(i / 3)));
+        for (const o of [...orders].reverse()) await store.createOrder(o);
+        await store.createOrder(order(partner, uid('user'), uid('O'), T + 100));
+        await store.createOrder(order(uid('partner'), user, uid('O'), T + 100));
+
+        const seen: Order[] = [];
+        const sizes: number[] = [];
+        let cursor: string | null = null;
+        for (let page = 0; page < 10; page++) {
+          const result: OrderPage = await store.listOrders(partner, user, 10, cursor);
+          sizes.push(result.orders.length);
+          seen.push(...result.orders);
+          cursor = result.next;
+          if (cursor === null) break;
+        }
+        assert.equal(cursor, null, 'paging terminates');
+        assert.deepEqual(sizes.slice(0, 3), [10, 10, 5]);
+        const expected = [...orders].sort((a, b) => b.created - a.created || (a.orderNo < b.orderNo ? 1 : -1));
+        assert.deepEqual(
+          seen.map((o) => o.orderNo),
+          expected.map((o) => o.orderNo),
+        );
+        assert.deepEqual(seen[0], expected[0]);
+        for (let i = 1; i < seen.length; i++) {
+          assert.ok((seen[i - 1]?.created ?? 0) >= (seen[i]?.created ?? 0), 'newest first');
+        }
+      });
+
+      it('lists nothing for a user without orders', async () => {
+        assert.deepEqual(await store.listOrders(uid('partner'), uid('user'), 10, null), { orders: [], next: null });
+      });
+
+      it('a bad cursor rejects with a CursorError', async () => {
+        const partner = uid('partner');
+        const user = uid('user');
+        const isCursorError = (error: unknown): boolean => error instanceof Error && error.name === 'CursorError';
+        const bad = [
+          'not a cursor!',
+          'bm90IGpzb24',
+          Buffer.from('{"x":1}').toString('base64url'),
+          Buffer.from('[1,2]').toString('base64url'),
+          Buffer.from('null').toString('base64url'),
+        ];
+        for (const cursor of bad) await assert.rejects(store.listOrders(partner, user, 10, cursor), isCursorError, cursor);
+      });
+    });
+
+    describe('outbox', () => {
+      const message = (topic: string, key: string, availableAt: number, payload: unknown = { key }): OutboxInput => ({
+        topic,
+        key,
+        payload,
+        availableAt,
+      });
+      const claimOpts = (owner: string, topic: string, now: number, limit = 10, leaseMs = 30_000) => ({
+        owner,
+        now,
+        limit,
+        leaseMs,
+        topics: [topic],
+      });
+
+      it('hands out an available message once, with its payload and attempt count', async () => {
+        const topic = uid('topic');
+        const payload = { orderNo: 'O-1', nested: { list: [1, 'two', null] }, n: 3.5 };
+        await store.enqueue([message(topic, 'k1', T, payload)]);
+        const [got, ...rest] = await store.claim(claimOpts('A', topic, T));
+        assert.equal(rest.length, 0);
+        assert.ok(got);
+        assert.equal(typeof got.id, 'string');
+        assert.deepEqual({ ...got, id: '' }, { id: '', topic, key: 'k1', payload, attempts: 1 });
+        assert.deepEqual(await store.claim(claimOpts('B', topic, T + 1)), [], 'claimed messages are not handed out');
+        await store.complete(got.id, 'A');
+        assert.deepEqual(await store.claim(claimOpts('B', topic, T + HOUR)), [], 'completed messages are gone');
+      });
+
+      it('deduplicates by (topic, key), keeping the first', async () => {
+        const topic = uid('topic');
+        const other = uid('topic');
+        await store.enqueue([message(topic, 'k', T, 'first'), message(topic, 'k', T, 'second')]);
+        await store.enqueue([message(topic, 'k', T, 'third'), message(other, 'k', T, 'other topic')]);
+        const got = await store.claim(claimOpts('A', topic, T));
+        assert.deepEqual(
+          got.map((m) => m.payload),
+          ['first'],
+        );
+        assert.deepEqual(
+          (await store.claim(claimOpts('A', other, T))).map((m) => m.payload),
+          ['other topic'],
+        );
+      });
+
+      it('delays a message until availableAt, and hands out the earliest first', async () => {
+        const topic = uid('topic');
+        await store.enqueue([message(topic, 'late', T + 1000), message(topic, 'early', T + 500), message(topic, 'now', T)]);
+        assert.deepEqual(
+          (await store.claim(claimOpts('A', topic, T))).map((m) => m.key),
+          ['now'],
+        );
+        assert.deepEqual(await store.claim(claimOpts('A', topic, T + 499)), []);
+        assert.deepEqual(
+          (await store.claim(claimOpts('A', topic, T + 2000, 1))).map((m) => m.key),
+          ['early'],
+        );
+        assert.deepEqual(
+          (await store.claim(claimOpts('A', topic, T + 2000))).map((m) => m.key),
+          ['late'],
+        );
+      });
+
+      it('respects the limit and the topic filter', async () => {
+        const x = uid('topic');
+        const y = uid('topic');
+        await store.enqueue([...range(5).map((i) => message(x, `x${i}`, T)), ...range(3).map((i) => message(y, `y${i}`, T))]);
+        assert.equal((await store.claim(claimOpts('A', x, T, 2))).length, 2);
+        const onlyX = await store.claim(claimOpts('A', x, T, 100));
+        assert.equal(onlyX.length, 3);
+        assert.ok(onlyX.every((m) => m.topic === x));
+        const both = await store.claim({ owner: 'A', now: T, limit: 100, leaseMs: 1000, topics: [x, y] });
+        assert.deepEqual(both.map((m) => m.key).sort(), ['y0', 'y1', 'y2']);
+        assert.deepEqual(await store.claim({ owner: 'A', now: T, limit: 100, leaseMs: 1000, topics: [] }), []);
+      });
+
+      it('without a topic filter claims from every topic', async () => {
+        // Far-past times put our messages ahead of anything else in a shared store; the lease lapses at once.
+        const topics = [uid('topic'), uid('topic')];
+        const at = -1e12 - Math.floor(Math.random() * 1e9);
+        await store.enqueue(topics.map((topic) => message(topic, 'k', at)));
+        const owner = uid('owner');
+        const got = await store.claim({ owner, now: at, limit: 1000, leaseMs: 1 });
+        const ours = got.filter((m) => topics.includes(m.topic));
+        assert.deepEqual(ours.map((m) => m.topic).sort(), [...topics].sort());
+        for (const m of ours) await store.complete(m.id, owner);
+      });
+
+      it('concurrent claimers never share a message', async () => {
+        const topic = uid('topic');
+        await store.enqueue(range(40).map((i) => message(topic, `k${i}`, T)));
+        const claims = await Promise.all(range(10).map((i) => store.claim(claimOpts(`owner${i}`, topic, T, 5))));
+        const ids = claims.flat().map((m) => m.id);
+        assert.equal(ids.length, 40);
+        assert.equal(new Set(ids).size, 40);
+        const pair = await Promise.all([store.claim(claimOpts('A', topic, T + 1)), store.claim(claimOpts('B', topic, T + 1))]);
+        assert.equal(pair.flat().length, 0);
+      });
+
+      it('a lapsed lease lets another owner claim; the old owner can then neither complete nor retry', async () => {
+        const topic = uid('topic');
+        const lease = 1000;
+        await store.enqueue([message(topic, 'k', T)]);
+        const [first] = await store.claim(claimOpts('A', topic, T, 10, lease));
+        assert.ok(first);
+        assert.deepEqual(await store.claim(claimOpts('B', topic, T + lease - 1, 10, lease)), []);
+        const [second] = await store.claim(claimOpts('B', topic, T + lease, 10, lease));
+        assert.ok(second);
+        assert.equal(second.id, first.id);
+        assert.equal(second.attempts, 2);
+
+        await store.complete(first.id, 'A');
+        await store.retry(first.id, 'A', T, 'stale owner');
+        assert.deepEqual(await store.claim(claimOpts('C', topic, T + lease + 1, 10, lease)), [], 'B still holds it');
+        const [third] = await store.claim(claimOpts('C', topic, T + 2 * lease, 10, lease));
+        assert.equal(third?.attempts, 3, 'the message survived the stale complete');
+      });
+
+      it('retry by the owner hands the message out again at retryAt; by anyone else it does nothing', async () => {
+        const topic = uid('topic');
+        await store.enqueue([message(topic, 'k', T)]);
+        const [m] = await store.claim(claimOpts('A', topic, T, 10, HOUR));
+        assert.ok(m);
+        await store.retry(m.id, 'B', T, 'not mine');
+        await store.complete(m.id, 'B');
+        assert.deepEqual(await store.claim(claimOpts('C', topic, T + 1)), []);
+        await store.retry(m.id, 'A', T + 5000, 'provider timeout');
+        assert.deepEqual(await store.claim(claimOpts('C', topic, T + 4999)), []);
+        const [again] = await store.claim(claimOpts('C', topic, T + 5000));
+        assert.equal(again?.id, m.id);
+        assert.equal(again?.attempts, 2);
+        await store.complete(m.id, 'C');
+        assert.deepEqual(await store.claim(claimOpts('C', topic, T + HOUR * 10)), []);
+      });
+    });
+
+    describe('idempotency records', () => {
+      const TTL = 86_400_000;
+      const LEASE = 30_000;
+      const begin = (scope: string, key: string, fp: string, now: number): Promise<IdempotencyBegin> =>
+        store.beginIdempotent(scope, key, fp, now, TTL, LEASE);
+
+      it('new → running → done with the stored response → mismatch → expired is new again', async () => {
+        const scope = uid('scope');
+        const key = uid('key');
+        assert.deepEqual(await begin(scope, key, 'fp1', T), { state: 'new' });
+        assert.deepEqual(await begin(scope, key, 'fp1', T + 1), { state: 'running' });
+        assert.deepEqual(await begin(scope, key, 'fp2', T + 1), { state: 'mismatch' });
+        const response = { status: 201, body: { orderNo: 'O-1', list: [1, 2] } };
+        await store.finishIdempotent(scope, key, response);
+        assert.deepEqual(await begin(scope, key, 'fp1', T + 2), { state: 'done', response });
+        assert.deepEqual(await begin(scope, key, 'fp1', T + LEASE * 2), { state: 'done', response }, 'done has no lease');
+        assert.deepEqual(await begin(scope, key, 'fp2', T + 3), { state: 'mismatch' });
+        assert.deepEqual(await begin(scope, key, 'fp1', T + TTL - 1), { state: 'done', response });
+        assert.deepEqual(await begin(scope, key, 'fp2', T + TTL), { state: 'new' }, 'an expired record is absent');
+        assert.deepEqual(await begin(scope, key, 'fp1', T + TTL + 1), { state: 'mismatch' });
+      });
+
+      it('an abandoned record is new again', async () => {
+        const scope = uid('scope');
+        const key = uid('key');
+        assert.deepEqual(await begin(scope, key, 'fp', T), { state: 'new' });
+        await store.abandonIdempotent(scope, key);
+        assert.deepEqual(await begin(scope, key, 'fp-other', T + 1), { state: 'new' });
+        assert.deepEqual(await begin(scope, key, 'fp-other', T + 2), { state: 'running' });
+      });
+
+      it('a running record whose lease lapsed is taken over as new, with a fresh lease', async () => {
+        const scope = uid('scope');
+        const key = uid('key');
+        assert.deepEqual(await begin(scope, key, 'fp', T), { state: 'new' });
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE - 1), { state: 'running' });
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE), { state: 'new' });
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 1), { state: 'running' });
+        await store.finishIdempotent(scope, key, { status: 200, body: null });
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 2), {
+          state: 'done',
+          response: { status: 200, body: null },
+        });
+      });
+
+      it('concurrent begins: exactly one caller gets new', async () => {
+        const scope = uid('scope');
+        const key = uid('key');
+        const results = await Promise.all(range(30).map(() => begin(scope, key, 'fp', T)));
+        assert.equal(results.filter((r) => r.state === 'new').length, 1);
+        assert.ok(results.every((r) => r.state === 'new' || r.state === 'running'));
+      });
+
+      it('keys are per scope', async () => {
+        const key = uid('key');
+        assert.deepEqual(await begin(uid('scope'), key, 'fp', T), { state: 'new' });
+        assert.deepEqual(await begin(uid('scope'), key, 'other', T), { state: 'new' });
+      });
+    });
+
+    describe('purgeExpired', () => {
+      it('deletes expired transfer tokens and idempotency records, up to the limit', async () => {
+        // Far-past times so that nothing else in a shared store is eligible except leftovers of this very test.
+        const E = 7_000_000 + Math.floor(Math.random() * 1_000_000);
+        const dead = range(3).map(() => uid('hash'));
+        const alive = uid('hash');
+        const rec = { partnerId: uid('partner'), userId: uid('user'), url: 'https://x.example/' };
+        for (const hash of dead) await store.putTransfer(hash, { ...rec, expires: E });
+        await store.putTransfer(alive, { ...rec, expires: E + 1 });
+        const scope = uid('scope');
+        assert.deepEqual(await store.beginIdempotent(scope, 'old', 'fp', E - 1000, 1000, 100), { state: 'new' });
+        assert.deepEqual(await store.beginIdempotent(scope, 'young', 'fp', E - 1000, 1001, 100), { state: 'new' });
+
+        assert.equal(await store.purgeExpired(E, 1), 1);
+        const rest = await store.purgeExpired(E, 1000);
+        assert.ok(rest >= 3, `purged ${rest}`);
+        // read at a time before expiry: only a deleted record reads as null
+        for (const hash of dead) assert.equal(await store.getTransfer(hash, 0), null);
+        assert.notEqual(await store.getTransfer(alive, 0), null);
+        assert.deepEqual(await store.beginIdempotent(scope, 'old', 'other', E - 500, 1000, 100), { state: 'new' });
+        assert.deepEqual(await store.beginIdempotent(scope, 'young', 'other', E - 500, 1000, 100), { state: 'mismatch' });
+        assert.equal(await store.purgeExpired(E, 0), 0);
+      });
+    });
+
+    describe('comfort settings', () => {
+      it('gets null, then what was put; overwrites; per user', async () => {
+        const key = newKey();
+        assert.equal(await store.getComfort(key), null);
+        const s1 = { customerId: 'cus_1', paymentMethodId: 'pm_1', oneClick: true };
+        await store.putComfort(key, s1);
+        assert.deepEqual(await store.getComfort(key), s1);
+        const s2 = { customerId: null, paymentMethodId: null, oneClick: false };
+        await store.putComfort(key, s2);
+        assert.deepEqual(await store.getComfort(key), s2);
+        assert.equal(await store.getComfort({ partnerId: key.partnerId, userId: uid('user') }), null);
+      });
+    });
+  });
+}

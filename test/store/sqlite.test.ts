@@ -1,0 +1,258 @@
+/**
+ * The Store contract against a real SQLite file, plus what only SQLite has: the file outlives the process, and
+ * several processes share it (serialised by BEGIN IMMEDIATE), migrate it together and survive SIGKILL.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
+import { storeContract } from './contract.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const WRITER = fileURLToPath(new URL('./fixtures/sqlite-writer.ts', import.meta.url));
+const COUNTER = 'COUNTER';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'basket-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const dbFile = (name: string): string => path.join(dir, `${name}-${randomUUID()}.db`);
+const newKey = (): BasketKey => ({ partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` });
+
+storeContract('sqlite', () => openSqliteStore(path.join(dir, 'contract', 'store.db')));
+
+// --- child processes -------------------------------------------------------------------------------------------
+
+interface Child {
+  proc: ChildProcessWithoutNullStreams;
+  lines: string[];
+  /** Resolves once stdout has closed and the process has exited. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr: () => string;
+  waitForLine: (predicate: (line: string) => boolean) => Promise<void>;
+}
+
+function spawnWriter(args: string[]): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', WRITER, ...args], { cwd: ROOT, stdio: 'pipe' });
+  const lines: string[] = [];
+  let err = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (chunk: string) => (err += chunk));
+  const waiters = new Set<() => void>();
+  const rl = createInterface({ input: proc.stdout });
+  rl.on('line', (line) => {
+    lines.push(line);
+    for (const w of waiters) w();
+  });
+  const closed = once(rl, 'close');
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const done = Promise.all([exited, closed]).then(([exit]) => exit);
+  const waitForLine = (predicate: (line: string) => boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (lines.some(predicate)) {
+          waiters.delete(check);
+          resolve();
+        }
+      };
+      waiters.add(check);
+      check();
+      void exited.then(() => {
+        if (waiters.has(check)) reject(new Error(`child exited before the expected line; stderr:\n${err}`));
+      });
+    });
+  return { proc, lines, done, stderr: () => err, waitForLine };
+}
+
+async function expectSuccess(child: Child): Promise<void> {
+  const { code, signal } = await child.done;
+  assert.equal(code, 0, `child failed (signal ${String(signal)}):\n${child.stderr()}`);
+}
+
+/** Starts the children, waits until every one is ready, then releases them at once. */
+async function startTogether(children: Child[]): Promise<void> {
+  await Promise.all(children.map((c) => c.waitForLine((l) => l === 'ready')));
+  for (const c of children) c.proc.stdin.write('go\n');
+}
+
+// --- SQLite-specific tests -------------------------------------------------------------------------------------
+
+describe('SQLite store', { timeout: 60_000 }, () => {
+  it('keeps the data across close and reopen', async () => {
+    const file = dbFile('reopen');
+    const key = newKey();
+    const state = { cart: [{ productId: 'A', count: 2 }], saved: [], checkout: [], lastChanged: 1, expires: 2, session: null };
+    const first = await openSqliteStore(file, { synchronous: 'full' });
+    await first.updateBasket(key, () => ({ state, result: null }));
+    await first.upsertProducts(key.partnerId, [
+      {
+        productId: 'A',
+        variant: null,
+        mainProductIdentifier: null,
+        name: 'A',
+        brand: null,
+        price: 100,
+        currency: 'EUR',
+        taxRateBp: 1900,
+        stock: 3,
+        shopSource: null,
+        slug: null,
+        images: [],
+      },
+    ]);
+    await first.reserveStock(key.partnerId, 'r1', [{ productId: 'A', count: 1 }]);
+    await first.putComfort(key, { customerId: 'c', paymentMethodId: null, oneClick: true });
+    await first.close();
+
+    const second = await openSqliteStore(file);
+    try {
+      assert.deepEqual(await second.getBasket(key), { state, version: 1 });
+      const a = (await second.getProducts(key.partnerId, ['A'])).get('A');
+      assert.equal(a?.stock, 3);
+      assert.equal(a?.reserved, 1);
+      assert.equal(await second.getReservationState(key.partnerId, 'r1'), 'reserved');
+      assert.deepEqual(await second.getComfort(key), { customerId: 'c', paymentMethodId: null, oneClick: true });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('creates the parent directory and sets WAL mode and the schema version', async () => {
+    const file = path.join(dir, `nested-${randomUUID()}`, 'deeper', 'basket.db');
+    const store = await openSqliteStore(file);
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(db.pragma('user_version', { simple: true }), 1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('migrates idempotently: reopening the same file twice changes nothing', async () => {
+    const file = dbFile('twice');
+    const key = newKey();
+    const a = await openSqliteStore(file);
+    await a.updateBasket(key, () => ({ state: { cart: [], saved: [], checkout: [], lastChanged: 0, expires: 1, session: null }, result: null }));
+    await a.init();
+    const b = await openSqliteStore(file);
+    assert.equal((await b.getBasket(key))?.version, 1);
+    await a.close();
+    await b.close();
+  });
+
+  it('four processes opening (and migrating) a fresh file at once all succeed', async () => {
+    const file = dbFile('migrate');
+    const children = Array.from({ length: 4 }, () => spawnWriter(['migrate', file]));
+    await startTogether(children);
+    await Promise.all(children.map(expectSuccess));
+    for (const c of children) assert.ok(c.lines.includes('ok'));
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), 1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('four processes updating one basket at once: 20 cart lines, no lost increment', async () => {
+    const file = dbFile('race');
+    const key = newKey();
+    // The file exists and is migrated before the children start, so the race is over writes only.
+    await (await openSqliteStore(file)).close();
+    const children = ['0', '1', '2', '3'].map((w) => spawnWriter(['race', file, w, key.partnerId, key.userId]));
+    await startTogether(children);
+    await Promise.all(children.map(expectSuccess));
+
+    const added = children.flatMap((c) => {
+      const summary = c.lines.find((l) => l.startsWith('{'));
+      assert.ok(summary, `no summary from child:\n${c.stderr()}`);
+      const parsed: unknown = JSON.parse(summary);
+      assert.ok(typeof parsed === 'object' && parsed !== null && 'added' in parsed && Array.isArray(parsed.added));
+      return parsed.added.map(String);
+    });
+
+    const store = await openSqliteStore(file);
+    try {
+      const stored = await store.getBasket(key);
+      assert.ok(stored);
+      assert.equal(stored.state.cart.length, 20);
+      assert.deepEqual(new Set(stored.state.cart.map((l) => l.productId)), new Set(added));
+      assert.equal(added.length, 20, 'exactly 20 appends reported success');
+      assert.equal(stored.state.saved.find((l) => l.productId === COUNTER)?.count, 200);
+      // 20 appends + 200 increments, each one version step
+      assert.equal(stored.version, 220);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a SIGKILLed writer loses no acknowledged write', async () => {
+    const file = dbFile('kill');
+    const key = newKey();
+    const child = spawnWriter(['kill', file, key.partnerId, key.userId]);
+    await child.waitForLine((l) => l === 'ack 300');
+    child.proc.kill('SIGKILL');
+    const { signal } = await child.done;
+    assert.equal(signal, 'SIGKILL');
+
+    const acked = child.lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4)));
+    const lastAck = Math.max(...acked);
+    assert.deepEqual(acked, Array.from({ length: lastAck }, (_, i) => i + 1), 'acks are consecutive');
+
+    const store = await openSqliteStore(file);
+    try {
+      const count = (await store.getBasket(key))?.state.saved.find((l) => l.productId === COUNTER)?.count ?? 0;
+      assert.ok(count >= lastAck, `stored ${count} < acknowledged ${lastAck}`);
+      // at most the one write that committed but was not yet acknowledged when the signal came
+      assert.ok(count <= lastAck + 1, `stored ${count} > acknowledged ${lastAck} + 1`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a write lock held past busy_timeout surfaces as StoreUnavailableError', async () => {
+    const file = dbFile('busy');
+    const store = await openSqliteStore(file);
+    const blocker = new Database(file);
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const key = newKey();
+      await assert.rejects(
+        store.updateBasket(key, () => ({
+          state: { cart: [], saved: [], checkout: [], lastChanged: 0, expires: 1, session: null },
+          result: null,
+        })),
+        StoreUnavailableError,
+      );
+      blocker.exec('ROLLBACK');
+      await store.ping();
+    } finally {
+      blocker.close();
+      await store.close();
+    }
+  });
+
+  it('a closed store rejects with StoreUnavailableError', async () => {
+    const store = await openSqliteStore(dbFile('closed'));
+    await store.close();
+    await assert.rejects(store.getBasket(newKey()), StoreUnavailableError);
+    await assert.rejects(store.ping(), StoreUnavailableError);
+  });
+});
+
+before(() => {
+  // Fail fast with a clear message if the native module cannot load in this Node version.
+  new Database(':memory:').close();
+});
