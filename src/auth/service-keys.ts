@@ -1,0 +1,201 @@
+/**
+ * The service's own signing keys (guest tokens). Several verification keys, one signing key, so keys can be
+ * rotated without invalidating tokens already issued. Without SERVICE_KEYS an ES256 key is generated once and
+ * kept in the data directory, shared by every process using that directory.
+ */
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  SignJWT,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+  type JWTHeaderParameters,
+  type JWTPayload,
+} from 'jose';
+import { ConfigError } from '../config.js';
+import { invalidToken, tokenError } from './errors.js';
+
+export interface ServiceKeys {
+  readonly issuer: string;
+  readonly signingKid: string;
+  /** Signs `claims` with the current signing key; sets alg, kid, iss, iat and exp (= expiresAtMs, seconds). */
+  sign(claims: JWTPayload, expiresAtMs: number): Promise<string>;
+  /** Verifies a token signed by any of the service's keys (by kid); throws BasketError AUTHORIZATION_HEADER_INVALID. */
+  verify(token: string, nowMs: number): Promise<JWTPayload>;
+  /** The public keys (kid, alg, use: 'sig'), for /.well-known/jwks.json. */
+  jwks(): { keys: JWK[] };
+}
+
+export const SERVICE_KEYS_FILE = 'service-keys.json';
+
+type ServiceAlg = 'ES256' | 'EdDSA';
+const SHAPE: Record<ServiceAlg, { kty: string; crv: string; pub: readonly string[] }> = {
+  ES256: { kty: 'EC', crv: 'P-256', pub: ['x', 'y'] },
+  EdDSA: { kty: 'OKP', crv: 'Ed25519', pub: ['x'] },
+};
+/** Small skew allowance between the processes that sign and verify. */
+const CLOCK_TOLERANCE_SEC = 30;
+
+interface LoadedKey {
+  kid: string;
+  alg: ServiceAlg;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Checks the JSON shape and imports every key; `source` names the variable or file in errors (never key material). */
+async function parseKeySet(text: string, source: string): Promise<{ keys: LoadedKey[]; signingKid: string }> {
+  const fail = (why: string): never => {
+    throw new ConfigError(`${source} is invalid: ${why}`);
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    fail('not valid JSON');
+  }
+  if (!isRecord(doc) || !Array.isArray(doc.keys) || doc.keys.length === 0) {
+    return fail('expected {"signingKid"?: string, "keys": [private JWK, ...]} with at least one key');
+  }
+  const keys: LoadedKey[] = [];
+  for (const [i, raw] of doc.keys.entries()) {
+    if (!isRecord(raw)) return fail(`keys[${i}] is not a JWK object`);
+    const { kid, alg } = raw;
+    if (typeof kid !== 'string' || kid === '') return fail(`keys[${i}] has no kid`);
+    if (keys.some((k) => k.kid === kid)) return fail(`kid ${JSON.stringify(kid)} appears twice`);
+    if (alg !== 'ES256' && alg !== 'EdDSA') return fail(`key ${JSON.stringify(kid)}: alg must be ES256 or EdDSA`);
+    const shape = SHAPE[alg];
+    if (raw.kty !== shape.kty || raw.crv !== shape.crv) return fail(`key ${JSON.stringify(kid)}: ${alg} needs kty ${shape.kty} and crv ${shape.crv}`);
+    if (typeof raw.d !== 'string') return fail(`key ${JSON.stringify(kid)} is not a private key (no d)`);
+    const publicJwk: Record<string, string> = { kty: shape.kty, crv: shape.crv };
+    for (const member of shape.pub) {
+      const value = raw[member];
+      if (typeof value !== 'string') return fail(`key ${JSON.stringify(kid)} lacks ${member}`);
+      publicJwk[member] = value;
+    }
+    try {
+      const privateKey = (await importJWK({ ...publicJwk, d: raw.d }, alg)) as CryptoKey;
+      const publicKey = (await importJWK(publicJwk, alg)) as CryptoKey;
+      // A d that does not belong to x/y imports fine but would sign unverifiable tokens: prove the pair once.
+      const probe = await new SignJWT({}).setProtectedHeader({ alg }).sign(privateKey);
+      await jwtVerify(probe, publicKey, { algorithms: [alg] });
+      keys.push({ kid, alg, privateKey, publicKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' } });
+    } catch {
+      return fail(`key ${JSON.stringify(kid)} cannot be imported, or its private and public parts do not match`);
+    }
+  }
+  const signingKid = doc.signingKid ?? keys[0]!.kid;
+  if (typeof signingKid !== 'string' || !keys.some((k) => k.kid === signingKid)) {
+    return fail('signingKid does not name one of the keys');
+  }
+  return { keys, signingKid };
+}
+
+async function generateKeySet(): Promise<string> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = await calculateJwkThumbprint(await exportJWK(publicKey));
+  const jwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
+  return `${JSON.stringify({ signingKid: kid, keys: [jwk] }, null, 2)}\n`;
+}
+
+const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
+
+/**
+ * Reads the key file, creating it first when absent. The new key is written in full to a private temp file and
+ * then published with link(), which fails if the file already exists: of several processes racing on an empty
+ * directory exactly one publishes, and all of them then read that one file. (rename() would overwrite, leaving
+ * processes signing with different keys.)
+ */
+async function readOrCreateKeyFile(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, SERVICE_KEYS_FILE);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (errno(err) !== 'ENOENT') throw new ConfigError(`${file} cannot be read: ${errno(err) ?? (err as Error).message}`);
+  }
+  try {
+    await mkdir(dataDir, { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    const handle = await open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(await generateKeySet(), 'utf8');
+      await handle.chmod(0o600); // independent of the umask
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(tmp, file);
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') {
+        // Filesystem without hard links: fall back to rename, guarded by an existence check.
+        const exists = await stat(file).then(() => true, () => false);
+        if (!exists) await rename(tmp, file);
+      }
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${file} cannot be created: ${errno(err) ?? (err as Error).message}`);
+  }
+}
+
+/** `config`: SERVICE_KEYS JSON, or null to use (or create) `<dataDir>/service-keys.json`. */
+export async function loadServiceKeys(opts: { config: string | null; dataDir: string; issuer: string }): Promise<ServiceKeys> {
+  const { keys, signingKid } =
+    opts.config !== null
+      ? await parseKeySet(opts.config, 'SERVICE_KEYS')
+      : await parseKeySet(await readOrCreateKeyFile(opts.dataDir), path.join(opts.dataDir, SERVICE_KEYS_FILE));
+  const byKid = new Map(keys.map((k) => [k.kid, k]));
+  const signing = byKid.get(signingKid)!;
+  const algorithms = [...new Set(keys.map((k) => k.alg))];
+  const issuer = opts.issuer;
+
+  const keyFor = (header: JWTHeaderParameters): CryptoKey => {
+    const key = header.kid === undefined ? undefined : byKid.get(header.kid);
+    if (!key) throw invalidToken('token was not signed by a known service key');
+    if (key.alg !== header.alg) throw invalidToken('token algorithm does not match the service key');
+    return key.publicKey;
+  };
+
+  return {
+    issuer,
+    signingKid,
+    async sign(claims, expiresAtMs) {
+      return new SignJWT({ ...claims })
+        .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'JWT' })
+        .setIssuer(issuer)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(expiresAtMs / 1000))
+        .sign(signing.privateKey);
+    },
+    async verify(token, nowMs) {
+      try {
+        const { payload } = await jwtVerify(token, keyFor, {
+          issuer,
+          algorithms,
+          requiredClaims: ['exp'],
+          currentDate: new Date(nowMs),
+          clockTolerance: CLOCK_TOLERANCE_SEC,
+        });
+        return payload;
+      } catch (err) {
+        throw tokenError(err);
+      }
+    },
+    jwks() {
+      return { keys: keys.map((k) => ({ ...k.publicJwk })) };
+    },
+  };
+}
