@@ -1,0 +1,60 @@
+/**
+ * Request authentication for the device surface: `X-API-Key` names the partner; on user routes the Bearer
+ * JWT (partner's or guest) must belong to the path's `userId`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { PartnerConfig } from '../config.js';
+import { BasketError } from '../domain/errors.js';
+import type { PartnerRegistry } from '../auth/partners.js';
+import { bearerToken, type Principal, type TokenVerifier } from '../auth/tokens.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    partner: PartnerConfig | null;
+    principal: Principal | null;
+  }
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export interface Authenticator {
+  /** onRequest hook: the partner from `X-API-Key` (401 `2023`). */
+  partner(request: FastifyRequest): Promise<void>;
+  /** onRequest hook: partner plus a verified token whose `sub` is the path's userId (401 `2002`, 403 `2019`). */
+  user(request: FastifyRequest): Promise<void>;
+}
+
+export function registerAuth(app: FastifyInstance, partners: PartnerRegistry, tokens: TokenVerifier): Authenticator {
+  app.decorateRequest('partner', null);
+  app.decorateRequest('principal', null);
+
+  function partnerOf(request: FastifyRequest): PartnerConfig {
+    const partner = partners.byApiKey(header(request, 'x-api-key'));
+    if (!partner) throw new BasketError('API_KEY_INVALID');
+    request.partner = partner;
+    return partner;
+  }
+
+  return {
+    async partner(request) {
+      partnerOf(request);
+    },
+    async user(request) {
+      const partner = partnerOf(request);
+      const principal = await tokens.verify(partner, bearerToken(header(request, 'authorization')));
+      const { userId } = request.params as { userId?: string };
+      if (principal.userId !== userId) throw new BasketError('USER_MISMATCH');
+      request.principal = principal;
+    },
+  };
+}
+
+/** The basket owner of an authenticated user route. */
+export function ownerOf(request: FastifyRequest): { partnerId: string; userId: string; guest: boolean } {
+  const p = request.principal;
+  if (!p) throw new Error('ownerOf called on a route without user authentication');
+  return { partnerId: p.partnerId, userId: p.userId, guest: p.guest };
+}

@@ -1,0 +1,107 @@
+/**
+ * The one place where failures become the `{data, nextToken, error}` envelope: domain errors, Fastify's own
+ * errors (body, content type, validation), unreachable stores and anything unexpected (500 `3001`, no internals).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BasketError, ERRORS, type ErrorKind } from '../domain/errors.js';
+import { StoreUnavailableError } from '../store/store.js';
+
+export interface ErrorBody {
+  data: null;
+  nextToken: null;
+  error: { code: number; message: string; details: unknown };
+}
+
+export function errorBody(kind: ErrorKind, message?: string, details?: unknown): ErrorBody {
+  return {
+    data: null,
+    nextToken: null,
+    error: { code: ERRORS[kind].code, message: message ?? ERRORS[kind].message, details: details === undefined ? kind : details },
+  };
+}
+
+export function sendError(reply: FastifyReply, kind: ErrorKind, message?: string, details?: unknown): FastifyReply {
+  return reply.code(ERRORS[kind].status).send(errorBody(kind, message, details));
+}
+
+interface AjvError {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Ajv errors → `[{field, message}]` with dotted paths such as `body.count` or `params.userId`. */
+export function validationDetails(errors: readonly AjvError[], context: string | undefined): { field: string; message: string }[] {
+  return errors.map((e) => {
+    const parts = (e.instancePath ?? '').split('/').filter(Boolean);
+    const missing = e.params?.missingProperty;
+    if (e.keyword === 'required' && typeof missing === 'string') parts.push(missing);
+    const field = [context ?? 'body', ...parts].join('.');
+    return { field, message: e.message ?? 'is invalid' };
+  });
+}
+
+const FASTIFY_ERRORS: Record<string, { kind: ErrorKind; message?: string; details?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { kind: 'PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { kind: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported content type: send application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { kind: 'REQUEST_VALIDATION_ERROR', message: 'Content-Length does not match the body' },
+};
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof BasketError) {
+      if (err.kind === 'SERVICE_UNAVAILABLE') reply.header('Retry-After', '1');
+      return sendError(reply, err.kind, err.message, err.details);
+    }
+    if (err.validation) {
+      const details = validationDetails(err.validation, err.validationContext);
+      const first = details[0];
+      return sendError(reply, 'REQUEST_VALIDATION_ERROR', first ? `${first.field} ${first.message}` : 'Request validation failed', details);
+    }
+    if (err instanceof StoreUnavailableError) {
+      request.log.error({ err }, 'store unavailable');
+      reply.header('Retry-After', '1');
+      return sendError(reply, 'SERVICE_UNAVAILABLE');
+    }
+    const known = err.code ? FASTIFY_ERRORS[err.code] : undefined;
+    if (known) return sendError(reply, known.kind, known.message);
+    if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err instanceof SyntaxError && err.statusCode === 400)) {
+      return reply.code(400).send({ data: null, nextToken: null, error: { code: 400, message: 'Body is not valid JSON', details: 'MALFORMED_JSON' } });
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      // any other client error Fastify raises: keep its status, never its internals
+      return reply.code(err.statusCode).send({ data: null, nextToken: null, error: { code: err.statusCode, message: err.message, details: err.code ?? null } });
+    }
+    request.log.error({ err }, 'unexpected error');
+    return sendError(reply, 'INTERNAL_SERVER_ERROR', undefined, { requestId: request.id });
+  });
+}
+
+/** Turns a route pattern (`/baskets/users/:userId`) into a matcher for the 405 check. */
+function patternToRegExp(url: string): RegExp {
+  const escaped = url
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/::/g, ':').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${escaped}/?$`);
+}
+
+/** Unknown paths answer 404 `404`; a known path with another method answers 405 `405` with `Allow`. */
+export function installNotFound(app: FastifyInstance): void {
+  const routes: { re: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    if (route.url.includes('*')) return;
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'OPTIONS');
+    routes.push({ re: patternToRegExp(route.url), methods });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = new Set(routes.filter((r) => r.re.test(path)).flatMap((r) => r.methods));
+    if (allowed.size > 0 && !allowed.has(request.method)) {
+      reply.header('Allow', [...allowed].sort().join(', '));
+      return sendError(reply, 'METHOD_NOT_ALLOWED', `Method ${request.method} not allowed here`);
+    }
+    return sendError(reply, 'NOT_FOUND', `Route ${request.method} ${path} not found`);
+  });
+}

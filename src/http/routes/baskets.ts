@@ -1,0 +1,139 @@
+/**
+ * Basket and product operations of the device surface (spec §3.1–3.6), schemas next to the routes.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { BasketState } from '../../domain/basket.js';
+import type { BasketService } from '../../service/baskets.js';
+import { ProductIdSchema } from '../../service/catalogue.js';
+import { ownerOf, type Authenticator } from '../auth.js';
+import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, ProductInfoSchema, UserIdSchema } from '../schemas.js';
+
+export interface BasketRoutesOptions {
+  baskets: BasketService;
+  auth: Authenticator;
+  /** Hide from the OpenAPI document (the un-prefixed twin of the /v2 routes). */
+  hide: boolean;
+}
+
+export interface BasketView {
+  expires: string;
+  lastChanged: string;
+  cart: BasketState['cart'];
+  saved: BasketState['saved'];
+  checkout: BasketState['checkout'];
+}
+
+export function basketView(s: BasketState): BasketView {
+  return { expires: isoSeconds(s.expires), lastChanged: isoSeconds(s.lastChanged), cart: s.cart, saved: s.saved, checkout: s.checkout };
+}
+
+export function ok<T>(data: T): { data: T; nextToken: null; error: null } {
+  return { data, nextToken: null, error: null };
+}
+
+const security = [{ ApiKey: [], Bearer: [] }];
+const tags = ['Basket'];
+
+export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = async (app, { baskets, auth, hide }) => {
+  const { maxLineCount } = baskets.limits;
+  const UserParams = Type.Object({ userId: UserIdSchema });
+  const ProductParams = Type.Object({ userId: UserIdSchema, productId: ProductIdSchema });
+  const Query = Type.Object(CommonQuery);
+  const BasketResponse = { 200: envelope(BasketSchema, 'The basket'), ...errorResponses };
+  const Count = Type.Integer({
+    minimum: -1,
+    maximum: maxLineCount,
+    description: '> 0: into the cart; 0: into the saved list; -1: removed from both',
+  });
+  const base = { hide, security, tags };
+  // the body of assign/update is optional: absent counts as `{}` (Fastify would validate `undefined` as an object)
+  const emptyBodyAsObject = async (req: FastifyRequest) => {
+    if (req.body === undefined || req.body === null) req.body = {};
+  };
+
+  app.get(
+    '/baskets/users/:userId',
+    {
+      schema: { ...base, operationId: 'getBasket', summary: 'Gets the shopping basket of the specified user', params: UserParams, querystring: Query, response: BasketResponse },
+      onRequest: auth.user,
+    },
+    async (req) => ok(basketView(await baskets.get(ownerOf(req)))),
+  );
+
+  app.delete(
+    '/baskets/users/:userId',
+    {
+      schema: { ...base, operationId: 'deleteBasket', summary: 'Empties cart and saved list (423 while a checkout is active)', params: UserParams, querystring: Query, response: BasketResponse },
+      onRequest: auth.user,
+    },
+    async (req) => ok(basketView(await baskets.clear(ownerOf(req)))),
+  );
+
+  app.post(
+    '/baskets/users/:userId/products/:productId',
+    {
+      schema: {
+        ...base,
+        operationId: 'assignProductToBasket',
+        summary: 'Assigns a product to the shopping basket, overwriting its line',
+        params: ProductParams,
+        querystring: Query,
+        body: Type.Object({ count: Type.Optional(Count) }),
+        response: BasketResponse,
+      },
+      preValidation: emptyBodyAsObject,
+      onRequest: auth.user,
+    },
+    async (req) => ok(basketView(await baskets.assign(ownerOf(req), req.params.productId, req.body.count ?? 1))),
+  );
+
+  app.patch(
+    '/baskets/users/:userId/products/:productId',
+    {
+      schema: {
+        ...base,
+        operationId: 'updateProductInBasket',
+        summary: 'Updates a product already in the basket; a null count leaves it unchanged',
+        params: ProductParams,
+        querystring: Query,
+        body: Type.Object({ count: Type.Optional(Type.Union([Count, Type.Null()])) }),
+        response: BasketResponse,
+      },
+      preValidation: emptyBodyAsObject,
+      onRequest: auth.user,
+    },
+    async (req) => ok(basketView(await baskets.update(ownerOf(req), req.params.productId, req.body.count ?? null))),
+  );
+
+  app.delete(
+    '/baskets/users/:userId/products/:productId',
+    {
+      schema: { ...base, operationId: 'deleteProductFromBasket', summary: 'Removes a product from cart and saved list', params: ProductParams, querystring: Query, response: BasketResponse },
+      onRequest: auth.user,
+    },
+    async (req) => ok(basketView(await baskets.removeProduct(ownerOf(req), req.params.productId))),
+  );
+
+  app.post(
+    '/baskets/products/details',
+    {
+      schema: {
+        ...base,
+        security: [{ ApiKey: [] }],
+        tags: ['Products'],
+        operationId: 'getProductInformation',
+        summary: 'Product information for up to 50 product ids; unknown ids are left out',
+        querystring: Query,
+        body: Type.Array(ProductIdSchema, { minItems: 1, maxItems: 50 }),
+        response: { 200: envelope(Type.Object({ products: Type.Array(ProductInfoSchema) })), ...errorResponses },
+      },
+      onRequest: auth.partner,
+    },
+    async (req) => {
+      const partner = req.partner!;
+      return ok({ products: await baskets.productDetails(partner.id, req.body) });
+    },
+  );
+};

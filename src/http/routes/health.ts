@@ -1,0 +1,44 @@
+/** Liveness, readiness and the service's public keys. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { ServiceKeys } from '../../auth/service-keys.js';
+import type { Store } from '../../store/store.js';
+import { sendError } from '../errors.js';
+import { envelope, errorResponses } from '../schemas.js';
+import { ok } from './baskets.js';
+
+export interface HealthRoutesOptions {
+  store: Store;
+  serviceKeys: ServiceKeys;
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, serviceKeys }) => {
+  const Status = envelope(Type.Object({ status: Type.String() }));
+  const tags = ['Health'];
+
+  app.get('/healthz', { schema: { tags, operationId: 'healthz', summary: 'The process is up', response: { 200: Status } } }, async () => ok({ status: 'ok' }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags, operationId: 'readyz', summary: 'The store answers', response: { 200: Status, ...errorResponses } } },
+    async (req, reply) => {
+      try {
+        await store.ping();
+      } catch (err) {
+        req.log.warn({ err }, 'readiness check failed');
+        reply.header('Retry-After', '1');
+        return sendError(reply, 'SERVICE_UNAVAILABLE', 'Store not reachable');
+      }
+      return ok({ status: 'ready' });
+    },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { tags, operationId: 'jwks', summary: 'Public keys that verify guest tokens issued by this service' } },
+    async (_req, reply) => {
+      reply.header('Cache-Control', 'public, max-age=300');
+      return serviceKeys.jwks();
+    },
+  );
+};

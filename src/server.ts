@@ -1,0 +1,80 @@
+/**
+ * The composition root: store, keys, partners, services and the HTTP app, wired from a Config.
+ * main.ts listens with it; tests build it with a temp data directory and their own clock.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { DEV_PARTNER, type Config } from './config.js';
+import { PartnerRegistry } from './auth/partners.js';
+import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
+import { createTokenVerifier } from './auth/tokens.js';
+import { buildApp } from './http/app.js';
+import { BasketService } from './service/baskets.js';
+import { parseProductLines } from './service/catalogue.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
+import { startSweeper, type Sweeper } from './worker/sweeper.js';
+
+export interface ServerOptions {
+  now?: () => number;
+  /** pino options, or false for silence. */
+  logger?: boolean | Record<string, unknown>;
+  /** Use this store instead of opening config.storeUrl (closed with the server all the same). */
+  store?: Store;
+}
+
+export interface Server {
+  app: FastifyInstance;
+  store: Store;
+  baskets: BasketService;
+  serviceKeys: ServiceKeys;
+  sweeper: Sweeper | null;
+  close(): Promise<void>;
+}
+
+const DEMO_CATALOGUE = fileURLToPath(new URL('../demo/catalogue.jsonl', import.meta.url));
+
+/** Loads the demo catalogue for the development partner, once (a restart keeps stock and reservations). */
+async function seedDemoCatalogue(store: Store): Promise<void> {
+  if (await store.hasCatalogue(DEV_PARTNER.id)) return;
+  const { products, errors } = parseProductLines(await readFile(DEMO_CATALOGUE, 'utf8'));
+  if (errors.length > 0) throw new Error(`demo catalogue is invalid: ${JSON.stringify(errors)}`);
+  await store.upsertProducts(DEV_PARTNER.id, products);
+}
+
+export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
+  const now = opts.now ?? Date.now;
+  const store = opts.store ?? (await openStore(config.storeUrl));
+  try {
+    const serviceKeys = await loadServiceKeys({ config: config.serviceKeys, dataDir: config.dataDir, issuer: config.serviceIssuer });
+    const partners = new PartnerRegistry(config.partners);
+    const tokens = createTokenVerifier({ serviceKeys, cacheSize: config.tokenCacheSize, now });
+    const baskets = new BasketService({
+      store,
+      limits: { maxCartLines: config.limits.maxCartLines, maxLineCount: config.limits.maxLineCount },
+      basketMs: config.lifetimes.basketMs,
+      guestMs: config.lifetimes.guestMs,
+      now,
+    });
+    if (config.devPartner) await seedDemoCatalogue(store);
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) };
+    const app = await buildApp(appDeps);
+    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log: app.log }) : null;
+    return {
+      app,
+      store,
+      baskets,
+      serviceKeys,
+      sweeper,
+      async close() {
+        sweeper?.stop();
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Basket operations of the device surface: each one resolves what it needs from the catalogue, then changes
+ * the basket through the store's single compare-and-set seam with a pure domain rule.
+ */
+import {
+  assignProduct,
+  clearBasket,
+  emptyBasket,
+  isInBasket,
+  liveBasket,
+  removeProduct,
+  touch,
+  updateProduct,
+  validateCount,
+  type BasketLimits,
+  type BasketState,
+  type ProductRef,
+} from '../domain/basket.js';
+import { productRef } from '../domain/catalogue.js';
+import { BasketError } from '../domain/errors.js';
+import type { BasketKey, Store } from '../store/store.js';
+import { productInfo, type ProductInfo } from './catalogue.js';
+
+export interface BasketServiceOptions {
+  store: Store;
+  limits: BasketLimits;
+  /** Sliding lifetime of a partner user's basket. */
+  basketMs: number;
+  /** Lifetime of a guest's basket. */
+  guestMs: number;
+  now?: () => number;
+}
+
+/** Who a basket belongs to; guests get the guest lifetime. */
+export interface BasketOwner extends BasketKey {
+  guest: boolean;
+}
+
+type Rule = (state: BasketState) => BasketState;
+
+export class BasketService {
+  readonly store: Store;
+  readonly limits: BasketLimits;
+  readonly now: () => number;
+  private readonly basketMs: number;
+  private readonly guestMs: number;
+
+  constructor(opts: BasketServiceOptions) {
+    this.store = opts.store;
+    this.limits = opts.limits;
+    this.basketMs = opts.basketMs;
+    this.guestMs = opts.guestMs;
+    this.now = opts.now ?? Date.now;
+  }
+
+  lifetime(owner: BasketOwner): number {
+    return owner.guest ? this.guestMs : this.basketMs;
+  }
+
+  /** The basket as the user sees it: absent or expired reads as a fresh empty one. */
+  async get(owner: BasketOwner): Promise<BasketState> {
+    const now = this.now();
+    const stored = await this.store.getBasket(owner);
+    return liveBasket(stored?.state, now) ?? emptyBasket(now, this.lifetime(owner));
+  }
+
+  /**
+   * Applies `rule` atomically. A rule that returns its input unchanged writes nothing; any change is stamped
+   * with lastChanged and a slid expiry.
+   */
+  async change(owner: BasketOwner, rule: Rule): Promise<BasketState> {
+    const now = this.now();
+    const lifetime = this.lifetime(owner);
+    return this.store.updateBasket(owner, (current) => {
+      const base = liveBasket(current?.state, now) ?? emptyBasket(now, lifetime);
+      const next = rule(base);
+      if (next === base) return { keep: true, result: base };
+      const stamped = touch(next, now, lifetime);
+      return { state: stamped, result: stamped };
+    });
+  }
+
+  /** A product as the catalogue knows it; any id when the partner keeps no catalogue; null when unknown. */
+  async lookupProduct(partnerId: string, productId: string): Promise<ProductRef | null> {
+    const found = (await this.store.getProducts(partnerId, [productId])).get(productId);
+    if (found) return productRef(found);
+    return (await this.store.hasCatalogue(partnerId)) ? null : { productId };
+  }
+
+  async resolveProduct(partnerId: string, productId: string): Promise<ProductRef> {
+    const ref = await this.lookupProduct(partnerId, productId);
+    if (ref === null) throw productNotFound(productId);
+    return ref;
+  }
+
+  async assign(owner: BasketOwner, productId: string, count: number): Promise<BasketState> {
+    validateCount(count, this.limits);
+    // removal never needs the catalogue: a delisted product must still be removable
+    const product = count === -1 ? { productId } : await this.resolveProduct(owner.partnerId, productId);
+    return this.change(owner, (s) => assignProduct(s, product, count, this.limits));
+  }
+
+  async update(owner: BasketOwner, productId: string, count: number | null): Promise<BasketState> {
+    if (count === null || count === -1) {
+      return this.change(owner, (s) => updateProduct(s, { productId }, count, this.limits));
+    }
+    validateCount(count, this.limits);
+    const product = await this.lookupProduct(owner.partnerId, productId);
+    return this.change(owner, (s) => {
+      // "not in the basket" answers before "not in the catalogue"
+      if (product === null) throw isInBasket(s, productId) ? productNotFound(productId) : new BasketError('PRODUCT_NOT_IN_BASKET');
+      return updateProduct(s, product, count, this.limits);
+    });
+  }
+
+  removeProduct(owner: BasketOwner, productId: string): Promise<BasketState> {
+    return this.change(owner, (s) => removeProduct(s, productId));
+  }
+
+  clear(owner: BasketOwner): Promise<BasketState> {
+    return this.change(owner, clearBasket);
+  }
+
+  /** Known products in the order asked, each once; unknown ids are left out. */
+  async productDetails(partnerId: string, productIds: readonly string[]): Promise<ProductInfo[]> {
+    const unique = [...new Set(productIds)];
+    const found = await this.store.getProducts(partnerId, unique);
+    const out: ProductInfo[] = [];
+    for (const id of unique) {
+      const p = found.get(id);
+      if (p) out.push(productInfo(p));
+    }
+    return out;
+  }
+}
+
+function productNotFound(productId: string): BasketError {
+  return new BasketError('PRODUCT_NOT_FOUND', `Product ${productId} not found`);
+}

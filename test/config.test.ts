@@ -1,0 +1,103 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+
+const partner = { id: 'p1', apiKeys: ['key-0000001'], jwt: { secret: 'a-secret-of-16-chars!' } };
+
+function configError(env: Record<string, string>): string {
+  try {
+    loadConfig(env, '/tmp');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.message;
+  }
+  assert.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('configuration', () => {
+  it('has working defaults for development', () => {
+    const c = loadConfig({}, '/srv/app');
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.storeUrl, 'sqlite:/srv/app/data/basket.db');
+    assert.equal(c.devPartner, true);
+    assert.deepEqual(c.partners.map((p) => p.id), ['demo']);
+    assert.equal(c.limits.maxCartLines, 20);
+    assert.equal(c.limits.maxLineCount, 99);
+    assert.equal(c.lifetimes.basketMs, 30 * 86_400_000);
+    assert.equal(c.lifetimes.transferMs, 60_000);
+  });
+
+  it('turns the dev partner off in production and then needs partners', () => {
+    assert.match(configError({ NODE_ENV: 'production' }), /PARTNERS_FILE/);
+    const c = loadConfig({ NODE_ENV: 'production', PARTNERS_JSON: JSON.stringify([partner]) }, '/tmp');
+    assert.equal(c.devPartner, false);
+    assert.equal(c.adminKey, null, 'no default admin key outside development');
+  });
+
+  it('names the variable of a bad value', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ PORT: 'abc' }, /^PORT=/],
+      [{ PORT: '70000' }, /^PORT=/],
+      [{ CART_MAX_LINES: '0' }, /^CART_MAX_LINES=/],
+      [{ LINE_MAX_COUNT: '1.5' }, /^LINE_MAX_COUNT=/],
+      [{ BODY_LIMIT: '10' }, /^BODY_LIMIT=/],
+      [{ BASKET_TTL: 'forever' }, /^BASKET_TTL=/],
+      [{ TRANSFER_TTL: '0s' }, /^TRANSFER_TTL=/],
+      [{ STORE_URL: 'mysql://x' }, /^STORE_URL=/],
+      [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
+      [{ DEV_PARTNER: 'maybe' }, /^DEV_PARTNER=/],
+      [{ ADMIN_KEY: 'short' }, /^ADMIN_KEY/],
+      [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL=/],
+      [{ PARTNERS_JSON: '{not json' }, /^PARTNERS_JSON is not valid JSON/],
+      [{ PARTNERS_FILE: '/nonexistent/partners.json' }, /^PARTNERS_FILE=.*cannot be read/],
+    ];
+    for (const [env, re] of cases) assert.match(configError(env), re, JSON.stringify(env));
+  });
+
+  it('validates partners and says where', () => {
+    const bad: [unknown, RegExp][] = [
+      [[{ ...partner, apiKeys: [] }], /\/0\/apiKeys/],
+      [[{ ...partner, jwt: {} }], /\/0\/jwt: give exactly one/],
+      [[{ ...partner, jwt: { secret: 'a-secret-of-16-chars!', pem: 'x' } }], /exactly one/],
+      [[{ ...partner, jwt: { secret: 'a-secret-of-16-chars!', algorithms: ['RS256'] } }], /shared secret allows only HS/],
+      [[{ ...partner, jwt: { pem: 'x', algorithms: ['HS256'] } }], /HS algorithms need a shared secret/],
+      [[partner, { ...partner }], /duplicate partner id/],
+      [[partner, { ...partner, id: 'p2' }], /API key used by two partners/],
+      [[{ ...partner, unknownField: 1 }], /PARTNERS_JSON is invalid/],
+      [[{ ...partner, jwt: { secret: 'a-secret-of-16-chars!', issuer: 'basket' } }], /SERVICE_ISSUER/],
+    ];
+    for (const [list, re] of bad) assert.match(configError({ PARTNERS_JSON: JSON.stringify(list) }), re, JSON.stringify(list));
+  });
+
+  it('reads a partners file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-cfg-'));
+    writeFileSync(path.join(dir, 'partners.json'), JSON.stringify([partner]));
+    const c = loadConfig({ PARTNERS_FILE: 'partners.json' }, dir);
+    assert.deepEqual(c.partners.map((p) => p.id), ['p1']);
+  });
+
+  it('parses durations', () => {
+    assert.equal(parseDuration('500ms'), 500);
+    assert.equal(parseDuration('60'), 60_000);
+    assert.equal(parseDuration('30m'), 1_800_000);
+    assert.equal(parseDuration('24h'), 86_400_000);
+    assert.equal(parseDuration('30d'), 2_592_000_000);
+    assert.equal(parseDuration('1w'), null);
+    assert.equal(parseDuration('-1s'), null);
+  });
+
+  it('a bad setting stops the real start with one clear line', () => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: 'eighty', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'basket-cfg-')) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(res.status, 1);
+    assert.equal(res.stderr.trim(), 'basket: configuration error: PORT="eighty" is invalid: expected an integer from 0 to 65535');
+  });
+});

@@ -1,0 +1,110 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { generateKeyPair } from 'jose';
+import { issueGuestToken } from '../../src/auth/tokens.js';
+import { ACME_KEY, acmePrivateKey, acmePublicPem, demoSecret, DEMO_KEY, OPEN_KEY, sign, startTestServer, type EnvelopeBody, type TestServer } from './harness.js';
+
+let t: TestServer;
+before(async () => {
+  t = await startTestServer();
+});
+after(() => t.close());
+
+const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
+
+async function getBasket(userId: string, headers: Record<string, string | undefined>) {
+  const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const res = await t.server.app.inject({ method: 'GET', url: `/v2/baskets/users/${userId}`, headers: clean });
+  return { status: res.statusCode, body: res.json() as EnvelopeBody };
+}
+
+function expectReject(r: { status: number; body: EnvelopeBody }, status: number, code: number, what: string) {
+  assert.equal(r.status, status, `${what}: status`);
+  assert.equal(r.body.error?.code, code, `${what}: code`);
+  assert.equal(r.body.data, null, `${what}: no data`);
+}
+
+describe('auth matrix over HTTP', () => {
+  it('accepts valid partner tokens (HS256 and RS256)', async () => {
+    assert.equal((await getBasket('ok1', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${await t.demoToken('ok1')}` })).status, 200);
+    assert.equal((await getBasket('ok2', { 'x-api-key': ACME_KEY, authorization: `Bearer ${await t.acmeToken('ok2')}` })).status, 200);
+    assert.equal((await getBasket('ok3', { 'x-api-key': DEMO_KEY, authorization: `bearer ${await t.demoToken('ok3')}` })).status, 200, 'scheme is case-insensitive');
+  });
+
+  it('401 2023 for a missing or unknown API key', async () => {
+    const token = await t.demoToken('k1');
+    expectReject(await getBasket('k1', { authorization: `Bearer ${token}` }), 401, 2023, 'missing key');
+    expectReject(await getBasket('k1', { 'x-api-key': 'wrong-key-123', authorization: `Bearer ${token}` }), 401, 2023, 'unknown key');
+  });
+
+  it('401 2002 for missing, garbled or invalid tokens', async () => {
+    const now = Math.floor(t.clock.now / 1000);
+    const iss = 'demo-partner';
+    const aud = 'basket';
+    const cases: [string, string | undefined][] = [
+      ['missing header', undefined],
+      ['no scheme', await t.demoToken('m1')],
+      ['basic scheme', 'Basic dXNlcjpwYXNz'],
+      ['empty bearer', 'Bearer '],
+      ['garbage', 'Bearer not.a.jwt'],
+      ['bad signature', `Bearer ${await sign(new TextEncoder().encode('another-secret-0123456789abcdef'), 'HS256', {}, { sub: 'm1', iss, aud, exp: now + 60 })}`],
+      ['wrong iss', `Bearer ${await sign(demoSecret, 'HS256', {}, { sub: 'm1', iss: 'someone-else', aud, exp: now + 60 })}`],
+      ['wrong aud', `Bearer ${await sign(demoSecret, 'HS256', {}, { sub: 'm1', iss, aud: 'other-api', exp: now + 60 })}`],
+      ['expired', `Bearer ${await sign(demoSecret, 'HS256', {}, { sub: 'm1', iss, aud, iat: now - 7200, exp: now - 3600 })}`],
+      ['no exp', `Bearer ${await sign(demoSecret, 'HS256', {}, { sub: 'm1', iss, aud })}`],
+      ['no sub', `Bearer ${await sign(demoSecret, 'HS256', {}, { iss, aud, exp: now + 60 })}`],
+      ['alg none', `Bearer ${b64url(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${b64url(JSON.stringify({ sub: 'm1', iss, aud, exp: now + 60 }))}.`],
+    ];
+    for (const [what, authorization] of cases) {
+      expectReject(await getBasket('m1', { 'x-api-key': DEMO_KEY, authorization }), 401, 2002, what);
+    }
+  });
+
+  it('rejects HS/RS algorithm confusion: an HS256 token keyed with the partner public PEM', async () => {
+    const now = Math.floor(t.clock.now / 1000);
+    const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+    const payload = b64url(JSON.stringify({ sub: 'rs1', iss: 'https://id.acme.example', aud: 'basket-api', exp: now + 60 }));
+    const mac = createHmac('sha256', acmePublicPem).update(`${header}.${payload}`).digest('base64url');
+    expectReject(await getBasket('rs1', { 'x-api-key': ACME_KEY, authorization: `Bearer ${header}.${payload}.${mac}` }), 401, 2002, 'HS256 with PEM');
+    // and an ES256 token for a partner that allows RS256 only
+    const es = await generateKeyPair('ES256');
+    const esToken = await sign(es.privateKey, 'ES256', {}, { sub: 'rs1', iss: 'https://id.acme.example', aud: 'basket-api', exp: now + 60 });
+    expectReject(await getBasket('rs1', { 'x-api-key': ACME_KEY, authorization: `Bearer ${esToken}` }), 401, 2002, 'ES256 for RS256 partner');
+    // the genuine RS256 token still works
+    const good = await sign(acmePrivateKey, 'RS256', {}, { sub: 'rs1', iss: 'https://id.acme.example', aud: 'basket-api', exp: now + 60 });
+    assert.equal((await getBasket('rs1', { 'x-api-key': ACME_KEY, authorization: `Bearer ${good}` })).status, 200);
+  });
+
+  it('403 2019 when the token belongs to another user', async () => {
+    expectReject(await getBasket('victim', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${await t.demoToken('attacker')}` }), 403, 2019, 'other user');
+  });
+
+  it("401 2002 for a valid token presented with another partner's API key", async () => {
+    expectReject(await getBasket('x1', { 'x-api-key': ACME_KEY, authorization: `Bearer ${await t.demoToken('x1')}` }), 401, 2002, 'demo token, acme key');
+    expectReject(await getBasket('x1', { 'x-api-key': OPEN_KEY, authorization: `Bearer ${await t.acmeToken('x1')}` }), 401, 2002, 'acme token, open key');
+  });
+
+  it('a cached token stops working once it expires (controllable clock)', async () => {
+    const token = await t.demoToken('exp1', {}, 60);
+    const h = { 'x-api-key': DEMO_KEY, authorization: `Bearer ${token}` };
+    assert.equal((await getBasket('exp1', h)).status, 200);
+    assert.equal((await getBasket('exp1', h)).status, 200, 'second use served from the cache');
+    t.clock.now += 61_000 + 30_000; // past exp and the clock tolerance
+    expectReject(await getBasket('exp1', h), 401, 2002, 'expired after caching');
+  });
+
+  it('accepts guest tokens issued by the service, only for their partner', async () => {
+    const exp = t.clock.now + 30 * 86_400_000;
+    const guest = await issueGuestToken(t.server.serviceKeys, 'demo', 'guest-1', exp);
+    assert.equal((await getBasket('guest-1', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${guest}` })).status, 200);
+    expectReject(await getBasket('guest-1', { 'x-api-key': ACME_KEY, authorization: `Bearer ${guest}` }), 401, 2002, 'guest of demo with acme key');
+    const [h, p, s] = guest.split('.') as [string, string, string];
+    const forged = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+    forged.sub = 'guest-2';
+    expectReject(await getBasket('guest-2', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${h}.${b64url(JSON.stringify(forged))}.${s}` }), 401, 2002, 'tampered guest token');
+    // a partner-signed token that claims to come from the service is not a guest token
+    const fake = await sign(demoSecret, 'HS256', { guest: true, pid: 'demo' }, { sub: 'g3', iss: t.server.serviceKeys.issuer, exp: Math.floor(exp / 1000) });
+    expectReject(await getBasket('g3', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${fake}` }), 401, 2002, 'partner secret posing as the service');
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * A real server for HTTP tests: real SQLite file in a temp directory, real Fastify (inject or a port),
+ * a controllable clock, and partners with every kind of key material.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { DEV_PARTNER, loadConfig, type PartnerConfig } from '../../src/config.js';
+import { createServer, type Server } from '../../src/server.js';
+
+export const DEMO_KEY = DEV_PARTNER.apiKeys[0]!;
+export const ACME_KEY = 'acme-api-key-0001';
+export const OPEN_KEY = 'open-api-key-0001';
+export const ADMIN_KEY = 'test-admin-key-123';
+
+const rsa = await generateKeyPair('RS256');
+export const acmePrivateKey: CryptoKey = rsa.privateKey;
+export const acmePublicPem = await exportSPKI(rsa.publicKey);
+
+export const TEST_PARTNERS: PartnerConfig[] = [
+  {
+    id: 'acme',
+    apiKeys: [ACME_KEY],
+    jwt: { pem: acmePublicPem, algorithms: ['RS256'], issuer: 'https://id.acme.example', audience: 'basket-api' },
+    source: 'acme-tv',
+    allowedOrigins: ['https://app.acme.example'],
+  },
+  {
+    // a partner without a catalogue: any product id is accepted
+    id: 'open',
+    apiKeys: [OPEN_KEY],
+    jwt: { secret: 'open-partner-secret-0123456789' },
+  },
+];
+
+export interface TestServer {
+  server: Server;
+  clock: { now: number };
+  dataDir: string;
+  /** A valid token of the development partner (HS256, iss/aud as configured). */
+  demoToken(userId: string, claims?: JWTPayload, ttlSec?: number): Promise<string>;
+  acmeToken(userId: string, claims?: JWTPayload, ttlSec?: number): Promise<string>;
+  openToken(userId: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function sign(
+  key: CryptoKey | Uint8Array,
+  alg: string,
+  payload: JWTPayload,
+  opts: { iss?: string; aud?: string; sub?: string; exp?: number; iat?: number },
+): Promise<string> {
+  let jwt = new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt(opts.iat);
+  if (opts.sub !== undefined) jwt = jwt.setSubject(opts.sub);
+  if (opts.iss !== undefined) jwt = jwt.setIssuer(opts.iss);
+  if (opts.aud !== undefined) jwt = jwt.setAudience(opts.aud);
+  if (opts.exp !== undefined) jwt = jwt.setExpirationTime(opts.exp);
+  return jwt.sign(key);
+}
+
+export const demoSecret = new TextEncoder().encode(DEV_PARTNER.jwt.secret);
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-http-'));
+  const config = loadConfig(
+    {
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      PARTNERS_JSON: JSON.stringify(TEST_PARTNERS),
+      DEV_PARTNER: 'true',
+      ADMIN_KEY,
+      RUN_WORKERS: 'false',
+      ...env,
+    },
+    dataDir,
+  );
+  const clock = { now: Date.UTC(2026, 10, 24, 12, 0, 0) };
+  const server = await createServer(config, { now: () => clock.now, logger: false });
+  const nowSec = () => Math.floor(clock.now / 1000);
+  return {
+    server,
+    clock,
+    dataDir,
+    demoToken: (userId, claims = {}, ttlSec = 3600) =>
+      sign(demoSecret, 'HS256', claims, { sub: userId, iss: DEV_PARTNER.jwt.issuer!, aud: DEV_PARTNER.jwt.audience!, iat: nowSec(), exp: nowSec() + ttlSec }),
+    acmeToken: (userId, claims = {}, ttlSec = 3600) =>
+      sign(acmePrivateKey, 'RS256', claims, { sub: userId, iss: 'https://id.acme.example', aud: 'basket-api', iat: nowSec(), exp: nowSec() + ttlSec }),
+    openToken: (userId) => sign(new TextEncoder().encode('open-partner-secret-0123456789'), 'HS256', {}, { sub: userId, iat: nowSec(), exp: nowSec() + 3600 }),
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Headers of an authenticated device request. */
+export function userHeaders(apiKey: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { 'x-api-key': apiKey, authorization: `Bearer ${token}`, ...extra };
+}
+
+export interface EnvelopeBody<T = unknown> {
+  data: T;
+  nextToken: string | null;
+  error: { code: number; message: string; details: unknown } | null;
+}
