@@ -1,0 +1,829 @@
+/**
+ * Redis adapter of the Store interface (ioredis), for a single Redis or a Redis Cluster.
+ *
+ * Key layout (every key starts with the configured prefix, default `basket:`; ids are URI-encoded so that a `{`,
+ * `}` or `:` in an id can never change a hash tag):
+ *   {p:<partner>:u:<user>}:basket       hash v (version), d (state JSON), e (expires), c (has checkout)
+ *   {p:<partner>:u:<user>}:comfort      string (JSON)
+ *   {s:<partner>:<product>}:stock       hash d (product JSON), s (stock, '' = unlimited), r (reserved)
+ *   {s:<partner>:<product>}:line:<res>  hash o (outcome of this line), st (state) — one per reservation line
+ *   {r:<partner>:<res>}:reservation     hash st, req (requested lines), out (outcome)
+ *   {c:<partner>}:catalogue             flag: the partner has products
+ *   {o:<partner>}:order:<orderNo>       string (order JSON)
+ *   {o:<partner>}:user:<user>           zset of the user's order numbers, score = created
+ *   {pay:<provider>:<ref>}              string: [partner, orderNo] of the order with that payment reference
+ *   {t:<tokenHash>}                     hash: a transfer token
+ *   {i:<scope>:<key>}                   hash: an idempotency record
+ *   {gc}:baskets|transfers|idem         zsets: expiry indexes for the purge methods
+ *   {ob}:...                            the outbox (one slot: see docs/scaling.md)
+ *
+ * Atomicity: each multi-key script touches one hash slot only. Operations that span slots (a reservation over
+ * several products; an order plus its payment-reference index; a record plus its expiry index) are sequences of
+ * single-slot scripts, each idempotent and ordered so that a crash in between leaves nothing a reader would
+ * trust: indexes are written first and verified on read.
+ *
+ * Expiry: decisions use the caller's `now` (the contract); Redis TTLs are set only as garbage collection, well
+ * after the record's own expiry.
+ *
+ * Availability: no offline queue, one retry per request and a command timeout, so a request fails fast with
+ * StoreUnavailableError while Redis is down (the HTTP layer answers 503 3005 with Retry-After).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { BasketState } from '../domain/basket.js';
+import type { Product, ProductInput } from '../domain/catalogue.js';
+import * as scripts from './redis-scripts.js';
+import { KeyedSerializer } from './serial.js';
+import {
+  CursorError,
+  DuplicateOrderError,
+  StoreUnavailableError,
+  type BasketChangeListener,
+  type BasketKey,
+  type BasketUpdater,
+  type ClaimOptions,
+  type ComfortSettings,
+  type IdempotencyBegin,
+  type Order,
+  type OrderPage,
+  type OutboxInput,
+  type OutboxMessage,
+  type ReservationState,
+  type ReservedLine,
+  type ReserveLine,
+  type Store,
+  type StoredBasket,
+  type StoredResponse,
+  type TransferRecord,
+} from './store.js';
+
+export interface RedisStoreOptions {
+  /** Prefix of every key and of the notification channel. Default: the `prefix` URL parameter, else `basket:`. */
+  prefix?: string;
+  /** Upper bound for one command. Default 5000 ms. */
+  commandTimeoutMs?: number;
+  /** Upper bound for connecting. Default 5000 ms. */
+  connectTimeoutMs?: number;
+}
+
+const SCHEMA_VERSION = '1';
+const MAX_UPDATE_TRIES = 100;
+const DAY = 86_400_000;
+/** How long after its own expiry Redis keeps a record before its TTL removes it. */
+const GC_GRACE_MS = 7 * DAY;
+/** Reservation records outlive any checkout by far; their TTL only collects abandoned ones. */
+const RESERVATION_TTL_MS = 30 * DAY;
+const PURGE_BATCH = 200;
+
+type Client = Redis | Cluster;
+
+// --- errors ----------------------------------------------------------------------------------------------------
+
+/** Server replies meaning "cannot serve now", as opposed to a bad command. */
+const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|BUSY|NOREPLICAS|READONLY|OOM|MISCONF)/;
+
+function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+class CallerError {
+  constructor(readonly error: unknown) {}
+}
+
+function callerFn<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw new CallerError(error);
+  }
+}
+
+function mapError(error: unknown): unknown {
+  if (error instanceof CallerError) return error.error;
+  if (error instanceof StoreUnavailableError) return error;
+  if (isReplyError(error) && !UNAVAILABLE_REPLY.test(error.message)) return error;
+  // Everything else ioredis raises is about the connection: refused, closed, timed out, retries exhausted,
+  // no offline queue, cluster without reachable nodes.
+  if (error instanceof Error) return new StoreUnavailableError(`Redis unavailable: ${error.message}`, { cause: error });
+  return error;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- encoding --------------------------------------------------------------------------------------------------
+
+const enc = (s: string): string => encodeURIComponent(s);
+
+function toJson(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+
+function parseJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+function hasCheckout(state: BasketState): boolean {
+  return state.session !== null || state.checkout.length > 0;
+}
+
+/** TTL that lets a record live until well after `expires`, measured from the wall clock (GC only). */
+function gcTtl(expires: number, graceMs: number = GC_GRACE_MS): number {
+  return Math.max(0, Math.min(expires - Date.now(), 10 * 365 * DAY)) + graceMs;
+}
+
+interface CursorData {
+  created: number;
+  orderNo: string;
+}
+
+function encodeCursor(c: CursorData): string {
+  return Buffer.from(JSON.stringify([c.created, c.orderNo])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorData {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('cursor is not base64url');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new CursorError('cursor is not valid');
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw new CursorError('cursor is not valid');
+  const [created, orderNo]: unknown[] = parsed;
+  if (typeof created !== 'number' || !Number.isSafeInteger(created) || typeof orderNo !== 'string') {
+    throw new CursorError('cursor is not valid');
+  }
+  return { created, orderNo };
+}
+
+function str(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return null;
+}
+
+function num(value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(str(value));
+  if (!Number.isFinite(n)) throw new Error(`Redis returned a non-number: ${String(value)}`);
+  return n;
+}
+
+function list(value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw new Error('Redis script returned a non-array');
+  return value;
+}
+
+function parseOutcome(value: unknown): number | null {
+  const s = str(value);
+  return s === 'n' ? null : num(s);
+}
+
+// --- the store -------------------------------------------------------------------------------------------------
+
+class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  private readonly listeners = new Set<BasketChangeListener>();
+  private readonly origin = randomUUID();
+  private readonly channel: string;
+  private readonly serial = new KeyedSerializer();
+  private readonly shas = new Map<string, string>();
+  private subscribed = false;
+  private closed = false;
+
+  constructor(
+    private readonly client: Client,
+    private readonly subscriber: Client,
+    private readonly prefix: string,
+  ) {
+    this.channel = `${prefix}basket-change`;
+    subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    // Connection errors are reported per command; without listeners ioredis would log every reconnect attempt.
+    client.on('error', () => undefined);
+    subscriber.on('error', () => undefined);
+  }
+
+  // --- keys
+
+  private basketKey(k: BasketKey): string {
+    return `${this.prefix}{p:${enc(k.partnerId)}:u:${enc(k.userId)}}:basket`;
+  }
+  private comfortKey(k: BasketKey): string {
+    return `${this.prefix}{p:${enc(k.partnerId)}:u:${enc(k.userId)}}:comfort`;
+  }
+  private stockKey(partnerId: string, productId: string): string {
+    return `${this.prefix}{s:${enc(partnerId)}:${enc(productId)}}:stock`;
+  }
+  private lineKey(partnerId: string, productId: string, reservationId: string): string {
+    return `${this.prefix}{s:${enc(partnerId)}:${enc(productId)}}:line:${enc(reservationId)}`;
+  }
+  private reservationKey(partnerId: string, reservationId: string): string {
+    return `${this.prefix}{r:${enc(partnerId)}:${enc(reservationId)}}:reservation`;
+  }
+  private catalogueKey(partnerId: string): string {
+    return `${this.prefix}{c:${enc(partnerId)}}:catalogue`;
+  }
+  private orderKey(partnerId: string, orderNo: string): string {
+    return `${this.prefix}{o:${enc(partnerId)}}:order:${enc(orderNo)}`;
+  }
+  private userOrdersKey(partnerId: string, userId: string): string {
+    return `${this.prefix}{o:${enc(partnerId)}}:user:${enc(userId)}`;
+  }
+  private paymentRefKey(provider: string, ref: string): string {
+    return `${this.prefix}{pay:${enc(provider)}:${enc(ref)}}`;
+  }
+  private transferKey(tokenHash: string): string {
+    return `${this.prefix}{t:${enc(tokenHash)}}`;
+  }
+  private idempotencyKey(scope: string, key: string): string {
+    return `${this.prefix}{i:${enc(scope)}:${enc(key)}}`;
+  }
+  private gcKey(kind: 'baskets' | 'transfers' | 'idem'): string {
+    return `${this.prefix}{gc}:${kind}`;
+  }
+  private get outboxPrefix(): string {
+    return `${this.prefix}{ob}:`;
+  }
+
+  // --- plumbing
+
+  /** Runs a command, mapping connection failures to StoreUnavailableError. */
+  private async cmd<T>(op: (c: Client) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError('Redis store is closed');
+    try {
+      return await op(this.client);
+    } catch (error) {
+      throw mapError(error);
+    }
+  }
+
+  /** EVALSHA with a fallback to EVAL when the node does not know the script yet (routed by the first key). */
+  private async script(source: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    let sha = this.shas.get(source);
+    if (sha === undefined) {
+      sha = createHash('sha1').update(source).digest('hex');
+      this.shas.set(source, sha);
+    }
+    const digest = sha;
+    return this.cmd(async (c) => {
+      try {
+        return await c.evalsha(digest, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (isReplyError(error) && error.message.startsWith('NOSCRIPT')) return c.eval(source, keys.length, ...keys, ...args);
+        throw error;
+      }
+    });
+  }
+
+  async init(): Promise<void> {
+    const key = `${this.prefix}{meta}:schema`;
+    await this.cmd((c) => c.set(key, SCHEMA_VERSION, 'NX'));
+    const version = await this.cmd((c) => c.get(key));
+    if (version !== SCHEMA_VERSION) {
+      throw new Error(`Redis key layout version ${String(version)} is not the one of this build (${SCHEMA_VERSION})`);
+    }
+    if (!this.subscribed) {
+      await this.cmd(() => this.subscriber.subscribe(this.channel));
+      this.subscribed = true;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
+    this.client.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  async ping(): Promise<void> {
+    await this.cmd((c) => c.ping());
+  }
+
+  // --- baskets ---------------------------------------------------------------------------------------------------
+
+  async getBasket(key: BasketKey): Promise<StoredBasket | null> {
+    const [v, d] = await this.cmd((c) => c.hmget(this.basketKey(key), 'v', 'd'));
+    if (v === null || v === undefined || d === null || d === undefined) return null;
+    return { state: parseJson<BasketState>(d), version: Number(v) };
+  }
+
+  updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
+    return this.serial.run(this.basketKey(key), () => this.updateBasketNow(key, fn));
+  }
+
+  private async updateBasketNow<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
+    const redisKey = this.basketKey(key);
+    for (let attempt = 0; attempt < MAX_UPDATE_TRIES; attempt++) {
+      if (attempt > 0) await sleep(Math.random() * Math.min(1 + attempt, 20));
+      const current = await this.getBasket(key);
+      let change;
+      try {
+        change = callerFn(() => fn(current));
+      } catch (error) {
+        throw mapError(error);
+      }
+      if ('keep' in change) return change.result;
+      const { state } = change;
+      const checkout = hasCheckout(state);
+      const written = num(
+        await this.script(
+          scripts.BASKET_CAS,
+          [redisKey],
+          [
+            String(current?.version ?? 0),
+            toJson(state),
+            state.expires,
+            checkout ? '1' : '0',
+            gcTtl(state.expires),
+            this.channel,
+            JSON.stringify([this.origin, key.partnerId, key.userId]),
+          ],
+        ),
+      );
+      if (written === 0) continue;
+      // The expiry index (another slot) is written after the commit; a crash in between leaves the basket to
+      // its TTL. Entries are verified when purging, so a stale one is harmless.
+      const member = JSON.stringify([key.partnerId, key.userId]);
+      await this.cmd((c) => (checkout ? c.zrem(this.gcKey('baskets'), member) : c.zadd(this.gcKey('baskets'), state.expires, member)));
+      this.emit(key);
+      return change.result;
+    }
+    throw new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
+  }
+
+  private emit(key: BasketKey): void {
+    for (const listener of this.listeners) {
+      try {
+        listener({ partnerId: key.partnerId, userId: key.userId });
+      } catch (error) {
+        process.emitWarning(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel !== this.channel) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(parsed) || parsed.length !== 3) return;
+    const [origin, partnerId, userId]: unknown[] = parsed;
+    // Our own writes were reported synchronously after the commit.
+    if (origin === this.origin || typeof partnerId !== 'string' || typeof userId !== 'string') return;
+    this.emit({ partnerId, userId });
+  }
+
+  onBasketChange(listener: BasketChangeListener): () => void {
+    const entry: BasketChangeListener = (key) => listener(key);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
+    return this.purgeIndex(this.gcKey('baskets'), now, limit, (member) => {
+      const [partnerId, userId] = parseJson<[string, string]>(member);
+      return this.basketKey({ partnerId, userId });
+    }, scripts.BASKET_PURGE);
+  }
+
+  /**
+   * Walks an expiry index up to `now`, deleting each record the script finds expired. Index entries of absent
+   * records are dropped; those of records that turn out to live longer are moved to their real expiry.
+   */
+  private async purgeIndex(index: string, now: number, limit: number, keyOf: (member: string) => string, script: string): Promise<number> {
+    let deleted = 0;
+    while (deleted < limit) {
+      const due = await this.cmd((c) => c.zrangebyscore(index, '-inf', now, 'LIMIT', 0, PURGE_BATCH));
+      if (due.length === 0) break;
+      for (const member of due) {
+        if (deleted >= limit) break;
+        const outcome = num(await this.script(script, [keyOf(member)], [now]));
+        if (outcome === 1) deleted++;
+        if (outcome === 1 || outcome === 0 || outcome === -1) await this.cmd((c) => c.zrem(index, member));
+        else await this.cmd((c) => c.zadd(index, outcome, member));
+      }
+    }
+    return deleted;
+  }
+
+  // --- catalogue and stock ---------------------------------------------------------------------------------------
+
+  async getProducts(partnerId: string, productIds: readonly string[]): Promise<Map<string, Product>> {
+    const products = new Map<string, Product>();
+    const unique = [...new Set(productIds)];
+    const rows = await Promise.all(unique.map((id) => this.cmd((c) => c.hmget(this.stockKey(partnerId, id), 'd', 's', 'r'))));
+    unique.forEach((productId, i) => {
+      const [d, s, r] = rows[i] ?? [];
+      if (d === null || d === undefined) return;
+      const data = parseJson<Omit<Product, 'stock' | 'reserved' | 'productId'>>(d);
+      products.set(productId, { ...data, productId, stock: s === '' || s === null || s === undefined ? null : Number(s), reserved: Number(r ?? 0) });
+    });
+    return products;
+  }
+
+  async hasCatalogue(partnerId: string): Promise<boolean> {
+    return (await this.cmd((c) => c.exists(this.catalogueKey(partnerId)))) === 1;
+  }
+
+  async upsertProducts(partnerId: string, products: readonly ProductInput[]): Promise<number> {
+    await this.cmd((c) => c.set(this.catalogueKey(partnerId), '1'));
+    await Promise.all(
+      products.map((p) => {
+        const { stock, productId: _id, ...rest } = p;
+        return this.script(scripts.PRODUCT_UPSERT, [this.stockKey(partnerId, p.productId)], [toJson(rest), stock === null ? '' : String(stock)]);
+      }),
+    );
+    return products.length;
+  }
+
+  async reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
+    for (const line of lines) {
+      if (!Number.isSafeInteger(line.count) || line.count <= 0) {
+        throw new RangeError(`reserve count for ${line.productId} must be a positive integer`);
+      }
+    }
+    const recordKey = this.reservationKey(partnerId, reservationId);
+    // 1. The record fixes which lines this reservation id stands for (the first caller's).
+    const begun = list(await this.script(scripts.RESERVATION_BEGIN, [recordKey], [toJson(lines), RESERVATION_TTL_MS]));
+    const stored = str(begun[2]);
+    if (stored !== null) return parseJson<ReservedLine[]>(stored);
+    const requested = parseJson<ReserveLine[]>(str(begun[1]) ?? '[]');
+    // 2. Each line is one script on its product's slot, idempotent per reservation id: repeats (concurrent or
+    //    after a crash) get the same outcome and reserve nothing more.
+    const outcome = await Promise.all(
+      requested.map(async (line): Promise<ReservedLine> => {
+        const o = await this.script(
+          scripts.LINE_RESERVE,
+          [this.stockKey(partnerId, line.productId), this.lineKey(partnerId, line.productId, reservationId)],
+          [line.count, RESERVATION_TTL_MS],
+        );
+        return { productId: line.productId, stocked: parseOutcome(o) };
+      }),
+    );
+    // 3. The first stored outcome wins (all concurrent callers computed the same one anyway).
+    const final = str(await this.script(scripts.RESERVATION_FINISH, [recordKey], [toJson(outcome)]));
+    return final === null ? outcome : parseJson<ReservedLine[]>(final);
+  }
+
+  async releaseReservation(partnerId: string, reservationId: string): Promise<boolean> {
+    return this.settleReservation(partnerId, reservationId, 'released');
+  }
+
+  async commitReservation(partnerId: string, reservationId: string): Promise<boolean> {
+    return this.settleReservation(partnerId, reservationId, 'committed');
+  }
+
+  /**
+   * The record's state moves exactly once (one script), which decides the return value. Then every line is
+   * settled with the state that won; line settlement is idempotent, so a repeated call (even one that returns
+   * false) finishes the work of a call that crashed half-way.
+   */
+  private async settleReservation(partnerId: string, reservationId: string, to: 'released' | 'committed'): Promise<boolean> {
+    const result = await this.script(scripts.RESERVATION_SETTLE, [this.reservationKey(partnerId, reservationId)], [to]);
+    if (result === null) return false;
+    const [moved, state, req] = list(result);
+    const settled = str(state);
+    if (settled !== 'released' && settled !== 'committed') return false;
+    const requested = parseJson<ReserveLine[]>(str(req) ?? '[]');
+    await Promise.all(
+      requested.map((line) =>
+        this.script(
+          scripts.LINE_SETTLE,
+          [this.stockKey(partnerId, line.productId), this.lineKey(partnerId, line.productId, reservationId)],
+          [settled, line.count, RESERVATION_TTL_MS],
+        ),
+      ),
+    );
+    return num(moved) === 1;
+  }
+
+  async getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null> {
+    const state = await this.cmd((c) => c.hget(this.reservationKey(partnerId, reservationId), 'st'));
+    return state === 'reserved' || state === 'released' || state === 'committed' ? state : null;
+  }
+
+  // --- transfer tokens (valid while now < expires) ---------------------------------------------------------------
+
+  async putTransfer(tokenHash: string, record: TransferRecord): Promise<void> {
+    const key = this.transferKey(tokenHash);
+    // Index first: an entry without a record is dropped by the purge; a record without an entry would linger.
+    await this.cmd((c) => c.zadd(this.gcKey('transfers'), record.expires, tokenHash));
+    await this.cmd((c) =>
+      c.multi().del(key).hset(key, 'p', record.partnerId, 'u', record.userId, 'url', record.url, 'e', String(record.expires)).pexpire(key, gcTtl(record.expires, DAY)).exec(),
+    );
+  }
+
+  async getTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
+    const [p, u, url, e] = await this.cmd((c) => c.hmget(this.transferKey(tokenHash), 'p', 'u', 'url', 'e'));
+    if (!p || !u || url === null || url === undefined || !e || Number(e) <= now) return null;
+    return { partnerId: p, userId: u, url, expires: Number(e) };
+  }
+
+  async takeTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
+    const r = await this.script(scripts.TRANSFER_TAKE, [this.transferKey(tokenHash)], [now]);
+    if (r === null) return null;
+    const [p, u, url, e] = list(r).map(str);
+    if (p === null || p === undefined || u === null || u === undefined || url === null || url === undefined) return null;
+    return { partnerId: p, userId: u, url, expires: num(e) };
+  }
+
+  // --- orders ----------------------------------------------------------------------------------------------------
+
+  async createOrder(order: Order): Promise<void> {
+    if (order.paymentRef !== null) {
+      // Written first and verified on read: a failed create leaves an entry that resolves to nothing.
+      const ref = this.paymentRefKey(order.paymentProvider, order.paymentRef);
+      await this.cmd((c) => c.set(ref, JSON.stringify([order.partnerId, order.orderNo])));
+    }
+    const created = num(
+      await this.script(
+        scripts.ORDER_CREATE,
+        [this.orderKey(order.partnerId, order.orderNo), this.userOrdersKey(order.partnerId, order.userId)],
+        [toJson(order), order.created, order.orderNo],
+      ),
+    );
+    if (created !== 1) throw new DuplicateOrderError(order.partnerId, order.orderNo);
+  }
+
+  async getOrder(partnerId: string, orderNo: string): Promise<Order | null> {
+    const json = await this.cmd((c) => c.get(this.orderKey(partnerId, orderNo)));
+    return json === null ? null : parseJson<Order>(json);
+  }
+
+  async getOrderByPaymentRef(provider: string, paymentRef: string): Promise<Order | null> {
+    const ref = await this.cmd((c) => c.get(this.paymentRefKey(provider, paymentRef)));
+    if (ref === null) return null;
+    const [partnerId, orderNo] = parseJson<[string, string]>(ref);
+    const order = await this.getOrder(partnerId, orderNo);
+    return order !== null && order.paymentProvider === provider && order.paymentRef === paymentRef ? order : null;
+  }
+
+  updateOrder(partnerId: string, orderNo: string, fn: (order: Order) => Order | null): Promise<Order | null> {
+    return this.serial.run(this.orderKey(partnerId, orderNo), () => this.updateOrderNow(partnerId, orderNo, fn));
+  }
+
+  private async updateOrderNow(partnerId: string, orderNo: string, fn: (order: Order) => Order | null): Promise<Order | null> {
+    const key = this.orderKey(partnerId, orderNo);
+    for (let attempt = 0; attempt < MAX_UPDATE_TRIES; attempt++) {
+      if (attempt > 0) await sleep(Math.random() * Math.min(1 + attempt, 20));
+      const json = await this.cmd((c) => c.get(key));
+      if (json === null) return null;
+      const current = parseJson<Order>(json);
+      let next: Order | null;
+      try {
+        next = callerFn(() => fn(current));
+      } catch (error) {
+        throw mapError(error);
+      }
+      if (next === null) return current;
+      if (next.partnerId !== partnerId || next.orderNo !== orderNo) {
+        throw new Error('updateOrder: fn must not change partnerId or orderNo');
+      }
+      const refChanged = next.paymentRef !== current.paymentRef || next.paymentProvider !== current.paymentProvider;
+      const pointer = JSON.stringify([partnerId, orderNo]);
+      if (refChanged && next.paymentRef !== null) {
+        const ref = this.paymentRefKey(next.paymentProvider, next.paymentRef);
+        await this.cmd((c) => c.set(ref, pointer));
+      }
+      const written = num(
+        await this.script(
+          scripts.ORDER_CAS,
+          [key, this.userOrdersKey(partnerId, current.userId), this.userOrdersKey(partnerId, next.userId)],
+          [json, toJson(next), next.created, orderNo],
+        ),
+      );
+      if (written === 0) continue;
+      if (refChanged && current.paymentRef !== null) {
+        const old = this.paymentRefKey(current.paymentProvider, current.paymentRef);
+        await this.script(scripts.DELETE_IF_EQUAL, [old], [pointer]);
+      }
+      return next;
+    }
+    throw new StoreUnavailableError(`order update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
+  }
+
+  async listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    const after = cursor === null ? null : decodeCursor(cursor);
+    const index = this.userOrdersKey(partnerId, userId);
+    // Same score sorts by member, so the zset order is (created DESC, orderNo DESC), as the other stores.
+    const picked: { orderNo: string; created: number }[] = [];
+    const batch = limit + 1 + 16;
+    for (let offset = 0; picked.length <= limit; offset += batch) {
+      const max = after === null ? '+inf' : String(after.created);
+      const found = await this.cmd((c) => c.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', offset, batch));
+      for (let i = 0; i + 1 < found.length && picked.length <= limit; i += 2) {
+        const orderNo = found[i] ?? '';
+        const created = Number(found[i + 1]);
+        if (after !== null && created === after.created && orderNo >= after.orderNo) continue;
+        picked.push({ orderNo, created });
+      }
+      if (found.length < batch * 2) break;
+    }
+    const page = picked.slice(0, limit);
+    const orders: Order[] = [];
+    if (page.length > 0) {
+      // One MGET: the orders of a partner share a hash slot.
+      const jsons = await this.cmd((c) => c.mget(page.map((p) => this.orderKey(partnerId, p.orderNo))));
+      for (const json of jsons) if (json !== null) orders.push(parseJson<Order>(json));
+    }
+    const last = page[page.length - 1];
+    const next = picked.length > limit && last ? encodeCursor({ created: last.created, orderNo: last.orderNo }) : null;
+    return { orders, next };
+  }
+
+  // --- outbox ----------------------------------------------------------------------------------------------------
+
+  private get outboxKeys(): { dedupe: string; seq: string; topics: string } {
+    const p = this.outboxPrefix;
+    return { dedupe: `${p}dedupe`, seq: `${p}seq`, topics: `${p}topics` };
+  }
+
+  async enqueue(messages: readonly OutboxInput[]): Promise<void> {
+    if (messages.length === 0) return;
+    const k = this.outboxKeys;
+    const args: (string | number)[] = [this.outboxPrefix];
+    for (const m of messages) args.push(m.topic, m.key, toJson(m.payload), m.availableAt);
+    await this.script(scripts.OUTBOX_ENQUEUE, [k.dedupe, k.seq, k.topics], args);
+  }
+
+  async claim(options: ClaimOptions): Promise<OutboxMessage[]> {
+    const { now, limit, leaseMs, owner, topics } = options;
+    if (limit <= 0 || (topics !== undefined && topics.length === 0)) return [];
+    const flat = list(
+      await this.script(scripts.OUTBOX_CLAIM, [this.outboxKeys.topics], [this.outboxPrefix, now, limit, leaseMs, owner, ...(topics ?? [])]),
+    );
+    const out: OutboxMessage[] = [];
+    for (let i = 0; i + 4 < flat.length; i += 5) {
+      out.push({
+        id: str(flat[i]) ?? '',
+        topic: str(flat[i + 1]) ?? '',
+        key: str(flat[i + 2]) ?? '',
+        payload: parseJson<unknown>(str(flat[i + 3]) ?? 'null'),
+        attempts: num(flat[i + 4]),
+      });
+    }
+    return out;
+  }
+
+  async complete(id: string, owner: string): Promise<void> {
+    if (!/^\d{16}$/.test(id)) return;
+    const k = this.outboxKeys;
+    await this.script(scripts.OUTBOX_COMPLETE, [k.dedupe, k.topics], [this.outboxPrefix, id, owner]);
+  }
+
+  async retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
+    if (!/^\d{16}$/.test(id)) return;
+    await this.script(scripts.OUTBOX_RETRY, [this.outboxKeys.dedupe], [this.outboxPrefix, id, owner, retryAt, error]);
+  }
+
+  // --- idempotency -----------------------------------------------------------------------------------------------
+
+  async beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin> {
+    // LT keeps the earliest expiry seen; the purge moves an entry that is too early to the record's real expiry.
+    await this.cmd((c) => c.zadd(this.gcKey('idem'), 'LT', now + ttlMs, JSON.stringify([scope, key])));
+    const r = list(
+      await this.script(scripts.IDEMPOTENCY_BEGIN, [this.idempotencyKey(scope, key)], [fingerprint, now, ttlMs, leaseMs, gcTtl(now + ttlMs, DAY)]),
+    );
+    const state = str(r[0]);
+    if (state === 'done') return { state: 'done', response: parseJson<StoredResponse>(str(r[1]) ?? 'null') };
+    if (state === 'new' || state === 'running' || state === 'mismatch') return { state };
+    throw new Error(`unexpected idempotency state ${String(state)}`);
+  }
+
+  async finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void> {
+    await this.script(scripts.IDEMPOTENCY_FINISH, [this.idempotencyKey(scope, key)], [toJson(response)]);
+  }
+
+  async abandonIdempotent(scope: string, key: string): Promise<void> {
+    await this.script(scripts.IDEMPOTENCY_ABANDON, [this.idempotencyKey(scope, key)], []);
+  }
+
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    const transfers = await this.purgeIndex(this.gcKey('transfers'), now, limit, (m) => this.transferKey(m), scripts.EXPIRING_PURGE);
+    if (transfers >= limit) return transfers;
+    const idem = await this.purgeIndex(
+      this.gcKey('idem'),
+      now,
+      limit - transfers,
+      (m) => {
+        const [scope, key] = parseJson<[string, string]>(m);
+        return this.idempotencyKey(scope, key);
+      },
+      scripts.EXPIRING_PURGE,
+    );
+    return transfers + idem;
+  }
+
+  // --- per-user settings -----------------------------------------------------------------------------------------
+
+  async getComfort(key: BasketKey): Promise<ComfortSettings | null> {
+    const json = await this.cmd((c) => c.get(this.comfortKey(key)));
+    return json === null ? null : parseJson<ComfortSettings>(json);
+  }
+
+  async putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
+    const value: ComfortSettings = { customerId: settings.customerId, paymentMethodId: settings.paymentMethodId, oneClick: settings.oneClick };
+    await this.cmd((c) => c.set(this.comfortKey(key), toJson(value)));
+  }
+}
+
+// --- opening ---------------------------------------------------------------------------------------------------
+
+const PREFIX = /^[^{}\s]{0,100}$/;
+
+interface ParsedUrl {
+  cluster: boolean;
+  nodes: { host: string; port: number }[];
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+  db: number;
+  prefix: string | null;
+}
+
+/** redis://[user:pass@]host:port[/db][?prefix=x], rediss://..., redis-cluster://[user:pass@]h:p,h:p[?prefix=x] */
+export function parseRedisUrl(url: string): ParsedUrl {
+  const m = /^(redis|rediss|redis-cluster):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/(\d*))?(?:\?([^#]*))?$/.exec(url);
+  if (!m) throw new Error('Redis URL must look like redis://host:port, rediss://host:port or redis-cluster://host:port,host:port');
+  const [, scheme, user, pass, hosts = '', db, query] = m;
+  const nodes = hosts.split(',').map((hp) => {
+    const at = hp.lastIndexOf(':');
+    const host = at > 0 ? hp.slice(0, at) : hp;
+    const port = at > 0 ? Number(hp.slice(at + 1)) : 6379;
+    if (host === '' || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`Redis URL has a bad node ${JSON.stringify(hp)}`);
+    return { host: host.replace(/^\[|\]$/g, ''), port };
+  });
+  const params = new URLSearchParams(query ?? '');
+  return {
+    cluster: scheme === 'redis-cluster',
+    nodes,
+    username: user ? decodeURIComponent(user) : undefined,
+    password: pass !== undefined ? decodeURIComponent(pass) : undefined,
+    tls: scheme === 'rediss' || params.get('tls') === 'true',
+    db: db ? Number(db) : 0,
+    prefix: params.get('prefix'),
+  };
+}
+
+/**
+ * Connects (single Redis or Cluster), checks the key-layout version and subscribes to change notifications.
+ * Throws StoreUnavailableError when Redis cannot be reached.
+ */
+export async function openRedisStore(url: string, options: RedisStoreOptions = {}): Promise<Store> {
+  const parsed = parseRedisUrl(url);
+  const prefix = options.prefix ?? parsed.prefix ?? 'basket:';
+  if (!PREFIX.test(prefix)) throw new Error('Redis key prefix must not contain braces or spaces');
+  const common: RedisOptions = {
+    username: parsed.username,
+    password: parsed.password,
+    ...(parsed.tls ? { tls: {} } : {}),
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    commandTimeout: options.commandTimeoutMs ?? 5000,
+    // Fail fast: a request while Redis is down errors at once (503) instead of queueing.
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  };
+  let client: Client;
+  let subscriber: Client;
+  if (parsed.cluster) {
+    const clusterOptions: ClusterOptions = {
+      redisOptions: common,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      lazyConnect: true,
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+      slotsRefreshTimeout: options.connectTimeoutMs ?? 5000,
+    };
+    client = new Cluster(parsed.nodes, clusterOptions);
+    subscriber = new Cluster(parsed.nodes, { ...clusterOptions, enableAutoPipelining: false });
+  } else {
+    const node = parsed.nodes[0];
+    if (node === undefined || parsed.nodes.length !== 1) throw new Error('redis:// takes one host; use redis-cluster:// for several');
+    const single: RedisOptions = {
+      ...common,
+      host: node.host,
+      port: node.port,
+      db: parsed.db,
+      enableOfflineQueue: false,
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+    };
+    client = new Redis({ ...single, enableAutoPipelining: true });
+    subscriber = new Redis(single);
+  }
+  const store = new RedisStore(client, subscriber, prefix);
+  try {
+    await Promise.all([client.connect(), subscriber.connect()]);
+    await store.init();
+    return store;
+  } catch (error) {
+    await store.close();
+    throw mapError(error);
+  }
+}

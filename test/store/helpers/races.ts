@@ -1,0 +1,33 @@
+/**
+ * Races between separate store instances (separate connections, separate in-process queues), so that only the
+ * store's own compare-and-set / row locks keep them apart — as between processes, but cheap to run.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { BasketKey, Store } from '../../../src/store/store.js';
+
+export async function assertNoLostUpdateAcrossInstances(stores: Store[], perStore = 40): Promise<void> {
+  const key: BasketKey = { partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` };
+  const seen = await Promise.all(
+    stores.flatMap((store) =>
+      Array.from({ length: perStore }, () =>
+        store.updateBasket(key, (current) => {
+          const count = (current?.state.cart[0]?.count ?? 0) + 1;
+          return {
+            state: { cart: [{ productId: 'C', count }], saved: [], checkout: [], lastChanged: 0, expires: 1, session: null },
+            result: count,
+          };
+        }),
+      ),
+    ),
+  );
+  const total = stores.length * perStore;
+  assert.deepEqual(
+    seen.sort((a, b) => a - b),
+    Array.from({ length: total }, (_, i) => i + 1),
+    'every committed increment saw a distinct value',
+  );
+  const stored = await stores[0]!.getBasket(key);
+  assert.equal(stored?.state.cart[0]?.count, total);
+  assert.equal(stored?.version, total);
+}

@@ -1,0 +1,110 @@
+/**
+ * The Store contract against the local PostgreSQL (a fresh schema per run, dropped afterwards), plus what only
+ * PostgreSQL has: concurrent migration, LISTEN/NOTIFY across store instances, and the server going away.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { openPostgresStore } from '../../src/store/postgres.js';
+import { openStore } from '../../src/store/open.js';
+import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
+import { storeContract } from './contract.js';
+import { assertNoLostUpdateAcrossInstances } from './helpers/races.js';
+import { dropSchema, newSchema, PG_URL, pgUrlWithSchema, startProxy } from './helpers/services.js';
+
+const schemas: string[] = [];
+const schemaUrl = (): string => {
+  const schema = newSchema();
+  schemas.push(schema);
+  return pgUrlWithSchema(schema);
+};
+after(async () => {
+  for (const schema of schemas) await dropSchema(schema);
+});
+
+const contractUrl = schemaUrl();
+storeContract('postgres', () => openStore(contractUrl));
+
+const newKey = (): BasketKey => ({ partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` });
+const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: n + 1, session: null });
+
+describe('PostgreSQL store', { timeout: 60_000 }, () => {
+  it('five stores migrating a fresh schema at once all succeed, and the schema version is recorded once', async () => {
+    const url = schemaUrl();
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(url, { poolSize: 2 })));
+    try {
+      const key = newKey();
+      await stores[0]!.updateBasket(key, () => ({ state: state(1), result: null }));
+      assert.equal((await stores[4]!.getBasket(key))?.version, 1);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      const schema = new URL(url).searchParams.get('schema') ?? '';
+      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${pg.escapeIdentifier(schema)}.schema_migrations`);
+      assert.deepEqual(rows.map((r) => r.version), [1]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('three store instances incrementing one basket at once lose no update', async () => {
+    const url = schemaUrl();
+    const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore(url, { poolSize: 4 })));
+    try {
+      await assertNoLostUpdateAcrossInstances(stores);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('a change through one store is reported to a listener on another (LISTEN/NOTIFY)', async () => {
+    const url = schemaUrl();
+    const a = await openPostgresStore(url);
+    const b = await openPostgresStore(url);
+    try {
+      const key = newKey();
+      const seen: BasketKey[] = [];
+      const off = b.onBasketChange((k) => seen.push(k));
+      await a.updateBasket(key, () => ({ state: state(1), result: null }));
+      const deadline = Date.now() + 5000;
+      while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(seen, [key]);
+      off();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('the server going away surfaces as StoreUnavailableError, without hanging', async () => {
+    const schema = newSchema();
+    schemas.push(schema);
+    const target = new URL(PG_URL);
+    const proxy = await startProxy(target.hostname, Number(target.port || 5432));
+    const url = new URL(pgUrlWithSchema(schema));
+    url.port = String(proxy.port);
+    const store = await openPostgresStore(url.toString(), { connectTimeoutMs: 1000, statementTimeoutMs: 2000 });
+    try {
+      await store.ping();
+      await proxy.cut();
+      const started = Date.now();
+      await assert.rejects(store.getBasket(newKey()), StoreUnavailableError);
+      await assert.rejects(store.updateBasket(newKey(), () => ({ state: state(1), result: null })), StoreUnavailableError);
+      await assert.rejects(store.ping(), StoreUnavailableError);
+      assert.ok(Date.now() - started < 10_000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('an unreachable server fails open with StoreUnavailableError', async () => {
+    const proxy = await startProxy('127.0.0.1', 1);
+    await proxy.cut();
+    const url = new URL(PG_URL);
+    url.port = String(proxy.port);
+    await assert.rejects(openPostgresStore(url.toString(), { connectTimeoutMs: 1000 }), StoreUnavailableError);
+  });
+});
