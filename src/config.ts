@@ -117,6 +117,15 @@ export interface Config {
   trustProxy: boolean;
   /** Run background workers (sweeper, outbox) in this process. */
   runWorkers: boolean;
+  /** Connections per process in the PostgreSQL pool (PG_POOL_SIZE). */
+  pgPoolSize: number;
+  /** Payment providers (issue 4). */
+  psp: {
+    /** SANDBOX_PSP_DECLINE: the sandbox PSP declines every payment (tests, demos of the failure path). */
+    sandboxDecline: boolean;
+    /** STRIPE_API_BASE: another Stripe API base URL (a local stand-in in tests); null = Stripe's. */
+    stripeApiBase: string | null;
+  };
 }
 
 export const DEV_PARTNER: PartnerConfig = {
@@ -182,6 +191,11 @@ function readString(env: Env, name: string, def: string, pattern?: RegExp, expec
   return raw;
 }
 
+/** PG_POOL_SIZE: connections per process in the PostgreSQL pool (default 10). */
+export function readPgPoolSize(env: Env): number {
+  return readInt(env, 'PG_POOL_SIZE', 10, 1, 1000);
+}
+
 /** Validates a partners list (from PARTNERS_FILE or PARTNERS_JSON); `source` names the variable in errors. */
 export function parsePartners(text: string, source: string): PartnerConfig[] {
   let json: unknown;
@@ -211,6 +225,9 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
     }
     if (p.jwt.secret === undefined && p.jwt.algorithms?.some((a) => a.startsWith('HS'))) {
       throw new ConfigError(`${source} is invalid at /${i}/jwt/algorithms: HS algorithms need a shared secret, not a public key`);
+    }
+    if (p.orderWebhookUrl !== undefined && p.orderWebhookSecret === undefined) {
+      throw new ConfigError(`${source} is invalid at /${i}/orderWebhookSecret: an orderWebhookUrl needs a secret to sign deliveries`);
     }
     for (const k of p.apiKeys) {
       if (keys.has(k)) throw new ConfigError(`${source} is invalid at /${i}/apiKeys: API key used by two partners`);
@@ -294,5 +311,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     serviceIssuer,
     trustProxy: readBool(env, 'TRUST_PROXY', false),
     runWorkers: readBool(env, 'RUN_WORKERS', true),
+    pgPoolSize: readPgPoolSize(env),
+    psp: {
+      sandboxDecline: readBool(env, 'SANDBOX_PSP_DECLINE', false),
+      stripeApiBase: env.STRIPE_API_BASE ? readString(env, 'STRIPE_API_BASE', '', /^https?:\/\/[^/]+\/?$/, 'an http(s) base URL such as http://127.0.0.1:12111') : null,
+    },
   };
 }

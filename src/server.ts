@@ -12,9 +12,17 @@ import { createTokenVerifier } from './auth/tokens.js';
 import { buildApp } from './http/app.js';
 import { BasketService } from './service/baskets.js';
 import { parseProductLines } from './service/catalogue.js';
+import { GuestService } from './service/guests.js';
+import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { startSweeper, type Sweeper } from './worker/sweeper.js';
+import { PspRegistry, type Psp } from './psp/psp.js';
+import { SandboxPsp } from './psp/sandbox.js';
+import { StripePsp } from './psp/stripe.js';
+import { CheckoutService, TOPIC_EXPIRE, TOPIC_ORDER, type ExpirePayload, type Logger, type OrderPayload } from './service/checkout.js';
+import { OrderDelivery } from './service/orders.js';
+import { OutboxWorker } from './worker/outbox.js';
 
 export interface ServerOptions {
   now?: () => number;
@@ -22,6 +30,8 @@ export interface ServerOptions {
   logger?: boolean | Record<string, unknown>;
   /** Use this store instead of opening config.storeUrl (closed with the server all the same). */
   store?: Store;
+  /** Payment providers to use instead of the configured sandbox and Stripe (tests). */
+  psps?: Psp[];
 }
 
 export interface Server {
@@ -30,6 +40,9 @@ export interface Server {
   baskets: BasketService;
   serviceKeys: ServiceKeys;
   sweeper: Sweeper | null;
+  checkout: CheckoutService;
+  /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
+  outbox: OutboxWorker;
   close(): Promise<void>;
 }
 
@@ -58,17 +71,54 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
     });
     if (config.devPartner) await seedDemoCatalogue(store);
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) };
-    const app = await buildApp(appDeps);
+    const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs });
+    const transfers = new TransferService({ store, guests, publicUrl: config.publicUrl, transferMs: config.lifetimes.transferMs, now });
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) };
+    let appLog: Logger | null = null;
+    const log: Logger = {
+      info: (o, m) => appLog?.info(o, m),
+      warn: (o, m) => appLog?.warn(o, m),
+      error: (o, m) => appLog?.error(o, m),
+    };
+    const psps = new PspRegistry(
+      opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
+    );
+    const partnerById = (id: string) => partners.byId(id);
+    const checkout = new CheckoutService({
+      store,
+      baskets,
+      psps,
+      partner: partnerById,
+      checkoutMs: config.lifetimes.checkoutMs,
+      idempotencyMs: config.lifetimes.idempotencyMs,
+      now,
+      log,
+    });
+    const delivery = new OrderDelivery({ store, partner: partnerById, now, log });
+    const outbox = new OutboxWorker({
+      store,
+      now,
+      log,
+      handlers: {
+        [TOPIC_EXPIRE]: (payload) => checkout.expire(payload as ExpirePayload),
+        [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
+      },
+    });
+    const app = await buildApp({ ...appDeps, checkout });
+    appLog = app.log;
     const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log: app.log }) : null;
+    if (config.runWorkers) outbox.start();
     return {
       app,
       store,
       baskets,
       serviceKeys,
       sweeper,
+      checkout,
+      outbox,
       async close() {
         sweeper?.stop();
+        await outbox.stop();
         await app.close();
         await store.close();
       },

@@ -30,6 +30,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { code: 405, status: 405, message: 'Method not allowed' },
   VERSION_NOT_ACCEPTABLE: { code: 406, status: 406, message: 'API version not supported' },
   BASKET_LOCKED: { code: 423, status: 423, message: 'The basket is locked by an active checkout' },
+  ORDER_NOT_FOUND: { code: 404, status: 404, message: 'Order not found' },
 } as const;
 
 export type ErrorKind = keyof typeof ERRORS;

@@ -4,20 +4,27 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
-import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Config, PartnerConfig } from '../config.js';
+import type { Config } from '../config.js';
 import type { PartnerRegistry } from '../auth/partners.js';
 import type { ServiceKeys } from '../auth/service-keys.js';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { BasketService } from '../service/baskets.js';
+import type { CheckoutService } from '../service/checkout.js';
+import type { GuestService } from '../service/guests.js';
+import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
 import { registerAuth } from './auth.js';
+import { installCors } from './cors.js';
 import { installErrorHandling, installNotFound, sendError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { basketRoutes } from './routes/baskets.js';
+import { checkoutRoutes } from './routes/checkout.js';
+import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
+import { guestRoutes } from './routes/guests.js';
+import { landingRoutes } from './routes/landing.js';
 import { healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
 import { decodeTracking } from './tracking.js';
@@ -29,17 +36,16 @@ export interface AppDeps {
   partners: PartnerRegistry;
   tokens: TokenVerifier;
   serviceKeys: ServiceKeys;
+  /** Guest baskets and basket transfer (spec §3.7, §3.8). */
+  guests: GuestService;
+  transfers: TransferService;
+  /** Checkout sessions, orders and PSP webhooks (issue 4); absent: those routes are not served. */
+  checkout?: CheckoutService;
   /** pino options, or false to log nothing (tests). */
   logger?: boolean | Record<string, unknown>;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
-const CORS_HEADERS = ['Content-Type', 'Authorization', 'X-API-Key', 'X-JAY-Tracking', 'X-API-Version', 'x-jay-api-version', 'Idempotency-Key'];
-
-function originAllowed(partners: readonly PartnerConfig[], origin: string): boolean {
-  return partners.some((p) => (p.allowedOrigins ?? []).some((o) => o === '*' || o === origin));
-}
-
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, partners } = deps;
   const app = Fastify({
@@ -83,17 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (typeof tracking === 'string' && decodeTracking(tracking) === null) request.log.debug('ignored an undecodable X-JAY-Tracking header');
   });
 
-  await app.register(cors, {
-    delegator: (req: FastifyRequest, cb) => {
-      const origin = req.headers.origin;
-      if (!origin) return cb(null, { origin: false });
-      const key = req.headers['x-api-key'];
-      const partner = typeof key === 'string' ? partners.byApiKey(key) : undefined;
-      // a preflight carries no API key: allow an origin some partner allows; the real request is checked per partner
-      const allowed = partner ? originAllowed([partner], origin) : originAllowed(partners.all(), origin);
-      cb(null, { origin: allowed, allowedHeaders: CORS_HEADERS, exposedHeaders: ['X-API-Version', 'X-Request-Id', 'Retry-After'], maxAge: 600, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] });
-    },
-  });
+  installCors(app, partners);
 
   await app.register(swagger, {
     openapi: {
@@ -120,6 +116,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = registerAuth(app, partners, deps.tokens);
   await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, auth, hide: false });
   await app.register(basketRoutes, { baskets: deps.baskets, auth, hide: true });
+  await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: false });
+  await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: true });
+  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners });
+  if (deps.checkout) {
+    const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };
+    await app.register(checkoutRoutes, { prefix: '/v2', ...checkoutOpts, hide: false });
+    await app.register(checkoutRoutes, { ...checkoutOpts, hide: true });
+    await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now });
+  }
   await app.register(adminRoutes, { store: deps.store, partners, adminKey: config.adminKey });
   await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,0 +1,74 @@
+/**
+ * Stripe webhooks: `POST /psp/stripe/webhook`. The raw body (a route-scoped buffer parser) is verified with the
+ * endpoint secret of a partner (`stripe.webhookSecret`; each configured partner is tried) by the SDK's
+ * `constructEvent`, which also refuses timestamps older than 5 minutes (replays). Only
+ * `payment_intent.succeeded` marks an order paid, and only when the intent's amount and currency are the
+ * order's. Duplicates change nothing (the handlers are idempotent).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import Stripe from 'stripe';
+import type { PartnerRegistry } from '../../auth/partners.js';
+import type { PartnerConfig } from '../../config.js';
+import type { CheckoutService } from '../../service/checkout.js';
+
+export interface StripeWebhookOptions {
+  checkout: CheckoutService;
+  partners: PartnerRegistry;
+  now: () => number;
+  /** Signature tolerance in seconds (default 300, the SDK's). */
+  toleranceSec?: number;
+}
+
+function fail(code: number, message: string, details: string) {
+  return { data: null, nextToken: null, error: { code, message, details } };
+}
+
+export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = async (app, opts) => {
+  const { checkout, partners } = opts;
+  // this plugin's context only: the body stays the exact bytes Stripe signed
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.post('/psp/stripe/webhook', { schema: { hide: true } }, async (req, reply) => {
+    const raw = req.body;
+    const signature = req.headers['stripe-signature'];
+    if (!Buffer.isBuffer(raw) || typeof signature !== 'string') {
+      return reply.code(400).send(fail(400, 'Stripe-Signature header and a body are required', 'SIGNATURE_MISSING'));
+    }
+    let event: Stripe.Event | null = null;
+    let partner: PartnerConfig | null = null;
+    for (const p of partners.all()) {
+      const secret = p.stripe?.webhookSecret;
+      if (!secret) continue;
+      try {
+        event = Stripe.webhooks.constructEvent(raw, signature, secret, opts.toleranceSec ?? 300, undefined, opts.now());
+        partner = p;
+        break;
+      } catch {
+        // not this partner's secret (or tampered / too old): try the next
+      }
+    }
+    if (!event || !partner) {
+      req.log.warn('stripe webhook with an invalid signature');
+      return reply.code(400).send(fail(400, 'Invalid Stripe signature', 'SIGNATURE_INVALID'));
+    }
+
+    if (event.type === 'payment_intent.succeeded') {
+      const intent = event.data.object;
+      const order = await checkout.store.getOrderByPaymentRef('stripe', intent.id);
+      if (!order || order.partnerId !== partner.id) {
+        req.log.warn({ intent: intent.id, partner: partner.id }, 'stripe webhook for an unknown payment intent');
+        return { data: { received: true, handled: false }, nextToken: null, error: null };
+      }
+      const received = intent.amount_received || intent.amount;
+      if (received !== order.fullPrice || intent.currency.toUpperCase() !== order.currency) {
+        req.log.error({ orderNo: order.orderNo, received, currency: intent.currency }, 'stripe payment does not match the order: not marked paid');
+        return { data: { received: true, handled: false }, nextToken: null, error: null };
+      }
+      await checkout.paymentSucceeded(order);
+      return { data: { received: true, handled: true }, nextToken: null, error: null };
+    }
+    req.log.info({ type: event.type, id: event.id }, 'stripe webhook ignored');
+    return { data: { received: true, handled: false }, nextToken: null, error: null };
+  });
+};

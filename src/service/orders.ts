@@ -1,0 +1,139 @@
+/**
+ * Orders as the app sees them, and their delivery to the partner: the `order.process` handler posts the order
+ * to the partner's `orderWebhookUrl`, signed with HMAC-SHA256 (`X-Basket-Signature: t=<unix seconds>,v1=<hex of
+ * HMAC(secret, "<t>.<body>")>`), or logs it when no webhook is configured. At-least-once: a non-2xx answer or a
+ * network error throws, and the outbox retries with backoff; receivers deduplicate by `X-Basket-Delivery-Id`.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { PartnerConfig } from '../config.js';
+import { toMajor } from '../domain/money.js';
+import type { Order } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Logger, OrderPayload } from './checkout.js';
+
+export interface OrderLineView {
+  productId: string;
+  count: number;
+  stocked: number | null;
+  name: string;
+  unitPrice: number;
+  taxRate: number;
+  lineTotal: number;
+  lineTax: number;
+}
+
+export interface OrderView {
+  orderNo: string;
+  status: Order['status'];
+  currency: string;
+  fullPrice: number;
+  fullTax: number;
+  shippingCost: number;
+  testMode: boolean;
+  paymentProvider: string;
+  payment: Record<string, unknown>;
+  lines: OrderLineView[];
+  created: string;
+  updated: string;
+}
+
+function iso(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Money as decimals in major units; tax rate in percent. */
+export function orderView(o: Order): OrderView {
+  const m = (minor: number) => toMajor(minor, o.currency);
+  return {
+    orderNo: o.orderNo,
+    status: o.status,
+    currency: o.currency,
+    fullPrice: m(o.fullPrice),
+    fullTax: m(o.fullTax),
+    shippingCost: m(o.shippingCost),
+    testMode: o.testMode,
+    paymentProvider: o.paymentProvider,
+    payment: o.payment,
+    lines: o.lines.map((l) => ({
+      productId: l.productId,
+      count: l.count,
+      stocked: l.stocked,
+      name: l.name,
+      unitPrice: m(l.unitPrice),
+      taxRate: l.taxRateBp / 100,
+      lineTotal: m(l.lineTotal),
+      lineTax: m(l.lineTax),
+    })),
+    created: iso(o.created),
+    updated: iso(o.updated),
+  };
+}
+
+export function signBody(secret: string, timestampSec: number, body: string): string {
+  const v1 = createHmac('sha256', secret).update(`${timestampSec}.${body}`).digest('hex');
+  return `t=${timestampSec},v1=${v1}`;
+}
+
+/** For receivers (and tests): checks an `X-Basket-Signature` header against the body. */
+export function verifySignature(secret: string, header: string, body: string, nowSec: number, toleranceSec = 300): boolean {
+  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
+  const t = Number(parts.t);
+  if (!Number.isInteger(t) || !parts.v1 || Math.abs(nowSec - t) > toleranceSec) return false;
+  const expected = Buffer.from(signBody(secret, t, body).split('v1=')[1]!, 'hex');
+  const given = Buffer.from(parts.v1, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export class DeliveryError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DeliveryError';
+  }
+}
+
+export interface OrderDeliveryOptions {
+  store: Store;
+  partner: (partnerId: string) => PartnerConfig | undefined;
+  now: () => number;
+  log: Logger;
+  timeoutMs?: number;
+}
+
+export class OrderDelivery {
+  constructor(private readonly opts: OrderDeliveryOptions) {}
+
+  /** The `order.process` handler: delivers an `ordered` or `paid` order once its status says so. */
+  async handle(payload: OrderPayload): Promise<void> {
+    const { store, log } = this.opts;
+    const order = await store.getOrder(payload.partnerId, payload.orderNo);
+    if (!order) {
+      log.warn({ ...payload }, 'order.process: order not found');
+      return;
+    }
+    const deliverable = payload.event === 'paid' ? order.status === 'paid' : order.status === 'ordered' || order.status === 'paid';
+    if (!deliverable) {
+      log.info({ orderNo: order.orderNo, status: order.status, event: payload.event }, 'order.process: nothing to deliver');
+      return;
+    }
+    const partner = this.opts.partner(order.partnerId);
+    if (!partner?.orderWebhookUrl) {
+      log.info({ order: orderView(order), partnerId: order.partnerId }, 'order placed (no order webhook configured)');
+      return;
+    }
+    const body = JSON.stringify({ event: `order.${payload.event}`, partnerId: order.partnerId, userId: order.userId, order: orderView(order) });
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-basket-delivery-id': `${order.partnerId}/${order.orderNo}/${payload.event}`,
+    };
+    if (partner.orderWebhookSecret) headers['x-basket-signature'] = signBody(partner.orderWebhookSecret, Math.floor(this.opts.now() / 1000), body);
+    let res: Response;
+    try {
+      res = await fetch(partner.orderWebhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
+    } catch (err) {
+      throw new DeliveryError(`order webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    await res.body?.cancel();
+    if (res.status < 200 || res.status >= 300) throw new DeliveryError(`order webhook answered ${res.status}`);
+    log.info({ orderNo: order.orderNo, event: payload.event }, 'order delivered');
+  }
+}

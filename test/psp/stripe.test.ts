@@ -1,0 +1,296 @@
+/**
+ * The Stripe adapter against a local stand-in for Stripe's API (127.0.0.1, no network), and the webhook with
+ * real signed payloads (stripe.webhooks.generateTestHeaderString).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { sign, startTestServer, TEST_PARTNERS, userHeaders, type EnvelopeBody, type TestServer } from '../http/harness.js';
+
+type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const WHSEC = 'whsec_test_secret_0123456789';
+const SHOP_KEY = 'shop-api-key-0001';
+const SHOP_SECRET = new TextEncoder().encode('shop-partner-secret-0123456789');
+const NOPSP_KEY = 'nopsp-api-key-001';
+const NOPSP_SECRET = new TextEncoder().encode('nopsp-partner-secret-0123456789');
+
+interface Recorded {
+  method: string;
+  path: string;
+  form: URLSearchParams;
+  idempotencyKey: string | undefined;
+  auth: string | undefined;
+}
+
+/** A small stand-in for Stripe's PaymentIntents API. */
+class StripeStandIn {
+  readonly requests: Recorded[] = [];
+  readonly intents = new Map<string, Any>();
+  failNext = 0;
+  private n = 0;
+  private server: HttpServer | null = null;
+
+  async listen(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.server?.close(() => r()) ?? r());
+  }
+
+  private async handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    const url = new URL(req.url ?? '/', 'http://x');
+    const form = new URLSearchParams(url.search.length > 1 ? url.search : text);
+    const idem = req.headers['idempotency-key'];
+    this.requests.push({ method: req.method ?? '', path: url.pathname, form: new URLSearchParams(text), idempotencyKey: typeof idem === 'string' ? idem : undefined, auth: req.headers.authorization });
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${this.n}` });
+      res.end(JSON.stringify(body));
+    };
+    if (this.failNext > 0) {
+      this.failNext--;
+      return send(500, { error: { type: 'api_error', message: 'stand-in failure' } });
+    }
+    const m = /^\/v1\/payment_intents(?:\/([^/]+))?(?:\/(cancel))?$/.exec(url.pathname);
+    if (!m) return send(404, { error: { type: 'invalid_request_error', message: 'unknown path' } });
+    const [, id, action] = m;
+    if (req.method === 'POST' && !id) {
+      const f = new URLSearchParams(text);
+      const pid = `pi_test_${++this.n}`;
+      const confirm = f.get('confirm') === 'true';
+      const pi = {
+        id: pid,
+        object: 'payment_intent',
+        amount: Number(f.get('amount')),
+        amount_received: 0,
+        currency: f.get('currency'),
+        status: confirm ? 'succeeded' : 'requires_payment_method',
+        client_secret: `${pid}_secret_abc`,
+        customer: f.get('customer'),
+        payment_method: f.get('payment_method'),
+        next_action: null,
+        metadata: { orderNo: f.get('metadata[orderNo]'), partnerId: f.get('metadata[partnerId]'), userId: f.get('metadata[userId]') },
+      };
+      this.intents.set(pid, pi);
+      return send(200, pi);
+    }
+    const pi = id ? this.intents.get(id) : undefined;
+    if (!pi) return send(404, { error: { type: 'invalid_request_error', message: 'no such payment_intent' } });
+    if (req.method === 'POST' && action === 'cancel') {
+      if (pi.status === 'succeeded' || pi.status === 'canceled') {
+        return send(400, { error: { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message: `status ${pi.status}` } });
+      }
+      pi.status = 'canceled';
+      return send(200, pi);
+    }
+    if (req.method === 'GET') return send(200, pi);
+    void form;
+    return send(405, { error: { type: 'invalid_request_error', message: 'method' } });
+  }
+}
+
+const standIn = new StripeStandIn();
+let t: TestServer;
+
+before(async () => {
+  const base = await standIn.listen();
+  t = await startTestServer({
+    STRIPE_API_BASE: base,
+    PARTNERS_JSON: JSON.stringify([
+      ...TEST_PARTNERS,
+      {
+        id: 'shop',
+        apiKeys: [SHOP_KEY],
+        jwt: { secret: 'shop-partner-secret-0123456789' },
+        psps: ['stripe'],
+        stripe: { secretKey: 'sk_test_standin', publishableKey: 'pk_test_standin', webhookSecret: WHSEC },
+      },
+      { id: 'nopsp', apiKeys: [NOPSP_KEY], jwt: { secret: 'nopsp-partner-secret-0123456789' }, psps: ['adyen'] },
+      { id: 'nokeys', apiKeys: ['nokeys-api-key-01'], jwt: { secret: 'nokeys-partner-secret-012345' }, psps: ['stripe'] },
+    ]),
+  });
+  for (const partner of ['shop', 'nopsp', 'nokeys']) {
+    await t.server.store.upsertProducts(partner, [
+      { productId: 'tee', variant: null, mainProductIdentifier: null, name: 'Tee', brand: null, price: 2500, currency: 'EUR', taxRateBp: 1900, stock: 50, shopSource: null, slug: null, images: [] },
+    ]);
+  }
+});
+after(async () => {
+  await t.close();
+  await standIn.close();
+});
+
+async function token(secret: Uint8Array, user: string): Promise<string> {
+  const now = Math.floor(t.clock.now / 1000);
+  return sign(secret, 'HS256', {}, { sub: user, iat: now, exp: now + 3600 });
+}
+
+async function call(apiKey: string, secret: Uint8Array, method: 'GET' | 'POST' | 'PATCH', url: string, user: string, body?: unknown) {
+  const res = await t.server.app.inject({
+    method,
+    url,
+    headers: userHeaders(apiKey, await token(secret, user), body === undefined ? {} : { 'content-type': 'application/json' }),
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  });
+  return { status: res.statusCode, body: res.json() as EnvelopeBody<Any> };
+}
+const shop = (method: 'GET' | 'POST' | 'PATCH', url: string, user: string, body?: unknown) => call(SHOP_KEY, SHOP_SECRET, method, url, user, body);
+
+async function startShop(user: string, body: unknown = { stripeUsingSdk: true }, query = '') {
+  assert.equal((await shop('POST', `/v2/baskets/users/${user}/products/tee`, user, { count: 2 })).status, 200);
+  return shop('POST', `/v2/baskets/users/${user}/checkout/sessions${query}`, user, body);
+}
+
+function webhook(event: unknown, opts: { secret?: string; timestamp?: number; tamper?: boolean } = {}) {
+  const payload = JSON.stringify(event);
+  const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? WHSEC, timestamp: opts.timestamp ?? Math.floor(t.clock.now / 1000) });
+  return t.server.app.inject({
+    method: 'POST',
+    url: '/psp/stripe/webhook',
+    headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': header },
+    payload: opts.tamper ? payload.replace('"amount":', '"amount": ') : payload,
+  });
+}
+
+function succeeded(pi: Any, id = `evt_${pi.id}`) {
+  return { id, object: 'event', type: 'payment_intent.succeeded', data: { object: { ...pi, status: 'succeeded', amount_received: pi.amount } } };
+}
+
+describe('Stripe PaymentIntents', () => {
+  it('creates a PaymentIntent with amount, currency, metadata, idempotency key; SDK fields returned', async () => {
+    const r = await startShop('u1');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const d = r.body.data;
+    assert.equal(d.paymentProvider, 'stripe');
+    assert.equal(d.testMode, true);
+    assert.match(d.payment.paymentIntentId, /^pi_test_/);
+    assert.equal(d.payment.clientSecret, `${d.payment.paymentIntentId}_secret_abc`);
+    assert.equal(d.payment.publishableKey, 'pk_test_standin');
+    const req = standIn.requests.findLast((q) => q.method === 'POST' && q.path === '/v1/payment_intents')!;
+    assert.equal(req.form.get('amount'), '5000');
+    assert.equal(req.form.get('currency'), 'eur');
+    assert.equal(req.form.get('metadata[orderNo]'), d.orderNo);
+    assert.equal(req.form.get('metadata[partnerId]'), 'shop');
+    assert.equal(req.form.get('metadata[userId]'), 'u1');
+    assert.equal(req.auth, 'Bearer sk_test_standin');
+    assert.equal(req.idempotencyKey, `basket-pi-shop-${d.orderNo}`);
+    const order = await t.server.store.getOrderByPaymentRef('stripe', d.payment.paymentIntentId);
+    assert.equal(order?.orderNo, d.orderNo);
+  });
+
+  it('ordered=true alone never marks the order paid; the signed webhook does, once', async () => {
+    const r = await startShop('u2');
+    const { orderNo } = r.body.data;
+    const piId = r.body.data.payment.paymentIntentId as string;
+    const f = await shop('POST', '/v2/baskets/users/u2/checkout/sessions/finish-active', 'u2', { ordered: true });
+    assert.equal(f.status, 200);
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'pending_payment');
+    const pi = standIn.intents.get(piId)!;
+    const w = await webhook(succeeded(pi));
+    assert.equal(w.statusCode, 200, w.body);
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'paid');
+    const dup = await webhook(succeeded(pi));
+    assert.equal(dup.statusCode, 200);
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'paid');
+    const claimed = await t.server.store.claim({ now: t.clock.now, limit: 50, leaseMs: 1000, owner: 'test', topics: ['order.process'] });
+    assert.equal(claimed.filter((m) => (m.payload as Any).orderNo === orderNo && (m.payload as Any).event === 'paid').length, 1);
+    for (const m of claimed) await t.server.store.retry(m.id, 'test', t.clock.now, 'given back');
+  });
+
+  it('a payment confirmed before finish ends the session as ordered (stock committed)', async () => {
+    const r = await startShop('u3');
+    const pi = standIn.intents.get(r.body.data.payment.paymentIntentId)!;
+    const before = (await t.server.store.getProducts('shop', ['tee'])).get('tee')!;
+    assert.equal((await webhook(succeeded(pi))).statusCode, 200);
+    const b = await shop('GET', '/v2/baskets/users/u3', 'u3');
+    assert.deepEqual(b.body.data.checkout, []);
+    const after = (await t.server.store.getProducts('shop', ['tee'])).get('tee')!;
+    assert.deepEqual([after.stock, after.reserved], [before.stock! - 2, before.reserved - 2]);
+    // the app's own finish afterwards is harmless
+    assert.equal((await shop('POST', '/v2/baskets/users/u3/checkout/sessions/finish-active', 'u3', { ordered: true })).status, 200);
+  });
+
+  it('refuses tampered, foreign-secret and replayed (old) webhooks', async () => {
+    const r = await startShop('u4');
+    const pi = standIn.intents.get(r.body.data.payment.paymentIntentId)!;
+    const tampered = await webhook(succeeded(pi), { tamper: true });
+    assert.equal(tampered.statusCode, 400);
+    assert.equal(tampered.json().error.details, 'SIGNATURE_INVALID');
+    assert.equal((await webhook(succeeded(pi), { secret: 'whsec_other' })).statusCode, 400);
+    const old = await webhook(succeeded(pi), { timestamp: Math.floor(t.clock.now / 1000) - 301 });
+    assert.equal(old.statusCode, 400);
+    const unsigned = await t.server.app.inject({ method: 'POST', url: '/psp/stripe/webhook', headers: { 'content-type': 'application/json' }, payload: '{}' });
+    assert.equal(unsigned.statusCode, 400);
+    assert.equal((await t.server.store.getOrder('shop', r.body.data.orderNo))?.status, 'pending_payment');
+    // an amount that is not the order's is not accepted as payment
+    const wrong = await webhook(succeeded({ ...pi, amount: 1 }, 'evt_wrong'));
+    assert.equal(wrong.statusCode, 200);
+    assert.equal((await t.server.store.getOrder('shop', r.body.data.orderNo))?.status, 'pending_payment');
+  });
+
+  it('abort cancels the PaymentIntent; abort after the payment succeeded keeps the order', async () => {
+    const r = await startShop('u5');
+    const piId = r.body.data.payment.paymentIntentId as string;
+    const f = await shop('POST', '/v2/baskets/users/u5/checkout/sessions/finish-active', 'u5', { ordered: false });
+    assert.equal(f.status, 200);
+    assert.equal(standIn.intents.get(piId)!.status, 'canceled');
+    assert.equal((await t.server.store.getOrder('shop', r.body.data.orderNo))?.status, 'cancelled');
+
+    const r2 = await shop('POST', '/v2/baskets/users/u5/checkout/sessions', 'u5', { stripeUsingSdk: true });
+    assert.equal(r2.status, 200);
+    standIn.intents.get(r2.body.data.payment.paymentIntentId)!.status = 'succeeded'; // paid, webhook not yet arrived
+    const f2 = await shop('POST', '/v2/baskets/users/u5/checkout/sessions/finish-active', 'u5', { ordered: false });
+    assert.equal(f2.status, 409);
+    assert.equal(f2.body.error?.code, 2015);
+    assert.equal((await t.server.store.getOrder('shop', r2.body.data.orderNo))?.status, 'paid');
+    assert.deepEqual((await shop('GET', '/v2/baskets/users/u5', 'u5')).body.data.checkout, []);
+  });
+
+  it('one-click comfort: saved customer and method, confirmed off-session', async () => {
+    assert.equal((await shop('PATCH', '/v2/baskets/users/u6/comfort', 'u6', { customerId: 'cus_9', paymentMethodId: 'pm_9', oneClick: true })).status, 200);
+    const r = await startShop('u6', {});
+    assert.equal(r.status, 200);
+    const req = standIn.requests.findLast((q) => q.method === 'POST' && q.path === '/v1/payment_intents')!;
+    assert.equal(req.form.get('customer'), 'cus_9');
+    assert.equal(req.form.get('payment_method'), 'pm_9');
+    assert.equal(req.form.get('confirm'), 'true');
+    assert.equal(req.form.get('off_session'), 'true');
+    assert.equal(r.body.data.payment.clientSecret, undefined, 'no SDK: no client secret');
+    assert.equal(r.body.data.payment.status, 'succeeded');
+  });
+
+  it('Stripe failing: 502 2022 and nothing stays reserved; testMode against a test key: 422', async () => {
+    standIn.failNext = 5;
+    const before = (await t.server.store.getProducts('shop', ['tee'])).get('tee')!;
+    const r = await startShop('u7');
+    standIn.failNext = 0;
+    assert.equal(r.status, 502);
+    assert.equal(r.body.error?.code, 2022);
+    const after = (await t.server.store.getProducts('shop', ['tee'])).get('tee')!;
+    assert.equal(after.reserved, before.reserved);
+    assert.deepEqual((await shop('GET', '/v2/baskets/users/u7', 'u7')).body.data.checkout, []);
+    const live = await shop('POST', '/v2/baskets/users/u7/checkout/sessions?testMode=false', 'u7', {});
+    assert.equal(live.status, 422);
+    assert.equal(live.body.error?.code, 3002);
+  });
+
+  it('a PSP the partner cannot use: 422 2001, nothing reserved', async () => {
+    for (const [key, secret, partner] of [
+      [NOPSP_KEY, NOPSP_SECRET, 'nopsp'],
+      ['nokeys-api-key-01', new TextEncoder().encode('nokeys-partner-secret-012345'), 'nokeys'],
+    ] as const) {
+      await call(key, secret, 'POST', '/v2/baskets/users/n1/products/tee', 'n1', { count: 1 });
+      const r = await call(key, secret, 'POST', '/v2/baskets/users/n1/checkout/sessions', 'n1', {});
+      assert.equal(r.status, 422, partner);
+      assert.equal(r.body.error?.code, 2001);
+      assert.equal((await t.server.store.getProducts(partner, ['tee'])).get('tee')!.reserved, 0);
+    }
+  });
+});
