@@ -15,6 +15,8 @@ export class PartnerRegistry {
   readonly #list: readonly PartnerConfig[];
   readonly #byId = new Map<string, PartnerConfig>();
   readonly #byKeyHash = new Map<string, PartnerConfig>();
+  /** Keys already seen to be valid, so the hot path hashes each key once; unknown keys are never kept. */
+  readonly #knownKeys = new Map<string, PartnerConfig>();
 
   constructor(partners: readonly PartnerConfig[]) {
     this.#list = Object.freeze([...partners]);
@@ -46,7 +48,12 @@ export class PartnerRegistry {
   /** The partner owning `apiKey`, or undefined (the caller throws API_KEY_INVALID). Never logs the key. */
   byApiKey(apiKey: string | undefined): PartnerConfig | undefined {
     if (apiKey === undefined || apiKey === '') return undefined;
-    return this.#byKeyHash.get(sha256Hex(apiKey));
+    const known = this.#knownKeys.get(apiKey);
+    if (known) return known;
+    const partner = this.#byKeyHash.get(sha256Hex(apiKey));
+    // bounded by the number of configured keys: only keys that matched one are remembered
+    if (partner) this.#knownKeys.set(apiKey, partner);
+    return partner;
   }
 
   byId(id: string): PartnerConfig | undefined {

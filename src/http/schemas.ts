@@ -86,5 +86,5 @@ export const CommonQuery = {
 
 /** ISO 8601 UTC with `Z`, to the second, as in the public examples. */
 export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }

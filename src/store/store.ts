@@ -44,7 +44,7 @@ export interface TransferRecord {
   userId: string;
   /** Epoch ms after which the token is invalid. */
   expires: number;
-  /** The extended URL the token was issued for (the QR image encodes it). */
+  /** The URL the token was issued for, with `jaySource` but without `jayToken` (the store never holds the token). */
   url: string;
 }
 
