@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import { OPEN_KEY, startTestServer, TEST_PARTNERS, userHeaders, type EnvelopeBody, type TestServer } from './harness.js';
+import { OPEN_KEY, startTestServer, TEST_PARTNERS, TEST_STORE, testStore, userHeaders, type EnvelopeBody, type TestServer } from './harness.js';
 
 interface Line {
   productId: string;
@@ -68,8 +68,9 @@ describe('concurrency in one process', () => {
   });
 });
 
-describe('concurrency across two server processes on one SQLite file', () => {
+describe(`concurrency across two server processes on one ${TEST_STORE} store`, () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-mp-'));
+  const store = testStore(dataDir);
   const children: ChildProcess[] = [];
   const ports: number[] = [];
   const secret = new TextEncoder().encode(TEST_PARTNERS[1]!.jwt.secret!);
@@ -77,7 +78,7 @@ describe('concurrency across two server processes on one SQLite file', () => {
   function startProcess(): Promise<number> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { ...process.env, PORT: '0', DATA_DIR: dataDir, PARTNERS_JSON: JSON.stringify(TEST_PARTNERS), DEV_PARTNER: 'false', LOG_LEVEL: 'warn' },
+        env: { ...process.env, PORT: '0', DATA_DIR: dataDir, STORE_URL: store.url, PARTNERS_JSON: JSON.stringify(TEST_PARTNERS), DEV_PARTNER: 'false', LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
@@ -101,8 +102,9 @@ describe('concurrency across two server processes on one SQLite file', () => {
     ports.push(await startProcess());
     ports.push(await startProcess());
   });
-  after(() => {
-    for (const c of children) c.kill('SIGTERM');
+  after(async () => {
+    await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGTERM'))))));
+    await store.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -92,7 +92,7 @@ describe('envelope on every failure', () => {
     const ready = await other.server.app.inject({ method: 'GET', url: '/readyz' });
     assertError(ready, 503, 3005);
     assert.equal(ready.headers['retry-after'], '1');
-    await other.server.app.close();
+    await other.close();
   });
 });
 
@@ -123,6 +123,22 @@ describe('CORS per partner', () => {
     assert.equal(res.statusCode, 204);
     assert.equal(res.headers['access-control-allow-origin'], 'https://app.acme.example');
     assert.match(String(res.headers['access-control-allow-headers']), /X-API-Key/);
+  });
+
+  it('gives no CORS headers to a preflight from an origin no partner allows', async () => {
+    const other = await startTestServer({ DEV_PARTNER: 'false' });
+    try {
+      const res = await other.server.app.inject({
+        method: 'OPTIONS',
+        url: '/v2/baskets/users/u1',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+      });
+      assert.equal(res.headers['access-control-allow-origin'], undefined);
+      assert.notEqual(res.statusCode, 204);
+      assert.equal((res.json() as EnvelopeBody).data, null);
+    } finally {
+      await other.close();
+    }
   });
 
   it('allows on a real request only the origins of the calling partner, and exposes X-API-Version', async () => {

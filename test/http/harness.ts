@@ -8,6 +8,32 @@ import path from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { DEV_PARTNER, loadConfig, type PartnerConfig } from '../../src/config.js';
 import { createServer, type Server } from '../../src/server.js';
+import { deletePrefix, dropSchema, newPrefix, newSchema, pgUrlWithSchema, REDIS_URL } from '../store/helpers/services.js';
+
+/** The store HTTP tests run against: TEST_STORE=sqlite (default), postgres or redis. */
+export const TEST_STORE = process.env.TEST_STORE ?? 'sqlite';
+if (!['sqlite', 'postgres', 'redis'].includes(TEST_STORE)) throw new Error(`TEST_STORE=${TEST_STORE}: use sqlite, postgres or redis`);
+
+export interface TestStore {
+  url: string;
+  /** Removes what the tests wrote (schema or key prefix); the SQLite file goes with the data directory. */
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty store of the selected kind for one test server. */
+export function testStore(dataDir: string): TestStore {
+  if (TEST_STORE === 'postgres') {
+    const schema = newSchema();
+    return { url: pgUrlWithSchema(schema), drop: () => dropSchema(schema) };
+  }
+  if (TEST_STORE === 'redis') {
+    const prefix = newPrefix();
+    const url = new URL(REDIS_URL);
+    url.searchParams.set('prefix', prefix);
+    return { url: url.toString(), drop: () => deletePrefix(REDIS_URL, prefix) };
+  }
+  return { url: `sqlite:${path.join(dataDir, 'basket.db')}`, drop: async () => {} };
+}
 
 export const DEMO_KEY = DEV_PARTNER.apiKeys[0]!;
 export const ACME_KEY = 'acme-api-key-0001';
@@ -63,9 +89,11 @@ export const demoSecret = new TextEncoder().encode(DEV_PARTNER.jwt.secret);
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-http-'));
+  const store = testStore(dataDir);
   const config = loadConfig(
     {
       DATA_DIR: dataDir,
+      STORE_URL: store.url,
       LOG_LEVEL: 'silent',
       PARTNERS_JSON: JSON.stringify(TEST_PARTNERS),
       DEV_PARTNER: 'true',
@@ -89,6 +117,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     openToken: (userId) => sign(new TextEncoder().encode('open-partner-secret-0123456789'), 'HS256', {}, { sub: userId, iat: nowSec(), exp: nowSec() + 3600 }),
     async close() {
       await server.close();
+      await store.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
