@@ -1,0 +1,422 @@
+/**
+ * `npm run bench`: measures the service against a bare Fastify server (the ceiling) in the same run, on
+ * loopback only. Every scenario is bounded in time; the run stops by itself.
+ *
+ *   npm run bench -- [--baskets 10000] [--duration 10] [--connections 50] [--users 10000]
+ *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
+ *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { SignJWT } from 'jose';
+import type { PartnerConfig } from '../src/config.js';
+import { emptyBasket, type BasketState } from '../src/domain/basket.js';
+import { openStore } from '../src/store/open.js';
+import type { ProductInput } from '../src/domain/catalogue.js';
+
+const { values: args } = parseArgs({
+  options: {
+    baskets: { type: 'string', default: '10000' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    users: { type: 'string', default: '10000' },
+    store: { type: 'string', default: 'sqlite' },
+    'store-url': { type: 'string' },
+    workers: { type: 'string', default: '1' },
+    scenarios: { type: 'string' },
+    json: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '1' },
+  },
+});
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const BASKETS = Number(args.baskets);
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const USERS = Math.min(Number(args.users), BASKETS);
+const WARMUP = Number(args.warmup);
+const WORKERS = Number(args.workers);
+for (const [name, v] of Object.entries({ BASKETS, DURATION, CONNECTIONS, USERS, WARMUP, WORKERS })) {
+  if (!Number.isFinite(v) || v < 0) throw new Error(`bad --${name.toLowerCase()}`);
+}
+
+const API_KEY = 'bench-api-key-000';
+const SECRET = 'bench-secret-0123456789abcdef';
+const PARTNER: PartnerConfig = {
+  id: 'bench',
+  apiKeys: [API_KEY],
+  jwt: { secret: SECRET, algorithms: ['HS256'] },
+  source: 'bench-tv',
+  allowedOrigins: ['*'],
+  landingUrl: 'https://shop.bench.example/basket',
+  shopUrl: 'https://shop.bench.example/',
+  shipping: { flatFee: 495, freeFrom: 5000 },
+  psps: ['sandbox'],
+};
+
+/** 10 products in limited stock (assign and GET) and 10 unlimited (checkout, so it never runs dry). */
+const PRODUCTS: ProductInput[] = Array.from({ length: 20 }, (_, i) => ({
+  productId: `p${i}`,
+  variant: i % 2 === 0 ? `v${i}` : null,
+  mainProductIdentifier: i % 2 === 0 ? `main${i}` : null,
+  name: `Bench product ${i}`,
+  brand: 'Bench',
+  price: 1000 + i * 100,
+  currency: 'EUR',
+  taxRateBp: 1900,
+  stock: i < 10 ? 1_000_000 : null,
+  shopSource: 'bench',
+  slug: `bench-${i}`,
+  images: [],
+}));
+
+function storeUrl(dataDir: string): string {
+  if (args['store-url']) return args['store-url'];
+  switch (args.store) {
+    case 'sqlite':
+      return `sqlite:${path.join(dataDir, 'basket.db')}`;
+    case 'postgres':
+      return `postgres://postgres@127.0.0.1:5432/test?schema=bench_${process.pid}`;
+    case 'redis':
+      return `redis://127.0.0.1:6379/?prefix=bench${process.pid}:`;
+    default:
+      throw new Error(`--store ${args.store}: use sqlite, postgres or redis`);
+  }
+}
+
+function basketOf(i: number, now: number): BasketState {
+  const s = emptyBasket(now, 30 * 86_400_000);
+  const pick = (k: number) => PRODUCTS[(i + k) % 10]!;
+  const line = (p: ProductInput, count: number) => ({
+    productId: p.productId,
+    count,
+    ...(p.variant ? { variant: p.variant } : {}),
+    ...(p.mainProductIdentifier ? { mainProductIdentifier: p.mainProductIdentifier } : {}),
+  });
+  return { ...s, cart: [line(pick(0), 1), line(pick(1), 2), line(pick(2), 1)], saved: [line(pick(3), 1)] };
+}
+
+/** Preloads baskets `u0..u{n-1}` and checkout users straight into the store, before the service starts. */
+async function preload(url: string): Promise<void> {
+  const store = await openStore(url);
+  const t0 = Date.now();
+  try {
+    await store.upsertProducts(PARTNER.id, PRODUCTS);
+    const now = Date.now();
+    const parallel = url.startsWith('sqlite:') ? 1 : 64;
+    let next = 0;
+    const put = async (userId: string, state: BasketState) => {
+      await store.updateBasket({ partnerId: PARTNER.id, userId }, () => ({ state, result: null }));
+    };
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        for (let i = next++; i < BASKETS; i = next++) await put(`u${i}`, basketOf(i, now));
+      }),
+    );
+    // checkout users, carts of unlimited products
+    for (let c = 0; c < CHECKOUT_USERS; c++) {
+      const s = emptyBasket(now, 30 * 86_400_000);
+      await put(`c${c}`, { ...s, cart: [{ productId: 'p10', count: 1 }, { productId: 'p11', count: 2 }] });
+    }
+  } finally {
+    await store.close();
+  }
+  log(`preloaded ${BASKETS} baskets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+function log(msg: string) {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+function startProcess(cmd: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd.join(' ')} did not start: ${out}`)), 60_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd.join(' ')} exited with ${code}: ${out}`));
+    });
+  });
+}
+
+/** Resident memory of a process and all its descendants (cluster workers), in bytes. */
+function treeRss(pid: number): number {
+  let total = 0;
+  const visit = (p: number) => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      if (m) total += Number(m[1]) * 1024;
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
+      }
+    } catch {
+      // the process went away between reads
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+interface Scenario {
+  name: string;
+  title: string;
+  target: 'ceiling' | 'service';
+  requests: autocannon.Request[];
+  /** Status codes other than 2xx that this scenario expects (none so far). */
+}
+
+interface CheckoutContext {
+  user: number;
+}
+
+/** Users preloaded with a cart for the checkout scenario. */
+const CHECKOUT_USERS = 1000;
+let nextCheckoutUser = 0;
+/**
+ * Aborts every session a run may have left open: a run stops mid-cycle, and a start the server processed may
+ * never have reported back. The next run then finds every checkout user's cart free.
+ */
+async function settleCheckouts(base: string, t: Tokens): Promise<void> {
+  const touched = Math.min(nextCheckoutUser, CHECKOUT_USERS);
+  for (let from = 0; from < touched; from += 20) {
+    await Promise.all(
+      Array.from({ length: Math.min(20, touched - from) }, (_, k) => {
+        const i = USERS + from + k;
+        return fetch(`${base}/v2/baskets/users/${t.users[i]}/checkout/sessions/finish-active`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, authorization: `Bearer ${t.tokens[i]}` },
+          body: '{"ordered":false}',
+        }).then((r) => r.arrayBuffer());
+      }),
+    );
+  }
+}
+
+interface Tokens {
+  users: string[];
+  tokens: string[];
+}
+
+async function mintTokens(): Promise<Tokens> {
+  const key = new TextEncoder().encode(SECRET);
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const users: string[] = [];
+  const tokens: string[] = [];
+  // the active audience: USERS users spread over all preloaded baskets
+  const stride = Math.max(1, Math.floor(BASKETS / USERS));
+  for (let k = 0; k < USERS; k++) users.push(`u${(k * stride) % BASKETS}`);
+  for (let c = 0; c < CHECKOUT_USERS; c++) users.push(`c${c}`);
+  for (const u of users) tokens.push(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(u).setExpirationTime(exp).sign(key));
+  return { users, tokens };
+}
+
+function scenarios(t: Tokens): Scenario[] {
+  const json = { 'content-type': 'application/json', 'x-api-key': API_KEY };
+  const pick = () => Math.floor(Math.random() * USERS);
+  const auth = (i: number) => ({ ...json, authorization: `Bearer ${t.tokens[i]}` });
+  const get = (): autocannon.Request => ({
+    setupRequest: (req) => {
+      const i = pick();
+      return { ...req, method: 'GET', path: `/v2/baskets/users/${t.users[i]}`, headers: auth(i) };
+    },
+  });
+  const assign = (): autocannon.Request => ({
+    setupRequest: (req) => {
+      const i = pick();
+      const p = Math.floor(Math.random() * 10);
+      const count = 1 + Math.floor(Math.random() * 3);
+      return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: auth(i), body: `{"count":${count}}` };
+    },
+  });
+  const mixed: autocannon.Request = {
+    setupRequest: (req, ctx) => (Math.random() < 0.9 ? get().setupRequest as (r: autocannon.Request, c: object) => autocannon.Request : assign().setupRequest as (r: autocannon.Request, c: object) => autocannon.Request)(req, ctx),
+  };
+  const guests: autocannon.Request = {
+    method: 'POST',
+    path: '/v2/baskets/guests',
+    headers: json,
+    body: JSON.stringify({ products: [{ productId: 'p1', count: 1 }, { productId: 'p2', count: 2 }] }),
+  };
+  const transfer = (qr: boolean): autocannon.Request => ({
+    setupRequest: (req) => {
+      const i = pick();
+      return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[i]}/transfer?qr=${qr}`, headers: auth(i), body: '{}' };
+    },
+  });
+  // each start/finish cycle takes the next user of a pool far larger than the connections, so no two cycles
+  // share a user; sessions a run leaves open when it stops are aborted afterwards (see settleCheckouts)
+  const checkout: autocannon.Request[] = [
+    {
+      setupRequest: (req, ctx) => {
+        const c = ctx as CheckoutContext;
+        c.user = USERS + (nextCheckoutUser++ % CHECKOUT_USERS);
+        return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[c.user]}/checkout/sessions`, headers: auth(c.user), body: '{}' };
+      },
+    },
+    {
+      setupRequest: (req, ctx) => {
+        const i = (ctx as CheckoutContext).user;
+        return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[i]}/checkout/sessions/finish-active`, headers: auth(i), body: '{"ordered":false}' };
+      },
+    },
+  ];
+  return [
+    { name: 'ceiling', title: 'bare Fastify, fixed 300-byte JSON', target: 'ceiling', requests: [{ method: 'GET', path: '/' }] },
+    { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()] },
+    { name: 'assign', title: 'assign product (POST, many users)', target: 'service', requests: [assign()] },
+    { name: 'mixed', title: '90% GET / 10% assign', target: 'service', requests: [mixed] },
+    { name: 'guest', title: 'guest creation', target: 'service', requests: [guests] },
+    { name: 'transfer', title: 'transfer without QR', target: 'service', requests: [transfer(false)] },
+    { name: 'transfer-qr', title: 'transfer with QR', target: 'service', requests: [transfer(true)] },
+    { name: 'checkout', title: 'checkout start + finish (sandbox PSP)', target: 'service', requests: checkout },
+  ];
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  title: string;
+  requestsPerSec: number;
+  ratioToCeiling: number | null;
+  latencyMs: { p50: number; p99: number; max: number };
+  requests: number;
+  non2xx: number;
+  errors: number;
+  statusCodes: Record<string, number>;
+  peakRssMb: number;
+}
+
+function run(url: string, s: Scenario, duration: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      { url, connections: CONNECTIONS, duration, requests: s.requests, timeout: 10 },
+      (err: Error | null, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
+    );
+    instance.on('error', reject);
+  });
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-bench-'));
+  const children: ChildProcess[] = [];
+  const stopAll = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  process.on('SIGINT', () => {
+    stopAll();
+    process.exit(130);
+  });
+  try {
+    const url = storeUrl(dataDir);
+    await preload(url);
+    const tokens = await mintTokens();
+    const ceiling = await startProcess(['bench/ceiling-server.mjs'], {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    children.push(ceiling.child);
+    const serverCmd = args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'];
+    const service = await startProcess(
+      serverCmd,
+      {
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DATA_DIR: dataDir,
+        STORE_URL: url,
+        PARTNERS_JSON: JSON.stringify([PARTNER]),
+        DEV_PARTNER: 'false',
+        LOG_LEVEL: 'warn',
+        WORKERS: String(WORKERS),
+        NODE_ENV: 'production',
+      },
+      /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    children.push(service.child);
+
+    const wanted = args.scenarios ? new Set(args.scenarios.split(',')) : null;
+    const list = scenarios(tokens).filter((s) => !wanted || wanted.has(s.name) || s.name === 'ceiling');
+    const results: ScenarioResult[] = [];
+    let ceilingRps: number | null = null;
+    for (const s of list) {
+      const target = s.target === 'ceiling' ? ceiling : service;
+      const base = `http://127.0.0.1:${target.port}`;
+      if (WARMUP > 0) {
+        await run(base, s, WARMUP);
+        if (s.name === 'checkout') await settleCheckouts(base, tokens);
+      }
+      let peak = treeRss(target.child.pid!);
+      const sampler = setInterval(() => (peak = Math.max(peak, treeRss(target.child.pid!))), 100);
+      const r = await run(base, s, DURATION).finally(() => clearInterval(sampler));
+      if (s.name === 'checkout') await settleCheckouts(base, tokens);
+      peak = Math.max(peak, treeRss(target.child.pid!));
+      const rps = r.requests.average;
+      if (s.name === 'ceiling') ceilingRps = rps;
+      const statusCodes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count ?? 0]));
+      results.push({
+        scenario: s.name,
+        title: s.title,
+        requestsPerSec: Math.round(rps),
+        ratioToCeiling: ceilingRps ? Number((rps / ceilingRps).toFixed(3)) : null,
+        latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
+        requests: r.requests.total,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        statusCodes,
+        peakRssMb: Math.round(peak / (1024 * 1024)),
+      });
+      log(`${s.name}: ${Math.round(rps)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+    }
+    printTable(results);
+    if (args.json) {
+      const report = {
+        date: new Date().toISOString(),
+        machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+        settings: { baskets: BASKETS, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS },
+        results,
+      };
+      writeFileSync(args.json, JSON.stringify(report, null, 2));
+      log(`wrote ${args.json}`);
+    }
+  } finally {
+    stopAll();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function printTable(results: ScenarioResult[]): void {
+  const head = ['scenario', 'req/s', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB'];
+  const rows = results.map((r) => [
+    r.scenario,
+    String(r.requestsPerSec),
+    r.ratioToCeiling === null ? '-' : r.ratioToCeiling.toFixed(2),
+    String(r.latencyMs.p50),
+    String(r.latencyMs.p99),
+    String(r.latencyMs.max),
+    String(r.non2xx),
+    String(r.errors),
+    String(r.peakRssMb),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(
+    `\nbaskets ${BASKETS}, active users ${USERS}, ${CONNECTIONS} connections, ${DURATION} s per scenario, store ${args['store-url'] ?? args.store}, workers ${WORKERS}`,
+  );
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+
+await main();

@@ -1,0 +1,41 @@
+/**
+ * Proves `npm run bench` still works: a tiny run of every scenario, checked for errors and non-2xx answers.
+ * It never asserts a speed; the figures belong to docs/performance.md.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+interface Report {
+  results: { scenario: string; requests: number; non2xx: number; errors: number; statusCodes: Record<string, number>; peakRssMb: number }[];
+}
+
+describe('bench smoke run', () => {
+  it('runs every scenario without errors', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-smoke-'));
+    const out = path.join(dir, 'bench.json');
+    try {
+      const res = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/run.ts', '--smoke', '--duration', '1', '--warmup', '0', '--baskets', '300', '--users', '100', '--connections', '4', '--json', out],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+      const names = report.results.map((r) => r.scenario);
+      assert.deepEqual(names, ['ceiling', 'get', 'assign', 'mixed', 'guest', 'transfer', 'transfer-qr', 'checkout']);
+      for (const r of report.results) {
+        assert.ok(r.requests > 0, `${r.scenario} sent requests`);
+        assert.equal(r.errors, 0, `${r.scenario} connection errors`);
+        assert.equal(r.non2xx, 0, `${r.scenario} non-2xx: ${JSON.stringify(r.statusCodes)}`);
+        assert.ok(r.peakRssMb > 0, `${r.scenario} measured memory`);
+      }
+      assert.match(res.stdout, /scenario\s+req\/s\s+x ceiling/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
