@@ -24,7 +24,31 @@ import { KeyedSerializer } from './serial.js';
 import type { BasketState } from '../domain/basket.js';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import {
-  CursorError,
+  cutPage,
+  decodeChange,
+  decodeCursor,
+  encodeChange,
+  hasCheckout,
+  productData,
+  toComfort,
+  toJson,
+  toProduct,
+  toTransfer,
+  type ProductData,
+  type ProductRow,
+  type TransferRow,
+} from './codec.js';
+import {
+  assertListLimit,
+  assertReserveCounts,
+  assertSameOrderKey,
+  CallerError,
+  callerFn,
+  existingIdempotency,
+  type IdempotencyRow,
+} from './checks.js';
+import { BasketChangeListeners } from './listeners.js';
+import {
   DuplicateOrderError,
   StoreUnavailableError,
   type BasketChangeListener,
@@ -182,19 +206,6 @@ function isUnavailable(error: unknown): boolean {
   );
 }
 
-/** Carries an error thrown by a caller's function through our error mapping untouched. */
-class CallerError {
-  constructor(readonly error: unknown) {}
-}
-
-function callerFn<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    throw new CallerError(error);
-  }
-}
-
 function mapError(error: unknown): unknown {
   if (error instanceof CallerError) return error.error;
   if (error instanceof StoreUnavailableError) return error;
@@ -214,64 +225,11 @@ interface BasketRow {
   version: number;
   data: BasketState;
 }
-interface ProductRow {
-  product_id: string;
-  stock: number | null;
-  reserved: number;
-  data: Omit<Product, 'stock' | 'reserved' | 'productId'>;
-}
-interface TransferRow {
-  partner_id: string;
-  user_id: string;
-  url: string;
-  expires: number;
-}
 interface OrderRow {
   created: number;
   order_no: string;
   data: Order;
 }
-interface IdempotencyRow {
-  fingerprint: string;
-  state: 'running' | 'done';
-  response: StoredResponse | null;
-  lease_until: number | null;
-  expires: number;
-}
-
-function toJson(value: unknown): string {
-  return JSON.stringify(value) ?? 'null';
-}
-
-function hasCheckout(state: BasketState): boolean {
-  return state.session !== null || state.checkout.length > 0;
-}
-
-interface CursorData {
-  created: number;
-  orderNo: string;
-}
-
-function encodeCursor(c: CursorData): string {
-  return Buffer.from(JSON.stringify([c.created, c.orderNo])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): CursorData {
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('cursor is not base64url');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new CursorError('cursor is not valid');
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw new CursorError('cursor is not valid');
-  const [created, orderNo]: unknown[] = parsed;
-  if (typeof created !== 'number' || !Number.isSafeInteger(created) || typeof orderNo !== 'string') {
-    throw new CursorError('cursor is not valid');
-  }
-  return { created, orderNo };
-}
-
 /** BIGINT (int8) columns hold epoch milliseconds, well inside the safe-integer range: parse them as numbers. */
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
@@ -286,7 +244,7 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 
 class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
-  private readonly listeners = new Set<BasketChangeListener>();
+  private readonly listeners = new BasketChangeListeners();
   /** Identifies this store in notifications, so it does not report its own writes twice. */
   private readonly origin = randomUUID();
   private readonly channel: string;
@@ -384,16 +342,8 @@ class PostgresStore implements Store {
     this.listenClient = client;
     client.on('notification', (msg) => {
       if (msg.channel !== this.channel || msg.payload === undefined) return;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(msg.payload);
-      } catch {
-        return;
-      }
-      if (!Array.isArray(parsed) || parsed.length !== 3) return;
-      const [origin, partnerId, userId]: unknown[] = parsed;
-      if (origin === this.origin || typeof partnerId !== 'string' || typeof userId !== 'string') return;
-      this.emit({ partnerId, userId });
+      const changed = decodeChange(msg.payload, this.origin);
+      if (changed !== null) this.listeners.emit(changed);
     });
     client.on('error', (error) => {
       process.emitWarning(`PostgreSQL LISTEN connection error: ${error.message}`);
@@ -435,16 +385,12 @@ class PostgresStore implements Store {
     return row ? { state: row.data, version: row.version } : null;
   }
 
-  private notifyPayload(key: BasketKey): string {
-    return JSON.stringify([this.origin, key.partnerId, key.userId]);
-  }
-
   /**
    * Writes the new state if the version is still `expected` (null: the basket must not exist yet), notifying
    * in the same statement. True when the row was written.
    */
   private async writeBasket(db: Queryable, key: BasketKey, state: BasketState, expected: number | null): Promise<boolean> {
-    const params = [key.partnerId, key.userId, state.expires, hasCheckout(state), toJson(state), this.channel, this.notifyPayload(key)];
+    const params = [key.partnerId, key.userId, state.expires, hasCheckout(state), toJson(state), this.channel, encodeChange(this.origin, key)];
     const sql =
       expected === null
         ? `WITH w AS (
@@ -473,7 +419,7 @@ class PostgresStore implements Store {
         throw mapError(error);
       }
       if (outcome === null) continue;
-      if (outcome.written) this.emit(key);
+      if (outcome.written) this.listeners.emit(key);
       return outcome.result;
     }
     throw new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
@@ -504,16 +450,6 @@ class PostgresStore implements Store {
     });
   }
 
-  private emit(key: BasketKey): void {
-    for (const listener of this.listeners) {
-      try {
-        listener({ partnerId: key.partnerId, userId: key.userId });
-      } catch (error) {
-        process.emitWarning(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-  }
-
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
     if (limit <= 0) return 0;
     const { rowCount } = await this.q(
@@ -527,11 +463,7 @@ class PostgresStore implements Store {
   }
 
   onBasketChange(listener: BasketChangeListener): () => void {
-    const entry: BasketChangeListener = (key) => listener(key);
-    this.listeners.add(entry);
-    return () => {
-      this.listeners.delete(entry);
-    };
+    return this.listeners.add(listener);
   }
 
   // --- catalogue and stock ---------------------------------------------------------------------------------------
@@ -539,12 +471,12 @@ class PostgresStore implements Store {
   async getProducts(partnerId: string, productIds: readonly string[]): Promise<Map<string, Product>> {
     const products = new Map<string, Product>();
     if (productIds.length === 0) return products;
-    const { rows } = await this.q<ProductRow>(
+    const { rows } = await this.q<ProductRow<ProductData>>(
       'SELECT product_id, stock, reserved, data FROM products WHERE partner_id = $1 AND product_id = ANY($2::text[])',
       [partnerId, [...productIds]],
     );
     for (const row of rows) {
-      products.set(row.product_id, { ...row.data, productId: row.product_id, stock: row.stock, reserved: row.reserved });
+      products.set(row.product_id, toProduct(row.data, row.product_id, row.stock, row.reserved));
     }
     return products;
   }
@@ -568,21 +500,14 @@ class PostgresStore implements Store {
         partnerId,
         list.map((p) => p.productId),
         list.map((p) => p.stock),
-        list.map((p) => {
-          const { stock: _stock, productId: _id, ...rest } = p;
-          return toJson(rest);
-        }),
+        list.map((p) => toJson(productData(p))),
       ],
     );
     return products.length;
   }
 
   async reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
-    for (const line of lines) {
-      if (!Number.isSafeInteger(line.count) || line.count <= 0) {
-        throw new RangeError(`reserve count for ${line.productId} must be a positive integer`);
-      }
-    }
+    assertReserveCounts(lines);
     const fresh = await this.tx(async (c): Promise<ReservedLine[] | null> => {
       // The row is the idempotency record: a concurrent repeat blocks on it until this transaction ends.
       const inserted = await c.query(
@@ -740,9 +665,7 @@ class PostgresStore implements Store {
         if (current === undefined) return null;
         const next = callerFn(() => fn(current));
         if (next === null) return current;
-        if (next.partnerId !== partnerId || next.orderNo !== orderNo) {
-          throw new Error('updateOrder: fn must not change partnerId or orderNo');
-        }
+        assertSameOrderKey(next, partnerId, orderNo);
         await c.query(
           `UPDATE orders SET user_id = $3, payment_provider = $4, payment_ref = $5, created = $6, data = $7::jsonb
            WHERE partner_id = $1 AND order_no = $2`,
@@ -753,7 +676,7 @@ class PostgresStore implements Store {
   }
 
   async listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    assertListLimit(limit);
     const after = cursor === null ? null : decodeCursor(cursor);
     const { rows } =
       after === null
@@ -768,9 +691,7 @@ class PostgresStore implements Store {
              ORDER BY created DESC, order_no DESC LIMIT $5`,
             [partnerId, userId, after.created, after.orderNo, limit + 1],
           );
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    const next = rows.length > limit && last ? encodeCursor({ created: last.created, orderNo: last.order_no }) : null;
+    const { page, next } = cutPage(rows, limit, (r) => ({ created: r.created, orderNo: r.order_no }));
     return { orders: page.map((r) => r.data), next };
   }
 
@@ -832,16 +753,12 @@ class PostgresStore implements Store {
         [scope, key, fingerprint, now + leaseMs, now + ttlMs],
       );
       if (inserted.rowCount === 1) return { state: 'new' };
-      const { rows } = await c.query<IdempotencyRow>(
+      const { rows } = await c.query<IdempotencyRow<StoredResponse>>(
         'SELECT fingerprint, state, response, lease_until, expires FROM idempotency WHERE scope = $1 AND key = $2 FOR UPDATE',
         [scope, key],
       );
-      const row = rows[0];
-      if (row !== undefined && row.expires > now) {
-        if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
-        if (row.state === 'done') return { state: 'done', response: row.response ?? { status: 0, body: null } };
-        if (row.lease_until !== null && row.lease_until > now) return { state: 'running' };
-      }
+      const existing = existingIdempotency(rows[0], fingerprint, now, (response) => response ?? { status: 0, body: null });
+      if (existing !== null) return existing;
       // Absent (deleted meanwhile), expired, or running with a lapsed lease: this caller starts it.
       await c.query(
         `INSERT INTO idempotency (scope, key, fingerprint, state, response, lease_until, expires)
@@ -892,7 +809,7 @@ class PostgresStore implements Store {
       [key.partnerId, key.userId],
     );
     const row = rows[0];
-    return row ? { customerId: row.customer_id, paymentMethodId: row.payment_method_id, oneClick: row.one_click } : null;
+    return row ? toComfort(row, row.one_click) : null;
   }
 
   async putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
@@ -903,10 +820,6 @@ class PostgresStore implements Store {
       [key.partnerId, key.userId, settings.customerId, settings.paymentMethodId, settings.oneClick],
     );
   }
-}
-
-function toTransfer(row: TransferRow): TransferRecord {
-  return { partnerId: row.partner_id, userId: row.user_id, expires: row.expires, url: row.url };
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

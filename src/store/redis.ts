@@ -35,7 +35,20 @@ import type { Product, ProductInput } from '../domain/catalogue.js';
 import * as scripts from './redis-scripts.js';
 import { KeyedSerializer } from './serial.js';
 import {
-  CursorError,
+  cutPage,
+  decodeChange,
+  decodeCursor,
+  encodeChange,
+  hasCheckout,
+  parseJson,
+  productData,
+  toJson,
+  toProduct,
+  type ProductData,
+} from './codec.js';
+import { assertListLimit, assertReserveCounts, assertSameOrderKey, CallerError, callerFn } from './checks.js';
+import { BasketChangeListeners } from './listeners.js';
+import {
   DuplicateOrderError,
   StoreUnavailableError,
   type BasketChangeListener,
@@ -86,18 +99,6 @@ function isReplyError(error: unknown): error is Error {
   return error instanceof Error && error.name === 'ReplyError';
 }
 
-class CallerError {
-  constructor(readonly error: unknown) {}
-}
-
-function callerFn<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    throw new CallerError(error);
-  }
-}
-
 function mapError(error: unknown): unknown {
   if (error instanceof CallerError) return error.error;
   if (error instanceof StoreUnavailableError) return error;
@@ -114,46 +115,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 const enc = (s: string): string => encodeURIComponent(s);
 
-function toJson(value: unknown): string {
-  return JSON.stringify(value) ?? 'null';
-}
-
-function parseJson<T>(text: string): T {
-  return JSON.parse(text) as T;
-}
-
-function hasCheckout(state: BasketState): boolean {
-  return state.session !== null || state.checkout.length > 0;
-}
-
 /** TTL that lets a record live until well after `expires`, measured from the wall clock (GC only). */
 function gcTtl(expires: number, graceMs: number = GC_GRACE_MS): number {
   return Math.max(0, Math.min(expires - Date.now(), 10 * 365 * DAY)) + graceMs;
-}
-
-interface CursorData {
-  created: number;
-  orderNo: string;
-}
-
-function encodeCursor(c: CursorData): string {
-  return Buffer.from(JSON.stringify([c.created, c.orderNo])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): CursorData {
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('cursor is not base64url');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new CursorError('cursor is not valid');
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw new CursorError('cursor is not valid');
-  const [created, orderNo]: unknown[] = parsed;
-  if (typeof created !== 'number' || !Number.isSafeInteger(created) || typeof orderNo !== 'string') {
-    throw new CursorError('cursor is not valid');
-  }
-  return { created, orderNo };
 }
 
 function str(value: unknown): string | null {
@@ -182,7 +146,7 @@ function parseOutcome(value: unknown): number | null {
 
 class RedisStore implements Store {
   readonly kind = 'redis' as const;
-  private readonly listeners = new Set<BasketChangeListener>();
+  private readonly listeners = new BasketChangeListeners();
   private readonly origin = randomUUID();
   private readonly channel: string;
   private readonly serial = new KeyedSerializer();
@@ -336,7 +300,7 @@ class RedisStore implements Store {
             checkout ? '1' : '0',
             gcTtl(state.expires),
             this.channel,
-            JSON.stringify([this.origin, key.partnerId, key.userId]),
+            encodeChange(this.origin, key),
           ],
         ),
       );
@@ -345,43 +309,21 @@ class RedisStore implements Store {
       // its TTL. Entries are verified when purging, so a stale one is harmless.
       const member = JSON.stringify([key.partnerId, key.userId]);
       await this.cmd((c) => (checkout ? c.zrem(this.gcKey('baskets'), member) : c.zadd(this.gcKey('baskets'), state.expires, member)));
-      this.emit(key);
+      this.listeners.emit(key);
       return change.result;
     }
     throw new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
   }
 
-  private emit(key: BasketKey): void {
-    for (const listener of this.listeners) {
-      try {
-        listener({ partnerId: key.partnerId, userId: key.userId });
-      } catch (error) {
-        process.emitWarning(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-  }
-
   private onMessage(channel: string, message: string): void {
     if (channel !== this.channel) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      return;
-    }
-    if (!Array.isArray(parsed) || parsed.length !== 3) return;
-    const [origin, partnerId, userId]: unknown[] = parsed;
-    // Our own writes were reported synchronously after the commit.
-    if (origin === this.origin || typeof partnerId !== 'string' || typeof userId !== 'string') return;
-    this.emit({ partnerId, userId });
+    // Our own writes were reported synchronously after the commit; decodeChange drops them.
+    const changed = decodeChange(message, this.origin);
+    if (changed !== null) this.listeners.emit(changed);
   }
 
   onBasketChange(listener: BasketChangeListener): () => void {
-    const entry: BasketChangeListener = (key) => listener(key);
-    this.listeners.add(entry);
-    return () => {
-      this.listeners.delete(entry);
-    };
+    return this.listeners.add(listener);
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
@@ -420,8 +362,8 @@ class RedisStore implements Store {
     unique.forEach((productId, i) => {
       const [d, s, r] = rows[i] ?? [];
       if (d === null || d === undefined) return;
-      const data = parseJson<Omit<Product, 'stock' | 'reserved' | 'productId'>>(d);
-      products.set(productId, { ...data, productId, stock: s === '' || s === null || s === undefined ? null : Number(s), reserved: Number(r ?? 0) });
+      const stock = s === '' || s === null || s === undefined ? null : Number(s);
+      products.set(productId, toProduct(parseJson<ProductData>(d), productId, stock, Number(r ?? 0)));
     });
     return products;
   }
@@ -434,19 +376,15 @@ class RedisStore implements Store {
     await this.cmd((c) => c.set(this.catalogueKey(partnerId), '1'));
     await Promise.all(
       products.map((p) => {
-        const { stock, productId: _id, ...rest } = p;
-        return this.script(scripts.PRODUCT_UPSERT, [this.stockKey(partnerId, p.productId)], [toJson(rest), stock === null ? '' : String(stock)]);
+        const stock = p.stock === null ? '' : String(p.stock);
+        return this.script(scripts.PRODUCT_UPSERT, [this.stockKey(partnerId, p.productId)], [toJson(productData(p)), stock]);
       }),
     );
     return products.length;
   }
 
   async reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
-    for (const line of lines) {
-      if (!Number.isSafeInteger(line.count) || line.count <= 0) {
-        throw new RangeError(`reserve count for ${line.productId} must be a positive integer`);
-      }
-    }
+    assertReserveCounts(lines);
     const recordKey = this.reservationKey(partnerId, reservationId);
     // 1. The record fixes which lines this reservation id stands for (the first caller's).
     const begun = list(await this.script(scripts.RESERVATION_BEGIN, [recordKey], [toJson(lines), RESERVATION_TTL_MS]));
@@ -581,9 +519,7 @@ class RedisStore implements Store {
         throw mapError(error);
       }
       if (next === null) return current;
-      if (next.partnerId !== partnerId || next.orderNo !== orderNo) {
-        throw new Error('updateOrder: fn must not change partnerId or orderNo');
-      }
+      assertSameOrderKey(next, partnerId, orderNo);
       const refChanged = next.paymentRef !== current.paymentRef || next.paymentProvider !== current.paymentProvider;
       const pointer = JSON.stringify([partnerId, orderNo]);
       if (refChanged && next.paymentRef !== null) {
@@ -608,7 +544,7 @@ class RedisStore implements Store {
   }
 
   async listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    assertListLimit(limit);
     const after = cursor === null ? null : decodeCursor(cursor);
     const index = this.userOrdersKey(partnerId, userId);
     // Same score sorts by member, so the zset order is (created DESC, orderNo DESC), as the other stores.
@@ -625,15 +561,13 @@ class RedisStore implements Store {
       }
       if (found.length < batch * 2) break;
     }
-    const page = picked.slice(0, limit);
+    const { page, next } = cutPage(picked, limit, (p) => p);
     const orders: Order[] = [];
     if (page.length > 0) {
       // One MGET: the orders of a partner share a hash slot.
       const jsons = await this.cmd((c) => c.mget(page.map((p) => this.orderKey(partnerId, p.orderNo))));
       for (const json of jsons) if (json !== null) orders.push(parseJson<Order>(json));
     }
-    const last = page[page.length - 1];
-    const next = picked.length > limit && last ? encodeCursor({ created: last.created, orderNo: last.orderNo }) : null;
     return { orders, next };
   }
 

@@ -17,7 +17,28 @@ import Database from 'better-sqlite3';
 import type { BasketState } from '../domain/basket.js';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import {
-  CursorError,
+  cutPage,
+  decodeCursor,
+  hasCheckout,
+  parseJson,
+  toComfort,
+  toJson,
+  toProduct,
+  toTransfer,
+  type ProductRow,
+  type TransferRow,
+} from './codec.js';
+import {
+  assertListLimit,
+  assertReserveCounts,
+  assertSameOrderKey,
+  CallerError,
+  callerFn,
+  existingIdempotency,
+  type IdempotencyRow,
+} from './checks.js';
+import { BasketChangeListeners } from './listeners.js';
+import {
   DuplicateOrderError,
   StoreUnavailableError,
   type BasketChangeListener,
@@ -177,19 +198,6 @@ function isUniqueViolation(error: unknown): boolean {
   );
 }
 
-/** Carries an error thrown by a caller's function through the transaction, so it is rethrown untouched. */
-class CallerError {
-  constructor(readonly error: unknown) {}
-}
-
-function callerFn<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    throw new CallerError(error);
-  }
-}
-
 function configure(db: Db, synchronous: 'normal' | 'full'): void {
   // busy_timeout first: switching to WAL needs a lock that another starting process may hold briefly.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -209,21 +217,9 @@ interface BasketRow {
   version: number;
   data: string;
 }
-interface ProductRow {
-  product_id: string;
-  stock: number | null;
-  reserved: number;
-  data: string;
-}
 interface ReservationRow {
   lines: string;
   state: ReservationState;
-}
-interface TransferRow {
-  partner_id: string;
-  user_id: string;
-  url: string;
-  expires: number;
 }
 interface OrderRow {
   created: number;
@@ -237,61 +233,15 @@ interface OutboxRow {
   payload: string;
   attempts: number;
 }
-interface IdempotencyRow {
-  fingerprint: string;
-  state: 'running' | 'done';
-  response: string | null;
-  lease_until: number | null;
-  expires: number;
-}
 interface ComfortRow {
   customer_id: string | null;
   payment_method_id: string | null;
   one_click: number;
 }
 
-/** Parses JSON this store wrote itself; the shape is ours, so the assertion is sound. */
-function fromJson<T>(text: string): T {
-  return JSON.parse(text) as T;
-}
-
-/** `undefined` has no JSON form; store it as null rather than failing the NOT NULL column. */
-function toJson(value: unknown): string {
-  return JSON.stringify(value) ?? 'null';
-}
-
-function hasCheckout(state: BasketState): number {
-  return state.session !== null || state.checkout.length > 0 ? 1 : 0;
-}
-
-function toProduct(row: ProductRow): Product {
-  const data = fromJson<Omit<Product, 'stock' | 'reserved'>>(row.data);
-  return { ...data, productId: row.product_id, stock: row.stock, reserved: row.reserved };
-}
-
-interface CursorData {
-  created: number;
-  orderNo: string;
-}
-
-function encodeCursor(c: CursorData): string {
-  return Buffer.from(JSON.stringify([c.created, c.orderNo])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): CursorData {
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('cursor is not base64url');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new CursorError('cursor is not valid');
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw new CursorError('cursor is not valid');
-  const [created, orderNo]: unknown[] = parsed;
-  if (typeof created !== 'number' || !Number.isSafeInteger(created) || typeof orderNo !== 'string') {
-    throw new CursorError('cursor is not valid');
-  }
-  return { created, orderNo };
+/** The stored data keeps the productId (written so since the first schema); the column's value wins. */
+function rowToProduct(row: ProductRow<string>): Product {
+  return toProduct(parseJson<Omit<Product, 'stock' | 'reserved'>>(row.data), row.product_id, row.stock, row.reserved);
 }
 
 // --- statements ------------------------------------------------------------------------------------------------
@@ -317,11 +267,11 @@ function prepareStatements(db: Db) {
          SELECT partner_id, user_id FROM baskets WHERE has_checkout = 0 AND expires <= ? LIMIT ?)`,
     ),
 
-    getProducts: db.prepare<[string, string], ProductRow>(
+    getProducts: db.prepare<[string, string], ProductRow<string>>(
       `SELECT product_id, stock, reserved, data FROM products
        WHERE partner_id = ? AND product_id IN (SELECT value FROM json_each(?))`,
     ),
-    getProduct: db.prepare<[string, string], ProductRow>(
+    getProduct: db.prepare<[string, string], ProductRow<string>>(
       'SELECT product_id, stock, reserved, data FROM products WHERE partner_id = ? AND product_id = ?',
     ),
     getStock: db.prepare<[string, string], { stock: number | null; reserved: number }>(
@@ -421,7 +371,7 @@ function prepareStatements(db: Db) {
        WHERE id = ? AND claimed_by = ?`,
     ),
 
-    getIdempotency: db.prepare<[string, string], IdempotencyRow>(
+    getIdempotency: db.prepare<[string, string], IdempotencyRow<string>>(
       'SELECT fingerprint, state, response, lease_until, expires FROM idempotency WHERE scope = ? AND key = ?',
     ),
     startIdempotency: db.prepare<[string, string, string, number, number]>(
@@ -462,7 +412,7 @@ type Attempt<R> = { outcome: 'kept' | 'written'; result: R } | { outcome: 'confl
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   /** In-process only: SQLite has no notification channel, so writes by other processes are not seen here. */
-  private readonly listeners = new Set<BasketChangeListener>();
+  private readonly listeners = new BasketChangeListeners();
 
   /** Prepared by init(): they refer to tables that only exist once the schema is migrated. */
   private statements: Statements | null = null;
@@ -511,21 +461,21 @@ class SqliteStore implements Store {
 
   async getBasket(key: BasketKey): Promise<StoredBasket | null> {
     const row = this.run(() => this.st.getBasket.get(key.partnerId, key.userId));
-    return row ? { state: fromJson<BasketState>(row.data), version: row.version } : null;
+    return row ? { state: parseJson<BasketState>(row.data), version: row.version } : null;
   }
 
   /** One read → fn → conditional write, run inside the IMMEDIATE transaction that basketAttempt wraps it in. */
   private attemptBasketUpdate(key: BasketKey, fn: BasketUpdater<unknown>): Attempt<unknown> {
     const row = this.st.getBasket.get(key.partnerId, key.userId);
-    const current: StoredBasket | null = row ? { state: fromJson<BasketState>(row.data), version: row.version } : null;
+    const current: StoredBasket | null = row ? { state: parseJson<BasketState>(row.data), version: row.version } : null;
     const change = callerFn(() => fn(current));
     if ('keep' in change) return { outcome: 'kept', result: change.result };
     const { state } = change;
     const json = toJson(state);
     // Conditional on the version read: a write that lost a race changes no row and is retried.
     const written = current
-      ? this.st.updateBasket.run(state.expires, hasCheckout(state), json, key.partnerId, key.userId, current.version)
-      : this.st.insertBasket.run(key.partnerId, key.userId, state.expires, hasCheckout(state), json);
+      ? this.st.updateBasket.run(state.expires, hasCheckout(state) ? 1 : 0, json, key.partnerId, key.userId, current.version)
+      : this.st.insertBasket.run(key.partnerId, key.userId, state.expires, hasCheckout(state) ? 1 : 0, json);
     return written.changes === 1 ? { outcome: 'written', result: change.result } : { outcome: 'conflict' };
   }
 
@@ -535,21 +485,10 @@ class SqliteStore implements Store {
       // fn's result type was erased to unknown for the shared wrapper; the value is fn's own R.
       const outcome = this.run(() => this.basketAttempt.immediate(key, fn)) as Attempt<R>;
       if (outcome.outcome === 'conflict') continue;
-      if (outcome.outcome === 'written') this.notify(key);
+      if (outcome.outcome === 'written') this.listeners.emit(key);
       return outcome.result;
     }
     throw new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
-  }
-
-  private notify(key: BasketKey): void {
-    for (const listener of this.listeners) {
-      try {
-        listener({ partnerId: key.partnerId, userId: key.userId });
-      } catch (error) {
-        // A listener's failure must not fail the write that already committed.
-        process.emitWarning(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
@@ -557,12 +496,7 @@ class SqliteStore implements Store {
   }
 
   onBasketChange(listener: BasketChangeListener): () => void {
-    // A wrapper makes each subscription distinct, so subscribing one function twice needs two unsubscribes.
-    const entry: BasketChangeListener = (key) => listener(key);
-    this.listeners.add(entry);
-    return () => {
-      this.listeners.delete(entry);
-    };
+    return this.listeners.add(listener);
   }
 
   // --- catalogue and stock ---------------------------------------------------------------------------------------
@@ -573,11 +507,11 @@ class SqliteStore implements Store {
     if (productIds.length === 1) {
       // the assign hot path: a plain primary-key lookup instead of json_each
       const row = this.run(() => this.st.getProduct.get(partnerId, productIds[0]!));
-      if (row) products.set(row.product_id, toProduct(row));
+      if (row) products.set(row.product_id, rowToProduct(row));
       return products;
     }
     const rows = this.run(() => this.st.getProducts.all(partnerId, JSON.stringify(productIds)));
-    for (const row of rows) products.set(row.product_id, toProduct(row));
+    for (const row of rows) products.set(row.product_id, rowToProduct(row));
     return products;
   }
 
@@ -597,14 +531,10 @@ class SqliteStore implements Store {
   }
 
   async reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
-    for (const line of lines) {
-      if (!Number.isSafeInteger(line.count) || line.count <= 0) {
-        throw new RangeError(`reserve count for ${line.productId} must be a positive integer`);
-      }
-    }
+    assertReserveCounts(lines);
     const reserve = this.db.transaction((): ReservedLine[] => {
       const existing = this.st.getReservation.get(partnerId, reservationId);
-      if (existing) return fromJson<ReservedLine[]>(existing.lines);
+      if (existing) return parseJson<ReservedLine[]>(existing.lines);
       const outcome = lines.map((line) => this.reserveLine(partnerId, line));
       this.st.insertReservation.run(partnerId, reservationId, toJson(outcome));
       return outcome;
@@ -634,7 +564,7 @@ class SqliteStore implements Store {
     const settle = this.db.transaction((): boolean => {
       const row = this.st.getReservation.get(partnerId, reservationId);
       if (!row || row.state !== 'reserved') return false;
-      for (const line of fromJson<ReservedLine[]>(row.lines)) {
+      for (const line of parseJson<ReservedLine[]>(row.lines)) {
         if (line.stocked === null || line.stocked <= 0) continue;
         if (to === 'released') this.st.releaseUnits.run(line.stocked, partnerId, line.productId);
         else this.st.commitUnits.run(line.stocked, line.stocked, partnerId, line.productId);
@@ -689,24 +619,22 @@ class SqliteStore implements Store {
 
   async getOrder(partnerId: string, orderNo: string): Promise<Order | null> {
     const row = this.run(() => this.st.getOrder.get(partnerId, orderNo));
-    return row ? fromJson<Order>(row.data) : null;
+    return row ? parseJson<Order>(row.data) : null;
   }
 
   async getOrderByPaymentRef(provider: string, paymentRef: string): Promise<Order | null> {
     const row = this.run(() => this.st.getOrderByPaymentRef.get(provider, paymentRef));
-    return row ? fromJson<Order>(row.data) : null;
+    return row ? parseJson<Order>(row.data) : null;
   }
 
   async updateOrder(partnerId: string, orderNo: string, fn: (order: Order) => Order | null): Promise<Order | null> {
     const update = this.db.transaction((): Order | null => {
       const row = this.st.getOrder.get(partnerId, orderNo);
       if (!row) return null;
-      const current = fromJson<Order>(row.data);
+      const current = parseJson<Order>(row.data);
       const next = callerFn(() => fn(current));
       if (next === null) return current;
-      if (next.partnerId !== partnerId || next.orderNo !== orderNo) {
-        throw new Error('updateOrder: fn must not change partnerId or orderNo');
-      }
+      assertSameOrderKey(next, partnerId, orderNo);
       this.st.updateOrder.run(next.userId, next.paymentProvider, next.paymentRef, next.created, toJson(next), partnerId, orderNo);
       return next;
     });
@@ -714,7 +642,7 @@ class SqliteStore implements Store {
   }
 
   async listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    assertListLimit(limit);
     const after = cursor === null ? null : decodeCursor(cursor);
     // One row more than asked tells whether another page exists.
     const rows = this.run(() =>
@@ -722,10 +650,8 @@ class SqliteStore implements Store {
         ? this.st.listOrdersFirst.all(partnerId, userId, limit + 1)
         : this.st.listOrdersAfter.all(partnerId, userId, after.created, after.created, after.orderNo, limit + 1),
     );
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    const next = rows.length > limit && last ? encodeCursor({ created: last.created, orderNo: last.order_no }) : null;
-    return { orders: page.map((r) => fromJson<Order>(r.data)), next };
+    const { page, next } = cutPage(rows, limit, (r) => ({ created: r.created, orderNo: r.order_no }));
+    return { orders: page.map((r) => parseJson<Order>(r.data)), next };
   }
 
   // --- outbox ----------------------------------------------------------------------------------------------------
@@ -747,7 +673,7 @@ class SqliteStore implements Store {
           : this.st.claimableInTopics.all(now, now, JSON.stringify(topics), limit);
       return rows.map((row) => {
         this.st.markClaimed.run(owner, now + leaseMs, row.id);
-        return { id: row.id, topic: row.topic, key: row.key, payload: fromJson<unknown>(row.payload), attempts: row.attempts + 1 };
+        return { id: row.id, topic: row.topic, key: row.key, payload: parseJson<unknown>(row.payload), attempts: row.attempts + 1 };
       });
     });
     return this.run(() => claim.immediate());
@@ -773,12 +699,8 @@ class SqliteStore implements Store {
   ): Promise<IdempotencyBegin> {
     const begin = this.db.transaction((): IdempotencyBegin => {
       const row = this.st.getIdempotency.get(scope, key);
-      const live = row !== undefined && row.expires > now;
-      if (live) {
-        if (row.fingerprint !== fingerprint) return { state: 'mismatch' };
-        if (row.state === 'done') return { state: 'done', response: fromJson<StoredResponse>(row.response ?? 'null') };
-        if (row.lease_until !== null && row.lease_until > now) return { state: 'running' };
-      }
+      const existing = existingIdempotency(row, fingerprint, now, (response) => parseJson<StoredResponse>(response ?? 'null'));
+      if (existing !== null) return existing;
       // Absent, expired, or running with a lapsed lease: this caller starts (or takes over) the request.
       this.st.startIdempotency.run(scope, key, fingerprint, now + leaseMs, now + ttlMs);
       return { state: 'new' };
@@ -806,9 +728,7 @@ class SqliteStore implements Store {
 
   async getComfort(key: BasketKey): Promise<ComfortSettings | null> {
     const row = this.run(() => this.st.getComfort.get(key.partnerId, key.userId));
-    return row
-      ? { customerId: row.customer_id, paymentMethodId: row.payment_method_id, oneClick: row.one_click === 1 }
-      : null;
+    return row ? toComfort(row, row.one_click === 1) : null;
   }
 
   async putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
@@ -822,10 +742,6 @@ class SqliteStore implements Store {
       ),
     );
   }
-}
-
-function toTransfer(row: TransferRow): TransferRecord {
-  return { partnerId: row.partner_id, userId: row.user_id, expires: row.expires, url: row.url };
 }
 
 /** Opens (creating if needed) the database file, migrates it, and returns a ready store. */
