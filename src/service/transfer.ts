@@ -2,7 +2,7 @@
  * Basket transfer (spec §3.8) and redemption (§3.7 with `jayToken`): single-use tokens of 256 random bits, stored
  * only as their SHA-256, valid `transferMs`; the URL they travel in, optionally as a QR code (PNG).
  */
-import QRCode from 'qrcode';
+import { qrPng } from './qr-png.js';
 import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { hashTransferToken, newTransferToken } from '../domain/transfer-token.js';
@@ -36,11 +36,6 @@ export const MAX_TOKEN_LENGTH = 512;
 /** The name a partner's transfer URLs carry as `jaySource`. */
 export function jaySourceOf(partner: PartnerConfig): string {
   return partner.source ?? partner.id;
-}
-
-/** PNG of a QR code for `text` (error correction M; every URL we hand out fits). */
-export function qrPng(text: string): Promise<Buffer> {
-  return QRCode.toBuffer(text, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });
 }
 
 const tokenInvalid = (): BasketError => new BasketError('TRANSFER_TOKEN_INVALID');
@@ -80,7 +75,7 @@ export class TransferService {
     // The record keeps the URL without its jayToken (withTransferToken restores it): nothing stored holds the token.
     const stored = transferUrlWithoutToken(base, jaySource);
     // Render before storing: a failure then leaves no live token behind.
-    const png = opts.qr ? await qrPng(url) : null;
+    const png = opts.qr ? qrPng(url) : null;
     const expires = this.#now() + this.#transferMs;
     await this.#store.putTransfer(hashTransferToken(jayToken), { partnerId: partner.id, userId: owner.userId, expires, url: stored });
     return {
