@@ -68,6 +68,8 @@ interface JwksSource {
   pending: Promise<boolean> | undefined;
 }
 
+const HS_HASHES: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
+
 /** A partner's imported key material, kept until the partner's jwt config object changes. */
 interface Material {
   jwt: PartnerJwtConfig;
@@ -99,7 +101,21 @@ export function createTokenVerifier(opts: {
     const { kind, algorithms } = partnerKeyInfo(jwt);
     let made: Material;
     if (kind === 'secret') {
-      made = { jwt, algorithms, key: new TextEncoder().encode(jwt.secret!) };
+      // Imported once per algorithm: jose re-imports a raw secret on every verification, which doubles its cost.
+      const raw = new TextEncoder().encode(jwt.secret!);
+      const imported = new Map<string, Promise<CryptoKey>>();
+      const key = (header: JWTHeaderParameters): Promise<CryptoKey | Uint8Array> => {
+        const hash = HS_HASHES[header.alg];
+        // an algorithm outside the HS family: jose refuses it against the allowed list with its own error
+        if (hash === undefined) return Promise.resolve(raw);
+        let p = imported.get(header.alg);
+        if (!p) {
+          p = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash }, false, ['verify']);
+          imported.set(header.alg, p);
+        }
+        return p;
+      };
+      made = { jwt, algorithms, key };
     } else if (kind === 'jwks') {
       // jose's own refresh rules use the wall clock; switch them off and drive fetches from now() instead.
       const set = createRemoteJWKSet(new URL(jwt.jwksUrl!), { cacheMaxAge: Infinity, cooldownDuration: Infinity });
