@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--baskets 10000] [--duration 10] [--connections 50] [--users 10000]
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
- *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke]
+ *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ import type { PartnerConfig } from '../src/config.js';
 import { emptyBasket, type BasketState } from '../src/domain/basket.js';
 import { openStore } from '../src/store/open.js';
 import type { ProductInput } from '../src/domain/catalogue.js';
+import pg from 'pg';
+import { Redis } from 'ioredis';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,6 +33,8 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     smoke: { type: 'boolean', default: false },
     warmup: { type: 'string', default: '1' },
+    /** Write a V8 CPU profile of the service to this directory (open it in Chrome DevTools). */
+    profile: { type: 'string' },
   },
 });
 
@@ -86,6 +90,34 @@ function storeUrl(dataDir: string): string {
       return `redis://127.0.0.1:6379/?prefix=bench${process.pid}:`;
     default:
       throw new Error(`--store ${args.store}: use sqlite, postgres or redis`);
+  }
+}
+
+/** Removes what the run wrote to a server-backed store (its own schema or key prefix); SQLite goes with dataDir. */
+async function dropBenchData(url: string): Promise<void> {
+  if (args['store-url']) return; // somebody else's store: leave it alone
+  const u = new URL(url.replace(/^sqlite:/, 'sqlite://'));
+  if (args.store === 'postgres') {
+    const client = new pg.Client({ connectionString: url.replace(/\?.*$/, '') });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(u.searchParams.get('schema')!)} CASCADE`);
+    } finally {
+      await client.end();
+    }
+  } else if (args.store === 'redis') {
+    const prefix = u.searchParams.get('prefix')!;
+    const redis = new Redis(url.replace(/\?.*$/, ''));
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
   }
 }
 
@@ -316,12 +348,13 @@ function run(url: string, s: Scenario, duration: number): Promise<autocannon.Res
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-bench-'));
   const children: ChildProcess[] = [];
-  const stopAll = () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  };
+  /** Stops the servers and waits for them (a profiled service writes its profile on the way out). */
+  const stopAll = () =>
+    Promise.all(
+      children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((resolve) => (c.once('exit', resolve), c.kill('SIGTERM'))))),
+    );
   process.on('SIGINT', () => {
-    stopAll();
-    process.exit(130);
+    void stopAll().then(() => process.exit(130));
   });
   try {
     const url = storeUrl(dataDir);
@@ -329,7 +362,8 @@ async function main(): Promise<void> {
     const tokens = await mintTokens();
     const ceiling = await startProcess(['bench/ceiling-server.mjs'], {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
     children.push(ceiling.child);
-    const serverCmd = args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'];
+    const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.profile)}`] : [];
+    const serverCmd = [...profile, ...(args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])];
     const service = await startProcess(
       serverCmd,
       {
@@ -392,7 +426,8 @@ async function main(): Promise<void> {
       log(`wrote ${args.json}`);
     }
   } finally {
-    stopAll();
+    await stopAll();
+    await dropBenchData(storeUrl(dataDir)).catch((err: unknown) => log(`could not remove the bench data: ${String(err)}`));
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
