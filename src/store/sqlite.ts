@@ -745,20 +745,32 @@ class SqliteStore implements Store {
 }
 
 /** Opens (creating if needed) the database file, migrates it, and returns a ready store. */
+/** How long opening keeps retrying lock conflicts with processes that start at the same moment. */
+const OPEN_RETRY_MS = 10_000;
+
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
   const inMemory = file === ':memory:' || file === '';
   if (!inMemory) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-  const store = new SqliteStore(db);
-  try {
-    // An in-memory database has no WAL and no other process; it is for quick experiments only.
-    if (inMemory) db.pragma('foreign_keys = ON');
-    else configure(db, options.synchronous ?? 'normal');
-    await store.init();
-    return store;
-  } catch (error) {
-    db.close();
-    if (isBusy(error)) throw new StoreUnavailableError('SQLite database is locked', { cause: error });
-    throw error;
+  const deadline = Date.now() + OPEN_RETRY_MS;
+  for (let attempt = 0; ; attempt++) {
+    const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    const store = new SqliteStore(db);
+    try {
+      // An in-memory database has no WAL and no other process; it is for quick experiments only.
+      if (inMemory) db.pragma('foreign_keys = ON');
+      else configure(db, options.synchronous ?? 'normal');
+      await store.init();
+      return store;
+    } catch (error) {
+      db.close();
+      // Switching a new file to WAL or migrating it while another process does the same can fail at once with
+      // SQLITE_BUSY (SQLite skips the busy handler where waiting could deadlock): try again shortly.
+      if (isBusy(error) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250, 20 * 2 ** attempt) * (0.5 + Math.random())));
+        continue;
+      }
+      if (isBusy(error)) throw new StoreUnavailableError('SQLite database is locked', { cause: error });
+      throw error;
+    }
   }
 }

@@ -152,9 +152,9 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     await b.close();
   });
 
-  it('four processes opening (and migrating) a fresh file at once all succeed', async () => {
+  it('eight processes opening (and migrating) a fresh file at once all succeed', async () => {
     const file = dbFile('migrate');
-    const children = Array.from({ length: 4 }, () => spawnWriter(['migrate', file]));
+    const children = Array.from({ length: 8 }, () => spawnWriter(['migrate', file]));
     await startTogether(children);
     await Promise.all(children.map(expectSuccess));
     for (const c of children) assert.ok(c.lines.includes('ok'));
