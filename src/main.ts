@@ -20,7 +20,8 @@ function banner(config: Config, address: string): string {
 async function runServer(config: Config): Promise<void> {
   const server = await createServer(config);
   const address = await server.app.listen({ host: config.host, port: config.port });
-  if (cluster.isPrimary || cluster.worker?.id === 1) console.log(banner(config, address));
+  // with WORKERS > 1 the primary announces the address once (a re-forked worker must not stay silent)
+  if (cluster.isPrimary) console.log(banner(config, address));
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -39,6 +40,9 @@ async function runServer(config: Config): Promise<void> {
 }
 
 function runPrimary(config: Config): void {
+  cluster.once('listening', (_worker, address) => {
+    console.log(banner(config, `http://${address.address ?? config.host}:${address.port}`));
+  });
   for (let i = 0; i < config.workers; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (signal === 'SIGTERM' || signal === 'SIGINT' || code === 0) return;

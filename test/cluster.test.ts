@@ -1,0 +1,78 @@
+/**
+ * `WORKERS=n` (node:cluster): the primary forks n server processes that share one port and one store, and the
+ * cart limit holds across them.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+
+const SECRET = 'cluster-secret-0123456789abcdef';
+const PARTNERS = [{ id: 'cl', apiKeys: ['cluster-api-key-1'], jwt: { secret: SECRET } }];
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('WORKERS=2 (node:cluster)', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-cluster-'));
+  let primary: ChildProcess;
+  let port = 0;
+
+  before(async () => {
+    primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, WORKERS: '2', PORT: '0', DATA_DIR: dataDir, PARTNERS_JSON: JSON.stringify(PARTNERS), DEV_PARTNER: 'false', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`cluster did not start: ${out}`)), 60_000);
+      primary.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      primary.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      primary.on('exit', (code) => reject(new Error(`primary exited with ${code}: ${out}`)));
+    });
+  });
+
+  after(async () => {
+    if (primary.exitCode === null) {
+      await new Promise((resolve) => {
+        primary.once('exit', resolve);
+        primary.kill('SIGTERM');
+      });
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs two server processes that serve one port and keep the cart limit between them', async () => {
+    // both workers are up once each has listened; the primary's children are the workers
+    for (let i = 0; i < 100 && childPids(primary.pid!).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(childPids(primary.pid!).length, 2, 'two worker processes');
+
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('cu').setExpirationTime('10m').sign(new TextEncoder().encode(SECRET));
+    const headers = { 'x-api-key': 'cluster-api-key-1', authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        fetch(`http://127.0.0.1:${port}/v2/baskets/users/cu/products/c${i}`, { method: 'POST', headers, body: '{"count":1}' }).then(async (r) => ({ id: `c${i}`, status: r.status })),
+      ),
+    );
+    const ok = results.filter((r) => r.status === 200).map((r) => r.id);
+    assert.equal(ok.length, 20);
+    assert.equal(results.filter((r) => r.status === 422).length, 40);
+    const basket = (await (await fetch(`http://127.0.0.1:${port}/v2/baskets/users/cu`, { headers })).json()) as { data: { cart: { productId: string }[] } };
+    assert.deepEqual(basket.data.cart.map((l) => l.productId).sort(), ok.sort());
+  });
+});
