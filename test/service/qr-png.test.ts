@@ -1,8 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import jsQR from 'jsqr';
+import jsqr from 'jsqr';
 import { PNG } from 'pngjs';
 import { qrPng } from '../../src/service/qr-png.js';
+
+// jsqr is CommonJS whose typings declare an ES default export: take the function whichever way it arrives.
+const jsQR = ((jsqr as unknown as { default?: typeof jsqr.default }).default ?? jsqr) as typeof jsqr.default;
 
 function decode(png: Buffer): { text: string | undefined; width: number; height: number; depth: number } {
   const img = PNG.sync.read(png);
