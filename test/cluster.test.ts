@@ -4,11 +4,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
+import { startServerProcess, stopProcesses } from './helpers/server-process.js';
 
 const SECRET = 'cluster-secret-0123456789abcdef';
 const PARTNERS = [{ id: 'cl', apiKeys: ['cluster-api-key-1'], jwt: { secret: SECRET } }];
@@ -27,33 +28,11 @@ describe('WORKERS=2 (node:cluster)', () => {
   let port = 0;
 
   before(async () => {
-    primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, WORKERS: '2', PORT: '0', DATA_DIR: dataDir, PARTNERS_JSON: JSON.stringify(PARTNERS), DEV_PARTNER: 'false', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`cluster did not start: ${out}`)), 60_000);
-      primary.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      primary.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      primary.on('exit', (code) => reject(new Error(`primary exited with ${code}: ${out}`)));
-    });
+    ({ child: primary, port } = await startServerProcess({ WORKERS: '2', DATA_DIR: dataDir, PARTNERS_JSON: JSON.stringify(PARTNERS) }));
   });
 
   after(async () => {
-    if (primary.exitCode === null) {
-      await new Promise((resolve) => {
-        primary.once('exit', resolve);
-        primary.kill('SIGTERM');
-      });
-    }
+    await stopProcesses([primary]);
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -1,11 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { OPEN_KEY, startTestServer, TEST_PARTNERS, TEST_STORE, testStore, userHeaders, type EnvelopeBody, type TestServer } from './harness.js';
+import { startServerProcess, stopProcesses } from '../helpers/server-process.js';
 
 interface Line {
   productId: string;
@@ -75,26 +76,10 @@ describe(`concurrency across two server processes on one ${TEST_STORE} store`, (
   const ports: number[] = [];
   const secret = new TextEncoder().encode(TEST_PARTNERS[1]!.jwt.secret!);
 
-  function startProcess(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { ...process.env, PORT: '0', DATA_DIR: dataDir, STORE_URL: store.url, PARTNERS_JSON: JSON.stringify(TEST_PARTNERS), DEV_PARTNER: 'false', LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-    });
+  async function startProcess(): Promise<number> {
+    const server = await startServerProcess({ DATA_DIR: dataDir, STORE_URL: store.url, PARTNERS_JSON: JSON.stringify(TEST_PARTNERS) });
+    children.push(server.child);
+    return server.port;
   }
 
   before(async () => {
@@ -103,7 +88,7 @@ describe(`concurrency across two server processes on one ${TEST_STORE} store`, (
     ports.push(await startProcess());
   });
   after(async () => {
-    await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGTERM'))))));
+    await stopProcesses(children);
     await store.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });

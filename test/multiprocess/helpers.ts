@@ -15,6 +15,7 @@ import { SignJWT } from 'jose';
 import { openStore } from '../../src/store/open.js';
 import type { BasketKey, Store } from '../../src/store/store.js';
 import { OPEN_KEY, TEST_PARTNERS, userHeaders } from '../http/harness.js';
+import { startServerProcess } from '../helpers/server-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/store-child.ts', import.meta.url));
@@ -28,39 +29,10 @@ interface Envelope {
   error: { code: number } | null;
 }
 
-function startServer(storeUrl: string, dataDir: string, children: ChildProcess[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        PORT: '0',
-        STORE_URL: storeUrl,
-        DATA_DIR: dataDir,
-        PARTNERS_JSON: JSON.stringify(TEST_PARTNERS),
-        DEV_PARTNER: 'false',
-        LOG_LEVEL: 'warn',
-        PG_POOL_SIZE: '4',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${out}`));
-    });
-  });
+async function startServer(storeUrl: string, dataDir: string, children: ChildProcess[]): Promise<number> {
+  const server = await startServerProcess({ STORE_URL: storeUrl, DATA_DIR: dataDir, PARTNERS_JSON: JSON.stringify(TEST_PARTNERS), PG_POOL_SIZE: '4' });
+  children.push(server.child);
+  return server.port;
 }
 
 interface StoreChild {
