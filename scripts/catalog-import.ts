@@ -4,26 +4,17 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { configOrFail, failer } from './cli.js';
 import { parseProductLines } from '../src/service/catalogue.js';
 import { openStore } from '../src/store/open.js';
 
-function fail(message: string): never {
-  console.error(`catalog:import: ${message}`);
-  process.exit(1);
-}
+const fail: (message: string) => never = failer('catalog:import');
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { partner: { type: 'string' } } });
 const file = positionals[0];
 if (!file || positionals.length > 1) fail('usage: npm run catalog:import -- <file.jsonl> [--partner <id>]');
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) fail(err.message);
-  throw err;
-}
+const config = configOrFail(fail);
 const partnerId = values.partner ?? (config.partners.length === 1 ? config.partners[0]!.id : undefined);
 if (!partnerId) fail(`several partners are configured; name one with --partner (${config.partners.map((p) => p.id).join(', ')})`);
 if (!config.partners.some((p) => p.id === partnerId)) fail(`no partner ${partnerId}`);

@@ -4,25 +4,17 @@
  */
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+import { parseDuration } from '../src/config.js';
+import { configOrFail, failer } from './cli.js';
 
-function fail(message: string): never {
-  console.error(`token: ${message}`);
-  process.exit(1);
-}
+const fail: (message: string) => never = failer('token');
 
 const { values } = parseArgs({
   options: { user: { type: 'string' }, partner: { type: 'string' }, ttl: { type: 'string', default: '1h' } },
 });
 if (!values.user) fail('give the user id: npm run -s token -- --user u1');
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) fail(err.message);
-  throw err;
-}
+const config = configOrFail(fail);
 const partnerId = values.partner ?? (config.partners.length === 1 ? config.partners[0]!.id : 'demo');
 const partner = config.partners.find((p) => p.id === partnerId);
 if (!partner) fail(`no partner ${partnerId} (configured: ${config.partners.map((p) => p.id).join(', ')})`);
