@@ -28,6 +28,8 @@ import { landingRoutes } from './routes/landing.js';
 import { healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
 import { decodeTracking } from './tracking.js';
+import { BasketError } from '../domain/errors.js';
+import { containsNul, mayHoldNul } from '../domain/nul.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,6 +48,10 @@ export interface AppDeps {
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
+function nulRefused(field: 'url' | 'body'): BasketError {
+  return new BasketError('REQUEST_VALIDATION_ERROR', `${field} must not contain NUL characters`, [{ field, message: 'must not contain NUL characters' }]);
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, partners } = deps;
   const app = Fastify({
@@ -71,7 +77,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    jsonParser(req, text, done);
+    if (!mayHoldNul(text)) return jsonParser(req, text, done);
+    jsonParser(req, text, (err, parsed) => {
+      if (err) return done(err);
+      if (containsNul(parsed)) return done(nulRefused('body'));
+      done(null, parsed);
+    });
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -85,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
     }
     reply.header('X-API-Version', version);
+    if (request.url.includes('%00')) throw nulRefused('url');
     const tracking = request.headers['x-jay-tracking'];
     if (typeof tracking === 'string' && decodeTracking(tracking) === null) request.log.debug('ignored an undecodable X-JAY-Tracking header');
   });

@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import { availableStock } from '../domain/catalogue.js';
 import { isCurrency, toMajor, toMinor } from '../domain/money.js';
+import { containsNul } from '../domain/nul.js';
 
 const OptStr = (max: number) => Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
 
@@ -85,6 +86,10 @@ export function parseProductLines(text: string): ParsedLines {
       json = JSON.parse(line);
     } catch {
       errors.push({ line: i + 1, message: 'not valid JSON' });
+      continue;
+    }
+    if (containsNul(json)) {
+      errors.push({ line: i + 1, message: 'must not contain NUL characters' });
       continue;
     }
     if (!Value.Check(ProductBodySchema, json)) {

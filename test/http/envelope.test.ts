@@ -187,3 +187,41 @@ describe('OpenAPI, docs and health', () => {
     for (const k of jwks.keys) assert.equal(k.d, undefined, 'no private part');
   });
 });
+
+describe('NUL characters', () => {
+  it('are refused in the URL and in JSON bodies with 422 3002, never stored', async () => {
+    const token = await t.demoToken('nul');
+    const h = userHeaders(DEMO_KEY, token, { 'content-type': 'application/json' });
+    const inUrl = await t.server.app.inject({ method: 'POST', url: '/v2/baskets/users/nul/products/a%00b', headers: h, payload: '{}' });
+    const body = assertError(inUrl, 422, 3002);
+    assert.deepEqual(body.error?.details, [{ field: 'url', message: 'must not contain NUL characters' }]);
+    assert.equal(inUrl.headers['x-api-version'], '2025-09-15');
+    const inBody = await t.server.app.inject({ method: 'POST', url: '/v2/baskets/guests', headers: h, payload: '{"products":[{"productId":"x\\u0000y","count":1}]}' });
+    assert.deepEqual(assertError(inBody, 422, 3002).error?.details, [{ field: 'body', message: 'must not contain NUL characters' }]);
+    const inKey = await t.server.app.inject({ method: 'PATCH', url: '/v2/baskets/users/nul/comfort', headers: h, payload: '{"a\\u0000":1}' });
+    assertError(inKey, 422, 3002);
+  });
+
+  it('an escaped backslash followed by u0000 is text, not a NUL', async () => {
+    const token = await t.demoToken('nul2');
+    const res = await t.server.app.inject({
+      method: 'PATCH',
+      url: '/v2/baskets/users/nul2/comfort',
+      headers: userHeaders(DEMO_KEY, token, { 'content-type': 'application/json' }),
+      payload: JSON.stringify({ customerId: 'cus\\u0000x' }),
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal((res.json() as EnvelopeBody<{ customerId: string }>).data.customerId, 'cus\\u0000x');
+  });
+
+  it('are refused in catalogue lines', async () => {
+    const res = await t.server.app.inject({
+      method: 'POST',
+      url: '/admin/products:import?partner=demo',
+      headers: { 'x-admin-key': 'test-admin-key-123', 'content-type': 'application/x-ndjson' },
+      payload: '{"productId":"n1","name":"a\\u0000b","currency":"EUR"}',
+    });
+    const body = assertError(res, 422, 3002);
+    assert.deepEqual(body.error?.details, [{ field: 'line 1', message: 'must not contain NUL characters' }]);
+  });
+});
