@@ -10,7 +10,7 @@ import { openPostgresStore } from '../../src/store/postgres.js';
 import { openStore } from '../../src/store/open.js';
 import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
-import { assertNoLostUpdateAcrossInstances } from './helpers/races.js';
+import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from './helpers/races.js';
 import { dropSchema, newSchema, PG_URL, pgUrlWithSchema, startProxy } from './helpers/services.js';
 
 const schemas: string[] = [];
@@ -66,14 +66,7 @@ describe('PostgreSQL store', { timeout: 60_000 }, () => {
     const a = await openPostgresStore(url);
     const b = await openPostgresStore(url);
     try {
-      const key = newKey();
-      const seen: BasketKey[] = [];
-      const off = b.onBasketChange((k) => seen.push(k));
-      await a.updateBasket(key, () => ({ state: state(1), result: null }));
-      const deadline = Date.now() + 5000;
-      while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.deepEqual(seen, [key]);
-      off();
+      await assertChangeSeenAcrossInstances(a, b);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

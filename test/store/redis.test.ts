@@ -9,7 +9,7 @@ import { openRedisStore, parseRedisUrl } from '../../src/store/redis.js';
 import { openStore } from '../../src/store/open.js';
 import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
-import { assertNoLostUpdateAcrossInstances } from './helpers/races.js';
+import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from './helpers/races.js';
 import { deletePrefix, newPrefix, REDIS_URL, startProxy } from './helpers/services.js';
 
 const prefixes: string[] = [];
@@ -76,14 +76,7 @@ describe('Redis store', { timeout: 60_000 }, () => {
     const a = await openRedisStore(url);
     const b = await openRedisStore(url);
     try {
-      const key = newKey();
-      const seen: BasketKey[] = [];
-      const off = b.onBasketChange((k) => seen.push(k));
-      await a.updateBasket(key, () => ({ state: state(1), result: null }));
-      const deadline = Date.now() + 5000;
-      while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.deepEqual(seen, [key]);
-      off();
+      await assertChangeSeenAcrossInstances(a, b);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

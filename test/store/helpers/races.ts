@@ -31,3 +31,21 @@ export async function assertNoLostUpdateAcrossInstances(stores: Store[], perStor
   assert.equal(stored?.state.cart[0]?.count, total);
   assert.equal(stored?.version, total);
 }
+
+/** A change written through store `a` reaches a listener on store `b` (another instance, as another process would). */
+export async function assertChangeSeenAcrossInstances(a: Store, b: Store): Promise<void> {
+  const key: BasketKey = { partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` };
+  const seen: BasketKey[] = [];
+  const off = b.onBasketChange((k) => seen.push(k));
+  try {
+    await a.updateBasket(key, () => ({
+      state: { cart: [{ productId: 'N', count: 1 }], saved: [], checkout: [], lastChanged: 0, expires: 1, session: null },
+      result: null,
+    }));
+    const deadline = Date.now() + 5000;
+    while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(seen, [key]);
+  } finally {
+    off();
+  }
+}
