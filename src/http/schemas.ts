@@ -84,7 +84,4 @@ export const CommonQuery = {
   provider_id: Type.Optional(Type.String({ maxLength: 200, description: 'Provider attribution fallback' })),
 };
 
-/** ISO 8601 UTC with `Z`, to the second, as in the public examples. */
-export function isoSeconds(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}
+export { isoSeconds } from '../domain/time.js';

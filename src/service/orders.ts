@@ -6,6 +6,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { PartnerConfig } from '../config.js';
+import { isoSeconds } from '../domain/time.js';
 import { toMajor } from '../domain/money.js';
 import type { Order } from '../store/store.js';
 import type { Store } from '../store/store.js';
@@ -37,10 +38,6 @@ export interface OrderView {
   updated: string;
 }
 
-function iso(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
 /** Money as decimals in major units; tax rate in percent. */
 export function orderView(o: Order): OrderView {
   const m = (minor: number) => toMajor(minor, o.currency);
@@ -64,8 +61,8 @@ export function orderView(o: Order): OrderView {
       lineTotal: m(l.lineTotal),
       lineTax: m(l.lineTax),
     })),
-    created: iso(o.created),
-    updated: iso(o.updated),
+    created: isoSeconds(o.created),
+    updated: isoSeconds(o.updated),
   };
 }
 
