@@ -26,6 +26,7 @@ export const ERRORS = {
   SERVICE_UNAVAILABLE: { code: 3005, status: 503, message: 'Service temporarily unavailable' },
   PAYLOAD_TOO_LARGE: { code: 3006, status: 413, message: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { code: 3007, status: 415, message: 'Unsupported content type' },
+  BAD_REQUEST: { code: 400, status: 400, message: 'Bad request' },
   NOT_FOUND: { code: 404, status: 404, message: 'Route not found' },
   METHOD_NOT_ALLOWED: { code: 405, status: 405, message: 'Method not allowed' },
   VERSION_NOT_ACCEPTABLE: { code: 406, status: 406, message: 'API version not supported' },

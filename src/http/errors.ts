@@ -67,7 +67,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     const known = err.code ? FASTIFY_ERRORS[err.code] : undefined;
     if (known) return sendError(reply, known.kind, known.message);
     if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err instanceof SyntaxError && err.statusCode === 400)) {
-      return reply.code(400).send({ data: null, nextToken: null, error: { code: 400, message: 'Body is not valid JSON', details: 'MALFORMED_JSON' } });
+      return sendError(reply, 'BAD_REQUEST', 'Body is not valid JSON', 'MALFORMED_JSON');
     }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       // any other client error Fastify raises: keep its status, never its internals

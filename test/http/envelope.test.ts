@@ -68,7 +68,15 @@ describe('envelope on every failure', () => {
       });
       assert.equal(res.statusCode, 400, payload);
       assert.equal((res.json() as EnvelopeBody).data, null);
+      assert.equal((res.json() as EnvelopeBody).error?.code, 400);
     }
+    const res = await t.server.app.inject({
+      method: 'POST',
+      url: '/v2/baskets/users/mj/products/prod-123',
+      headers: userHeaders(DEMO_KEY, token, { 'content-type': 'application/json' }),
+      payload: '{"count": 1',
+    });
+    assert.deepEqual((res.json() as EnvelopeBody).error, { code: 400, message: 'Body is not valid JSON', details: 'MALFORMED_JSON' });
   });
 
   it('422 3002 for bad path parameters', async () => {

@@ -10,6 +10,8 @@ import Stripe from 'stripe';
 import type { PartnerRegistry } from '../../auth/partners.js';
 import type { PartnerConfig } from '../../config.js';
 import type { CheckoutService } from '../../service/checkout.js';
+import { sendError } from '../errors.js';
+import { ok } from './baskets.js';
 
 export interface StripeWebhookOptions {
   checkout: CheckoutService;
@@ -17,10 +19,6 @@ export interface StripeWebhookOptions {
   now: () => number;
   /** Signature tolerance in seconds (default 300, the SDK's). */
   toleranceSec?: number;
-}
-
-function fail(code: number, message: string, details: string) {
-  return { data: null, nextToken: null, error: { code, message, details } };
 }
 
 export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = async (app, opts) => {
@@ -33,7 +31,7 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
     const raw = req.body;
     const signature = req.headers['stripe-signature'];
     if (!Buffer.isBuffer(raw) || typeof signature !== 'string') {
-      return reply.code(400).send(fail(400, 'Stripe-Signature header and a body are required', 'SIGNATURE_MISSING'));
+      return sendError(reply, 'BAD_REQUEST', 'Stripe-Signature header and a body are required', 'SIGNATURE_MISSING');
     }
     let event: Stripe.Event | null = null;
     let partner: PartnerConfig | null = null;
@@ -50,7 +48,7 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
     }
     if (!event || !partner) {
       req.log.warn('stripe webhook with an invalid signature');
-      return reply.code(400).send(fail(400, 'Invalid Stripe signature', 'SIGNATURE_INVALID'));
+      return sendError(reply, 'BAD_REQUEST', 'Invalid Stripe signature', 'SIGNATURE_INVALID');
     }
 
     if (event.type === 'payment_intent.succeeded') {
@@ -58,17 +56,17 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
       const order = await checkout.store.getOrderByPaymentRef('stripe', intent.id);
       if (!order || order.partnerId !== partner.id) {
         req.log.warn({ intent: intent.id, partner: partner.id }, 'stripe webhook for an unknown payment intent');
-        return { data: { received: true, handled: false }, nextToken: null, error: null };
+        return ok({ received: true, handled: false });
       }
       const received = intent.amount_received || intent.amount;
       if (received !== order.fullPrice || intent.currency.toUpperCase() !== order.currency) {
         req.log.error({ orderNo: order.orderNo, received, currency: intent.currency }, 'stripe payment does not match the order: not marked paid');
-        return { data: { received: true, handled: false }, nextToken: null, error: null };
+        return ok({ received: true, handled: false });
       }
       await checkout.paymentSucceeded(order);
-      return { data: { received: true, handled: true }, nextToken: null, error: null };
+      return ok({ received: true, handled: true });
     }
     req.log.info({ type: event.type, id: event.id }, 'stripe webhook ignored');
-    return { data: { received: true, handled: false }, nextToken: null, error: null };
+    return ok({ received: true, handled: false });
   });
 };
