@@ -9,6 +9,10 @@
  *
  * Durability: WAL mode. A commit is in the WAL file (the OS page cache) before the call returns, so a killed
  * process loses no acknowledged write even with synchronous=NORMAL; synchronous=FULL also survives power loss.
+ *
+ * Group commit: basket updates that arrive in the same turn of the event loop share one IMMEDIATE transaction
+ * (each is still its own read → fn → write, in arrival order), and every caller is answered after the commit.
+ * A commit costs far more than the updates inside it, so a burst of "add to basket" pays it once.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -70,6 +74,8 @@ export interface SqliteStoreOptions {
 const BUSY_TIMEOUT_MS = 5000;
 /** Conflicts cannot happen under the IMMEDIATE lock; the bound only guards against a logic error looping. */
 const MAX_UPDATE_TRIES = 50;
+/** Most basket updates in one group commit: bounds how long one transaction holds the event loop. */
+const MAX_GROUP = 128;
 
 // --- schema ----------------------------------------------------------------------------------------------------
 
@@ -405,7 +411,21 @@ function prepareStatements(db: Db) {
 type Statements = ReturnType<typeof prepareStatements>;
 
 /** What one basket-update attempt did inside its transaction. */
-type Attempt<R> = { outcome: 'kept' | 'written'; result: R } | { outcome: 'conflict' };
+type Attempt<R> = { outcome: 'kept' | 'written'; result: R } | { outcome: 'conflict' } | { outcome: 'failed'; error: unknown };
+
+/** A basket update waiting for the next group commit. */
+interface PendingUpdate {
+  key: BasketKey;
+  fn: BasketUpdater<unknown>;
+  tries: number;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Thrown inside a group transaction when SQLite rolled it back on its own: no update of the group survived. */
+class GroupAborted {
+  constructor(readonly error: unknown) {}
+}
 
 // --- the store -------------------------------------------------------------------------------------------------
 
@@ -418,10 +438,13 @@ class SqliteStore implements Store {
   private statements: Statements | null = null;
 
   /** The transaction wrapper is built once, as the basket write is the hot path. */
-  private readonly basketAttempt: Database.Transaction<(key: BasketKey, fn: BasketUpdater<unknown>) => Attempt<unknown>>;
+  private readonly groupCommit: Database.Transaction<(group: readonly PendingUpdate[]) => Attempt<unknown>[]>;
+  /** Basket updates waiting for the next group commit, and whether one is scheduled. */
+  private pending: PendingUpdate[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly db: Db) {
-    this.basketAttempt = db.transaction((key: BasketKey, fn: BasketUpdater<unknown>) => this.attemptBasketUpdate(key, fn));
+    this.groupCommit = db.transaction((group: readonly PendingUpdate[]) => group.map((u) => this.attemptInGroup(u)));
   }
 
   private get st(): Statements {
@@ -437,11 +460,15 @@ class SqliteStore implements Store {
     try {
       return op();
     } catch (error) {
-      if (error instanceof CallerError) throw error.error;
-      if (isBusy(error)) throw new StoreUnavailableError('SQLite database is locked', { cause: error });
-      if (!this.db.open) throw new StoreUnavailableError('SQLite store is closed', { cause: error });
-      throw error;
+      throw this.mapError(error);
     }
+  }
+
+  private mapError(error: unknown): unknown {
+    if (error instanceof CallerError) return error.error;
+    if (isBusy(error)) return new StoreUnavailableError('SQLite database is locked', { cause: error });
+    if (!this.db.open) return new StoreUnavailableError('SQLite store is closed', { cause: error });
+    return error;
   }
 
   async init(): Promise<void> {
@@ -450,6 +477,8 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // updates already accepted are committed (or refused) before the handle goes
+    while (this.pending.length > 0 && this.db.open) this.flushUpdates();
     if (this.db.open) this.db.close();
   }
 
@@ -464,7 +493,7 @@ class SqliteStore implements Store {
     return row ? { state: parseJson<BasketState>(row.data), version: row.version } : null;
   }
 
-  /** One read → fn → conditional write, run inside the IMMEDIATE transaction that basketAttempt wraps it in. */
+  /** One read → fn → conditional write, run inside the IMMEDIATE transaction of a group commit. */
   private attemptBasketUpdate(key: BasketKey, fn: BasketUpdater<unknown>): Attempt<unknown> {
     const row = this.st.getBasket.get(key.partnerId, key.userId);
     const current: StoredBasket | null = row ? { state: parseJson<BasketState>(row.data), version: row.version } : null;
@@ -479,16 +508,73 @@ class SqliteStore implements Store {
     return written.changes === 1 ? { outcome: 'written', result: change.result } : { outcome: 'conflict' };
   }
 
-  async updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
-    for (let tries = 0; tries < MAX_UPDATE_TRIES; tries++) {
-      // IMMEDIATE takes the write lock before the read, so other processes cannot write in between.
-      // fn's result type was erased to unknown for the shared wrapper; the value is fn's own R.
-      const outcome = this.run(() => this.basketAttempt.immediate(key, fn)) as Attempt<R>;
-      if (outcome.outcome === 'conflict') continue;
-      if (outcome.outcome === 'written') this.listeners.emit(key);
-      return outcome.result;
+  /**
+   * One update of a group: its failure is its own (a rule's domain error, or a statement SQLite undid by
+   * itself) unless SQLite rolled back the whole transaction, which fails the group.
+   */
+  private attemptInGroup(u: PendingUpdate): Attempt<unknown> {
+    try {
+      return this.attemptBasketUpdate(u.key, u.fn);
+    } catch (error) {
+      if (!this.db.inTransaction) throw new GroupAborted(error);
+      return { outcome: 'failed', error: error instanceof CallerError ? error.error : error };
     }
-    throw new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
+  }
+
+  updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      // fn's result type is erased to unknown for the shared queue; the value resolved is fn's own R.
+      this.enqueueUpdate({ key, fn, tries: 0, resolve: resolve as (result: unknown) => void, reject });
+    });
+  }
+
+  private enqueueUpdate(u: PendingUpdate): void {
+    this.pending.push(u);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate runs after the poll phase, so every request read from the sockets in this turn can join
+    setImmediate(() => this.flushUpdates());
+  }
+
+  private flushUpdates(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const group = this.pending.length <= MAX_GROUP ? this.pending : this.pending.slice(0, MAX_GROUP);
+    this.pending = group === this.pending ? [] : this.pending.slice(MAX_GROUP);
+    if (this.pending.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushUpdates());
+    }
+    let attempts: Attempt<unknown>[];
+    try {
+      // IMMEDIATE takes the write lock before the first read, so other processes cannot write in between.
+      attempts = this.run(() => this.groupCommit.immediate(group));
+    } catch (error) {
+      const cause = error instanceof GroupAborted ? this.mapError(error.error) : error;
+      for (const u of group) u.reject(cause);
+      return;
+    }
+    // answered only now: the commit has happened, so every acknowledged write is in the WAL
+    for (let i = 0; i < group.length; i++) {
+      const u = group[i]!;
+      const attempt = attempts[i]!;
+      switch (attempt.outcome) {
+        case 'written':
+          this.listeners.emit(u.key);
+          u.resolve(attempt.result);
+          break;
+        case 'kept':
+          u.resolve(attempt.result);
+          break;
+        case 'failed':
+          u.reject(this.mapError(attempt.error));
+          break;
+        case 'conflict':
+          if (++u.tries >= MAX_UPDATE_TRIES) u.reject(new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`));
+          else this.enqueueUpdate(u);
+          break;
+      }
+    }
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {

@@ -244,6 +244,93 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     }
   });
 
+  describe('group commit', () => {
+    const cartOf = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
+    const counter = (state: { cart: { count: number }[] } | undefined) => state?.cart[0]?.count ?? 0;
+
+    it('updates issued in one turn are answered only once another connection can read them', async () => {
+      const file = dbFile('group-visible');
+      const store = await openSqliteStore(file);
+      const reader = new Database(file, { readonly: true });
+      const read = reader.prepare<[string, string], { data: string }>('SELECT data FROM baskets WHERE partner_id = ? AND user_id = ?');
+      try {
+        const keys = Array.from({ length: 50 }, newKey);
+        const seen = await Promise.all(
+          keys.map((key, i) => store.updateBasket(key, () => ({ state: cartOf(i + 1), result: i + 1 })).then((n) => {
+            const row = read.get(key.partnerId, key.userId);
+            return { n, stored: row ? counter(JSON.parse(row.data)) : null };
+          })),
+        );
+        assert.deepEqual(seen, keys.map((_, i) => ({ n: i + 1, stored: i + 1 })));
+      } finally {
+        reader.close();
+        await store.close();
+      }
+    });
+
+    it('updates of one basket in one turn apply in order, each on the state the previous one wrote', async () => {
+      const store = await openSqliteStore(dbFile('group-order'));
+      const key = newKey();
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 300 }, () => store.updateBasket(key, (cur) => {
+            const next = counter(cur?.state) + 1;
+            return { state: cartOf(next), result: next };
+          })),
+        );
+        assert.deepEqual(results, Array.from({ length: 300 }, (_, i) => i + 1));
+        const stored = await store.getBasket(key);
+        assert.equal(counter(stored?.state), 300);
+        assert.equal(stored?.version, 300);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a failing update fails alone: its neighbours in the same transaction are committed', async () => {
+      const store = await openSqliteStore(dbFile('group-isolation'));
+      const [a, b, c] = [newKey(), newKey(), newKey()];
+      const domainError = new Error('rule refused');
+      try {
+        const outcomes = await Promise.allSettled([
+          store.updateBasket(a, () => ({ state: cartOf(1), result: 'a' })),
+          store.updateBasket(b, () => {
+            throw domainError;
+          }),
+          // a state that cannot be serialised fails after the rule ran, inside the transaction
+          store.updateBasket(c, () => ({ state: { ...cartOf(2), lastChanged: 10n as unknown as number }, result: 'c' })),
+          store.updateBasket(c, () => ({ state: cartOf(3), result: 'c2' })),
+        ]);
+        assert.deepEqual(outcomes[0], { status: 'fulfilled', value: 'a' });
+        assert.equal(outcomes[1]!.status, 'rejected');
+        assert.equal((outcomes[1] as PromiseRejectedResult).reason, domainError);
+        assert.equal(outcomes[2]!.status, 'rejected');
+        assert.ok((outcomes[2] as PromiseRejectedResult).reason instanceof TypeError);
+        assert.deepEqual(outcomes[3], { status: 'fulfilled', value: 'c2' });
+        assert.equal(counter((await store.getBasket(a))?.state), 1);
+        assert.equal(await store.getBasket(b), null);
+        assert.deepEqual(await store.getBasket(c), { state: cartOf(3), version: 1 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('close() commits the updates already accepted', async () => {
+      const file = dbFile('group-close');
+      const store = await openSqliteStore(file);
+      const keys = Array.from({ length: 10 }, newKey);
+      const writes = keys.map((key, i) => store.updateBasket(key, () => ({ state: cartOf(i + 1), result: null })));
+      await store.close();
+      await Promise.all(writes);
+      const again = await openSqliteStore(file);
+      try {
+        for (const [i, key] of keys.entries()) assert.equal(counter((await again.getBasket(key))?.state), i + 1);
+      } finally {
+        await again.close();
+      }
+    });
+  });
+
   it('a closed store rejects with StoreUnavailableError', async () => {
     const store = await openSqliteStore(dbFile('closed'));
     await store.close();
