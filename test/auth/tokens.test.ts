@@ -1,8 +1,11 @@
 /** The partner-token matrix: every accepted shape and every rejection reason (all BasketError 2002). */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, type CryptoKey, type JWTPayload } from 'jose';
-import { ERRORS } from '../../src/domain/errors.js';
+import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import type { PartnerConfig } from '../../src/config.js';
+import { BasketError, ERRORS } from '../../src/domain/errors.js';
+import { tokenError } from '../../src/auth/errors.js';
 import { bearerToken, createTokenVerifier, type TokenVerifier } from '../../src/auth/tokens.js';
 import type { ServiceKeys } from '../../src/auth/service-keys.js';
 import {
@@ -199,6 +202,213 @@ describe('partner tokens', () => {
     for (const token of ['', 'abc', 'a.b.c', 'a.b', 'e30.e30.e30.e30.e30', rawToken({ alg: 'HS256' }, good()).slice(0, 20)]) {
       await expectRejected(fresh().verify(HS, token), /malformed/);
     }
+  });
+
+  describe('HS fast path (node:crypto HMAC instead of jose/WebCrypto)', () => {
+    const HS_ALL = partner('hs-all', { secret: SECRET, issuer: 'partner-hs', audience: 'basket', algorithms: ['HS256', 'HS384', 'HS512'] });
+    const HASH: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+    /** Signs raw header/claims JSON with node:crypto, so headers jose would refuse to produce can be tested. */
+    const hmacToken = (header: object | string, claims: object | string, opts: { secret?: string; hashAlg?: string } = {}): string => {
+      const enc = (x: object | string): string => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
+      const input = `${enc(header)}.${enc(claims)}`;
+      const alg = opts.hashAlg ?? (typeof header === 'object' && 'alg' in header && typeof header.alg === 'string' ? header.alg : 'HS256');
+      return `${input}.${createHmac(HASH[alg] ?? 'sha256', opts.secret ?? SECRET).update(input).digest('base64url')}`;
+    };
+
+    it('accepts HS384 and HS512 when the partner allows them, and refuses them otherwise', async () => {
+      for (const alg of ['HS384', 'HS512']) {
+        const token = await signToken(secretKey(SECRET), { alg }, good({ sub: alg }));
+        assert.equal((await fresh().verify(HS_ALL, token)).userId, alg);
+        await expectRejected(fresh().verify(HS, token), /algorithm not allowed/);
+      }
+      const only512 = partner('hs-512', { secret: SECRET, algorithms: ['HS512'] });
+      await expectRejected(fresh().verify(only512, await signToken(secretKey(SECRET), { alg: 'HS256' }, good())), /algorithm not allowed/);
+    });
+
+    it('refuses asymmetric and unknown algorithms for a secret partner, before any signature check', async () => {
+      for (const alg of ['RS256', 'ES256', 'PS256', 'EdDSA', 'none', 'hs256', 'HS256 ']) {
+        await expectRejected(fresh().verify(HS_ALL, hmacToken({ alg }, good(), { hashAlg: 'HS256' })), /algorithm not allowed/);
+      }
+      // a real ES256 token, too
+      await expectRejected(fresh().verify(HS_ALL, await signToken(es.privateKey, { alg: 'ES256' }, good())), /algorithm not allowed/);
+      for (const header of [{}, { alg: '' }, { alg: 256 }, { alg: ['HS256'] }]) {
+        await expectRejected(fresh().verify(HS, hmacToken(header, good())), /malformed token: JWS "alg"/);
+      }
+    });
+
+    it('checks the signature under the header alg: an HS256 MAC labelled HS384 is bad', async () => {
+      await expectRejected(fresh().verify(HS_ALL, hmacToken({ alg: 'HS384' }, good(), { hashAlg: 'HS256' })), /bad signature/);
+      await expectRejected(fresh().verify(HS_ALL, hmacToken({ alg: 'HS512' }, good(), { hashAlg: 'HS384' })), /bad signature/);
+    });
+
+    it('rejects signatures of the wrong length or encoding', async () => {
+      const token = await signToken(secretKey(SECRET), { alg: 'HS256' }, good());
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const mac = Buffer.from(s, 'base64url');
+      const bad = [
+        '',
+        Buffer.from(mac.subarray(0, 31)).toString('base64url'),
+        Buffer.concat([mac, Buffer.from([0])]).toString('base64url'),
+        // right length, one bit off
+        Buffer.from(mac.map((b, i) => (i === 0 ? b ^ 1 : b))).toString('base64url'),
+        // an HS512-sized MAC for an HS256 token
+        createHmac('sha512', SECRET).update(`${h}.${p}`).digest('base64url'),
+      ];
+      for (const sig of bad) await expectRejected(fresh().verify(HS, `${h}.${p}.${sig}`), /bad signature/);
+      for (const sig of [`${s.slice(0, 10)}!${s.slice(10)}`, s.replace(/^./, '+'), `${s}AA`]) {
+        await expectRejected(fresh().verify(HS, `${h}.${p}.${sig}`), /malformed token: Failed to base64url decode the signature/);
+      }
+      assert.equal((await fresh().verify(HS, `${h}.${p}.${s}`)).userId, 'user-1');
+    });
+
+    it('rejects a header or payload changed after signing', async () => {
+      const token = hmacToken({ alg: 'HS256' }, good());
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const otherHeader = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+      await expectRejected(fresh().verify(HS, `${otherHeader}.${p}.${s}`), /bad signature/);
+      const otherPayload = Buffer.from(JSON.stringify(good({ exp: sec(T0) + 99_999 }))).toString('base64url');
+      await expectRejected(fresh().verify(HS, `${h}.${otherPayload}.${s}`), /bad signature/);
+    });
+
+    it('rejects an unparseable header and a payload that is not a JSON object', async () => {
+      for (const header of ['{"alg":"HS256"', '[]', 'null', '"HS256"']) {
+        await expectRejected(fresh().verify(HS, hmacToken(header, good())), /malformed token: JWS Protected Header is invalid/);
+      }
+      for (const claims of ['[]', 'null', '5', '"user-1"', '{"sub":"user-1"']) {
+        await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, claims)), /^malformed token$/);
+      }
+    });
+
+    it('refuses critical header extensions except b64, and b64:false payloads', async () => {
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256', crit: ['exp'], exp: 1 }, good())), /unsupported token algorithm or key/);
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256', crit: ['b64', 'x'], b64: true }, good())), /unsupported token algorithm or key/);
+      for (const crit of [[], '', 'b64', [''], [1], null]) {
+        await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256', crit, b64: true }, good())), /malformed token: "crit"/);
+      }
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256', crit: ['b64'] }, good())), /malformed token: Extension Header Parameter "b64" is missing/);
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256', crit: ['b64'], b64: 'no' }, good())), /malformed token: The "b64"/);
+      // jose refuses unencoded payloads only once the signature holds
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256', crit: ['b64'], b64: false }, good())), /malformed token: JWTs MUST NOT use unencoded payload/);
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256', crit: ['b64'], b64: false }, good(), { secret: 'x'.repeat(32) })), /bad signature/);
+      // as with jose: an understood b64:true is the ordinary encoding, and b64 without crit is ignored
+      assert.equal((await fresh().verify(HS, hmacToken({ alg: 'HS256', crit: ['b64'], b64: true }, good()))).userId, 'user-1');
+      assert.equal((await fresh().verify(HS, hmacToken({ alg: 'HS256', b64: false }, good()))).userId, 'user-1');
+    });
+
+    it('applies the clock tolerance to exp and nbf at the exact boundaries', async () => {
+      const now = sec(T0);
+      const ok = async (claims: JWTPayload): Promise<void> => assert.equal((await fresh().verify(HS, hmacToken({ alg: 'HS256' }, good(claims)))).userId, 'user-1');
+      // default 30 s: exp must be after now - 30, nbf at most now + 30
+      await ok({ exp: now - 29 });
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, good({ exp: now - 30 }))), /token expired/);
+      await ok({ nbf: now + 30 });
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, good({ nbf: now + 31 }))), /not valid yet/);
+      // no tolerance: exp == now is expired, nbf == now is valid
+      const strict = { ...HS, jwt: { ...HS.jwt, clockToleranceSec: 0 } };
+      await expectRejected(fresh().verify(strict, hmacToken({ alg: 'HS256' }, good({ exp: now }))), /token expired/);
+      assert.equal((await fresh().verify(strict, hmacToken({ alg: 'HS256' }, good({ exp: now + 1, nbf: now })))).userId, 'user-1');
+      await expectRejected(fresh().verify(strict, hmacToken({ alg: 'HS256' }, good({ nbf: now + 1 }))), /not valid yet/);
+      // whole seconds of the clock, as jose: 999 ms into the second is still that second
+      const late = createTokenVerifier({ serviceKeys, cacheSize: 0, now: () => T0 + 999 });
+      assert.equal((await late.verify(strict, hmacToken({ alg: 'HS256' }, good({ exp: now + 1 })))).userId, 'user-1');
+    });
+
+    it('type-checks iat, nbf and exp', async () => {
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, good({ iat: 'now' as unknown as number }))), /invalid "iat" claim/);
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, good({ iat: null as unknown as number }))), /invalid "iat" claim/);
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, good({ exp: null as unknown as number }))), /invalid "exp" claim/);
+      // tokenError reads any nbf failure as "not valid yet"; unchanged from the jose path
+      await expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, good({ nbf: 'soon' as unknown as number }))), /not valid yet/);
+      assert.equal((await fresh().verify(HS, hmacToken({ alg: 'HS256' }, good({ iat: sec(T0) + 9999 })))).userId, 'user-1');
+    });
+
+    it('checks iss and aud, with aud as a string or an array', async () => {
+      const ok = async (claims: JWTPayload): Promise<void> => assert.equal((await fresh().verify(HS, hmacToken({ alg: 'HS256' }, good(claims)))).userId, 'user-1');
+      const no = (claims: JWTPayload, reason: RegExp): Promise<void> => expectRejected(fresh().verify(HS, hmacToken({ alg: 'HS256' }, good(claims))), reason);
+      await ok({ aud: ['other', 'basket'] });
+      await ok({ aud: ['basket'] });
+      await no({ aud: ['other', 'shop'] }, /wrong audience/);
+      await no({ aud: [] }, /wrong audience/);
+      await no({ aud: 'Basket' }, /wrong audience/);
+      await no({ aud: { basket: true } as unknown as string }, /wrong audience/);
+      await no({ aud: undefined }, /token lacks the required "aud" claim/);
+      await no({ iss: 'partner-hs ' }, /wrong issuer/);
+      await no({ iss: ['partner-hs'] as unknown as string }, /wrong issuer/);
+      // missing claims are reported in jose's order: iss, aud, sub, exp
+      await no({ iss: undefined, aud: undefined, sub: undefined, exp: undefined }, /"iss"/);
+      await no({ aud: undefined, sub: undefined, exp: undefined }, /"aud"/);
+      await no({ sub: undefined, exp: undefined }, /"sub"/);
+      // without issuer/audience in the config, iss and aud are not required
+      const bare = partner('hs-bare', { secret: SECRET });
+      assert.equal((await fresh().verify(bare, hmacToken({ alg: 'HS256' }, { sub: 'u', exp: sec(T0) + 60, aud: 'anything' }))).userId, 'u');
+    });
+
+    it('gives the same outcome as jose jwtVerify across a matrix of headers, claims and configs', async () => {
+      const now = sec(T0);
+      const configs: PartnerConfig[] = [
+        HS,
+        HS_ALL,
+        partner('m-bare', { secret: SECRET, clockToleranceSec: 0 }),
+        partner('m-aud', { secret: SECRET, audience: 'basket', algorithms: ['HS512', 'HS256'], clockToleranceSec: 300 }),
+      ];
+      const headers: object[] = [
+        { alg: 'HS256' }, { alg: 'HS384' }, { alg: 'HS512' }, { alg: 'HS256', typ: 'JWT', kid: 'k' }, { alg: 'none' }, { alg: 'RS256' }, {},
+        { alg: 'HS256', crit: ['b64'], b64: true }, { alg: 'HS256', crit: ['b64'], b64: false }, { alg: 'HS256', crit: ['x'] }, { alg: 'HS256', crit: [] },
+        { alg: 'HS256', crit: ['b64'] }, { alg: 'HS256', b64: false }, { alg: 'HS512', crit: ['b64', 'b64'], b64: true },
+      ];
+      const claims: JWTPayload[] = [
+        good(), good({ iss: 'x' }), good({ iss: undefined }), good({ aud: undefined }), good({ aud: ['a', 'basket'] }), good({ aud: ['a'] }),
+        good({ sub: undefined }), good({ exp: undefined }), good({ exp: now - 29 }), good({ exp: now - 30 }), good({ exp: now - 301 }), good({ exp: now }),
+        good({ nbf: now + 30 }), good({ nbf: now + 31 }), good({ nbf: now + 300.5 }), good({ iat: 'x' as unknown as number }), good({ nbf: 'x' as unknown as number, exp: 'y' as unknown as number }),
+        { exp: now + 60, sub: 'only' },
+      ];
+      const reference = async (p: PartnerConfig, token: string): Promise<string> => {
+        const options: JWTVerifyOptions = {
+          algorithms: p.jwt.algorithms ?? ['HS256'],
+          requiredClaims: ['exp', 'sub'],
+          clockTolerance: p.jwt.clockToleranceSec ?? 30,
+          currentDate: new Date(T0),
+        };
+        if (p.jwt.issuer !== undefined) options.issuer = p.jwt.issuer;
+        if (p.jwt.audience !== undefined) options.audience = p.jwt.audience;
+        return jwtVerify(token, secretKey(p.jwt.secret!), options).then(
+          ({ payload }) => `ok ${String(payload.sub)}`,
+          (err: unknown) => tokenError(err).message,
+        );
+      };
+      const v = fresh();
+      let compared = 0;
+      for (const p of configs) {
+        for (const header of headers) {
+          for (const c of claims) {
+            for (const secret of [SECRET, 'another-secret-0123456789abcdef']) {
+              const token = hmacToken(header, c, { secret, hashAlg: 'alg' in header && typeof header.alg === 'string' && header.alg.startsWith('HS') ? header.alg : 'HS256' });
+              const got = await v.verify(p, token).then(
+                (r) => `ok ${r.userId}`,
+                (err: unknown) => (err as Error).message,
+              );
+              assert.equal(got, await reference(p, token), `${p.id} ${JSON.stringify(header)} ${JSON.stringify(c)} ${secret}`);
+              compared++;
+            }
+          }
+        }
+      }
+      assert.equal(compared, configs.length * headers.length * claims.length * 2);
+    });
+
+    it('uses a new secret as soon as the partner config changes', async () => {
+      const v = fresh();
+      const token = await signToken(secretKey(SECRET), { alg: 'HS256' }, good());
+      assert.equal((await v.verify(HS, token)).userId, 'user-1');
+      const rotated = { ...HS, jwt: { ...HS.jwt, secret: 'rotated-secret-0123456789abcdef' } };
+      await expectRejected(v.verify(rotated, token), /bad signature/);
+      // node:crypto would take an empty key (WebCrypto refused it): a plain Error, a misconfiguration, not a 401
+      await assert.rejects(v.verify({ ...HS, jwt: { ...HS.jwt, secret: '' } }, token), (err: unknown) => {
+        assert.ok(err instanceof Error && !(err instanceof BasketError));
+        assert.match(err.message, /secret must not be empty/);
+        return true;
+      });
+    });
   });
 
   describe('cache', () => {

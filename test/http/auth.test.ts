@@ -12,6 +12,11 @@ before(async () => {
 after(() => t.close());
 
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
+/** A demo-partner token built by hand, for headers SignJWT will not produce. */
+function hmac(header: object, claims: object): string {
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  return `${input}.${createHmac('sha256', demoSecret).update(input).digest('base64url')}`;
+}
 
 async function getBasket(userId: string, headers: Record<string, string | undefined>) {
   const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<string, string>;
@@ -55,6 +60,11 @@ describe('auth matrix over HTTP', () => {
       ['no exp', `Bearer ${await sign(demoSecret, 'HS256', {}, { sub: 'm1', iss, aud })}`],
       ['no sub', `Bearer ${await sign(demoSecret, 'HS256', {}, { iss, aud, exp: now + 60 })}`],
       ['alg none', `Bearer ${b64url(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${b64url(JSON.stringify({ sub: 'm1', iss, aud, exp: now + 60 }))}.`],
+      // the demo partner allows HS256 only
+      ['HS512 not allowed', `Bearer ${await sign(demoSecret, 'HS512', {}, { sub: 'm1', iss, aud, exp: now + 60 })}`],
+      ['unknown crit header', `Bearer ${hmac({ alg: 'HS256', crit: ['x'], x: 1 }, { sub: 'm1', iss, aud, exp: now + 60 })}`],
+      ['truncated signature', `Bearer ${(await t.demoToken('m1')).slice(0, -2)}`],
+      ['tampered payload', `Bearer ${hmac({ alg: 'HS256' }, { sub: 'm1', iss, aud, exp: now + 60 }).replace(/\.[^.]+\./, `.${b64url(JSON.stringify({ sub: 'm1', iss, aud, exp: now + 7200 }))}.`)}`],
     ];
     for (const [what, authorization] of cases) {
       expectReject(await getBasket('m1', { 'x-api-key': DEMO_KEY, authorization }), 401, 2002, what);
