@@ -36,6 +36,8 @@ export interface Principal {
 
 export interface TokenVerifier {
   verify(partner: PartnerConfig, token: string): Promise<Principal>;
+  /** The principal of a token verified before and not expired since, without verifying anything; else undefined. */
+  cached(partner: PartnerConfig, token: string): Principal | undefined;
 }
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
@@ -340,21 +342,26 @@ export function createTokenVerifier(opts: {
     return payload.nbf === undefined ? { principal } : { principal, nbf: payload.nbf * 1000 };
   }
 
+  function lookup(key: string, t: number): Principal | undefined {
+    if (cacheSize === 0) return undefined;
+    const hit = cache.get(key);
+    if (!hit) return undefined;
+    cache.delete(key);
+    if (t >= hit.expires) return undefined;
+    cache.set(key, hit);
+    return hit;
+  }
+
   return {
+    cached(partner, token) {
+      return lookup(`${partner.id} ${token}`, now());
+    },
     async verify(partner, token) {
       const t = now();
       // Partner ids cannot contain a space, so the key is unambiguous.
       const key = `${partner.id} ${token}`;
-      if (cacheSize > 0) {
-        const hit = cache.get(key);
-        if (hit) {
-          cache.delete(key);
-          if (t < hit.expires) {
-            cache.set(key, hit);
-            return hit;
-          }
-        }
-      }
+      const hit = lookup(key, t);
+      if (hit) return hit;
       const { principal, nbf } = await verifyUncached(partner, token, t);
       // Tokens accepted only thanks to clock tolerance (before nbf, after exp) are not cached.
       if (cacheSize > 0 && t < principal.expires && (nbf === undefined || nbf <= t)) {

@@ -85,20 +85,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // callback style, not async: this runs on every request and needs no promise (a throw reaches the error handler)
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
     const asked = request.headers['x-api-version'] ?? request.headers['x-jay-api-version'];
     const version = typeof asked === 'string' && asked !== '' ? asked : DEFAULT_API_VERSION;
     if (!SUPPORTED_VERSIONS.has(version)) {
       reply.header('X-API-Version', DEFAULT_API_VERSION);
-      return sendError(reply, 'VERSION_NOT_ACCEPTABLE', `API version ${version} is not supported; use one of ${API_VERSIONS.join(', ')}`, {
+      // answered here: done() is not called, so no later hook or handler runs
+      sendError(reply, 'VERSION_NOT_ACCEPTABLE', `API version ${version} is not supported; use one of ${API_VERSIONS.join(', ')}`, {
         supported: API_VERSIONS,
       });
+      return;
     }
     reply.header('X-API-Version', version);
     if (request.url.includes('%00')) throw nulRefused('url');
     const tracking = request.headers['x-jay-tracking'];
     if (typeof tracking === 'string' && decodeTracking(tracking) === null) request.log.debug('ignored an undecodable X-JAY-Tracking header');
+    done();
   });
 
   installCors(app, partners);

@@ -461,6 +461,23 @@ describe('partner tokens', () => {
       await expectRejected(v.verify(wrongSecret, token), /bad signature/);
     });
 
+    it('cached() answers only tokens verified before, for the same partner, until exp', async () => {
+      const strict = { ...HS, jwt: { ...HS.jwt, clockToleranceSec: 0 } };
+      const c = new Clock();
+      const v = createTokenVerifier({ serviceKeys, cacheSize: 10, now: c.now });
+      const token = await signToken(secretKey(SECRET), { alg: 'HS256' }, good({ exp: sec(T0) + 60 }));
+      assert.equal(v.cached(strict, token), undefined);
+      const verified = await v.verify(strict, token);
+      assert.equal(v.cached(strict, token), verified);
+      assert.equal(v.cached({ ...strict, id: 'hs2' }, token), undefined);
+      c.advance(60_000);
+      assert.equal(v.cached(strict, token), undefined);
+      const none = createTokenVerifier({ serviceKeys, cacheSize: 0, now: c.now });
+      const later = await signToken(secretKey(SECRET), { alg: 'HS256' }, good({ exp: sec(T0) + 600 }));
+      await none.verify(strict, later);
+      assert.equal(none.cached(strict, later), undefined);
+    });
+
     it('does not cache rejections', async () => {
       const c = new Clock();
       const v = createTokenVerifier({ serviceKeys, cacheSize: 10, now: c.now });
