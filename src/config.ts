@@ -111,6 +111,8 @@ export interface Config {
   limits: Limits;
   lifetimes: Lifetimes;
   tokenCacheSize: number;
+  /** How long add-to-basket may reuse a catalogue hit (PRODUCT_CACHE_TTL); 0 = read the store every time. */
+  productCacheMs: number;
   /** Service signing keys (guest JWTs): JSON JWK set with private keys; null = generated in dataDir. */
   serviceKeys: string | null;
   serviceIssuer: string;
@@ -307,6 +309,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       idempotencyMs: readDuration(env, 'IDEMPOTENCY_TTL', '24h', 1000),
     },
     tokenCacheSize: readInt(env, 'TOKEN_CACHE_SIZE', 10_000, 0, 10_000_000),
+    productCacheMs: readDuration(env, 'PRODUCT_CACHE_TTL', '1s', 0),
     serviceKeys: env.SERVICE_KEYS ? env.SERVICE_KEYS : null,
     serviceIssuer,
     trustProxy: readBool(env, 'TRUST_PROXY', false),

@@ -68,6 +68,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       limits: { maxCartLines: config.limits.maxCartLines, maxLineCount: config.limits.maxLineCount },
       basketMs: config.lifetimes.basketMs,
       guestMs: config.lifetimes.guestMs,
+      productCacheMs: config.productCacheMs,
       now,
     });
     if (config.devPartner) await seedDemoCatalogue(store);

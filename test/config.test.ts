@@ -30,6 +30,8 @@ describe('configuration', () => {
     assert.equal(c.limits.maxLineCount, 99);
     assert.equal(c.lifetimes.basketMs, 30 * 86_400_000);
     assert.equal(c.lifetimes.transferMs, 60_000);
+    assert.equal(c.productCacheMs, 1000);
+    assert.equal(loadConfig({ PRODUCT_CACHE_TTL: '0s' }, '/srv/app').productCacheMs, 0);
   });
 
   it('turns the dev partner off in production and then needs partners', () => {
@@ -48,6 +50,7 @@ describe('configuration', () => {
       [{ BODY_LIMIT: '10' }, /^BODY_LIMIT=/],
       [{ BASKET_TTL: 'forever' }, /^BASKET_TTL=/],
       [{ TRANSFER_TTL: '0s' }, /^TRANSFER_TTL=/],
+      [{ PRODUCT_CACHE_TTL: '-1s' }, /^PRODUCT_CACHE_TTL=/],
       [{ STORE_URL: 'mysql://x' }, /^STORE_URL=/],
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
       [{ DEV_PARTNER: 'maybe' }, /^DEV_PARTNER=/],

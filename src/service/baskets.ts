@@ -16,7 +16,7 @@ import {
   type BasketState,
   type ProductRef,
 } from '../domain/basket.js';
-import { productRef } from '../domain/catalogue.js';
+import { productRef, type ProductInput } from '../domain/catalogue.js';
 import { BasketError } from '../domain/errors.js';
 import type { BasketKey, Store } from '../store/store.js';
 import { productInfo, type ProductInfo } from './catalogue.js';
@@ -28,8 +28,18 @@ export interface BasketServiceOptions {
   basketMs: number;
   /** Lifetime of a guest's basket. */
   guestMs: number;
+  /**
+   * How long a product found in the catalogue may be reused when adding to a basket, so the hot path skips a
+   * store read; 0 reads every time. Writes through this service are seen at once, other processes' within it.
+   */
+  productCacheMs?: number;
   now?: () => number;
+  /** Monotonic clock of the product cache (tests); default performance.now. */
+  monotonic?: () => number;
 }
+
+/** Most products remembered for adding to baskets (oldest forgotten first). */
+const PRODUCT_CACHE_ENTRIES = 10_000;
 
 /** Who a basket belongs to; guests get the guest lifetime. */
 export interface BasketOwner extends BasketKey {
@@ -44,13 +54,19 @@ export class BasketService {
   readonly now: () => number;
   private readonly basketMs: number;
   private readonly guestMs: number;
+  private readonly productCacheMs: number;
+  private readonly monotonic: () => number;
+  /** `partnerId productId` → catalogue hit (partner ids hold no space); only hits are kept, never "unknown". */
+  private readonly productRefs = new Map<string, { ref: ProductRef; until: number }>();
 
   constructor(opts: BasketServiceOptions) {
     this.store = opts.store;
     this.limits = opts.limits;
     this.basketMs = opts.basketMs;
     this.guestMs = opts.guestMs;
+    this.productCacheMs = opts.productCacheMs ?? 0;
     this.now = opts.now ?? Date.now;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
   }
 
   lifetime(owner: BasketOwner): number {
@@ -82,9 +98,33 @@ export class BasketService {
 
   /** A product as the catalogue knows it; any id when the partner keeps no catalogue; null when unknown. */
   async lookupProduct(partnerId: string, productId: string): Promise<ProductRef | null> {
+    const cacheKey = `${partnerId} ${productId}`;
+    if (this.productCacheMs > 0) {
+      const hit = this.productRefs.get(cacheKey);
+      if (hit && hit.until > this.monotonic()) return hit.ref;
+    }
     const found = (await this.store.getProducts(partnerId, [productId])).get(productId);
-    if (found) return productRef(found);
+    if (found) {
+      const ref = productRef(found);
+      if (this.productCacheMs > 0) this.rememberProduct(cacheKey, ref);
+      return ref;
+    }
     return (await this.store.hasCatalogue(partnerId)) ? null : { productId };
+  }
+
+  private rememberProduct(cacheKey: string, ref: ProductRef): void {
+    this.productRefs.delete(cacheKey);
+    if (this.productRefs.size >= PRODUCT_CACHE_ENTRIES) this.productRefs.delete(this.productRefs.keys().next().value!);
+    this.productRefs.set(cacheKey, { ref, until: this.monotonic() + this.productCacheMs });
+  }
+
+  /** Writes products to the catalogue; this process stops using what it remembered of them at once. */
+  async upsertProducts(partnerId: string, products: readonly ProductInput[]): Promise<number> {
+    try {
+      return await this.store.upsertProducts(partnerId, products);
+    } finally {
+      for (const p of products) this.productRefs.delete(`${partnerId} ${p.productId}`);
+    }
   }
 
   async resolveProduct(partnerId: string, productId: string): Promise<ProductRef> {

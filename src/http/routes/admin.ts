@@ -9,19 +9,22 @@ import type { FastifyRequest } from 'fastify';
 import { BasketError } from '../../domain/errors.js';
 import type { PartnerRegistry } from '../../auth/partners.js';
 import type { Store } from '../../store/store.js';
+import type { BasketService } from '../../service/baskets.js';
 import { parseProductLines, ProductBodySchema, ProductIdSchema, ProductInputError, productInfo, toProductInput } from '../../service/catalogue.js';
 import { ok } from './baskets.js';
 import { envelope, errorResponses, ProductInfoSchema } from '../schemas.js';
 
 export interface AdminRoutesOptions {
   store: Store;
+  /** Catalogue writes go through it, so the products it remembers for adding to baskets are forgotten at once. */
+  baskets: BasketService;
   partners: PartnerRegistry;
   adminKey: string | null;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { store, partners, adminKey }) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { store, baskets, partners, adminKey }) => {
   const expected = adminKey === null ? null : digest(adminKey);
   const security = [{ AdminKey: [] }];
   const tags = ['Admin'];
@@ -68,7 +71,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         if (err instanceof ProductInputError) throw new BasketError('REQUEST_VALIDATION_ERROR', `body.${err.field} ${err.message}`, [{ field: `body.${err.field}`, message: err.message }]);
         throw err;
       }
-      await store.upsertProducts(partnerId, [input]);
+      await baskets.upsertProducts(partnerId, [input]);
       const stored = (await store.getProducts(partnerId, [input.productId])).get(input.productId);
       if (!stored) throw new Error('product vanished after upsert');
       return ok(productInfo(stored));
@@ -100,7 +103,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
           errors.slice(0, 100).map((e) => ({ field: `line ${e.line}`, message: e.message })),
         );
       }
-      return ok({ imported: await store.upsertProducts(partnerId, products) });
+      return ok({ imported: await baskets.upsertProducts(partnerId, products) });
     },
   );
 };

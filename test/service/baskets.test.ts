@@ -1,0 +1,130 @@
+/**
+ * BasketService against a real SQLite file: the product cache of add-to-basket (reads saved, writes through
+ * the service seen at once, other writers' within the TTL, unknown ids never remembered).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, beforeEach, describe, it } from 'node:test';
+import type { ProductInput } from '../../src/domain/catalogue.js';
+import { BasketService } from '../../src/service/baskets.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/store.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'basket-service-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const product = (productId: string, variant: string | null): ProductInput => ({
+  productId,
+  variant,
+  mainProductIdentifier: null,
+  name: productId,
+  brand: null,
+  price: 1000,
+  currency: 'EUR',
+  taxRateBp: 1900,
+  stock: null,
+  shopSource: null,
+  slug: null,
+  images: [],
+});
+
+/** Counts catalogue reads that reach the store. */
+function counting(store: Store): { store: Store; reads: () => number } {
+  let reads = 0;
+  const wrapped = Object.create(store) as Store;
+  wrapped.getProducts = (partnerId, ids) => {
+    reads++;
+    return store.getProducts(partnerId, ids);
+  };
+  return { store: wrapped, reads: () => reads };
+}
+
+describe('BasketService product cache', () => {
+  let clock = 0;
+  let n = 0;
+  beforeEach(() => {
+    clock = 0;
+    n++;
+  });
+  const open = async (productCacheMs: number) => {
+    const raw = await openSqliteStore(path.join(dir, `cache-${n}-${productCacheMs}.db`));
+    const { store, reads } = counting(raw);
+    const service = new BasketService({
+      store,
+      limits: { maxCartLines: 20, maxLineCount: 99 },
+      basketMs: 86_400_000,
+      guestMs: 86_400_000,
+      productCacheMs,
+      monotonic: () => clock,
+    });
+    return { raw, service, reads };
+  };
+  const owner = { partnerId: 'p', userId: 'u', guest: false };
+
+  it('reuses a catalogue hit within the TTL and reads again after it', async () => {
+    const { raw, service, reads } = await open(1000);
+    try {
+      await raw.upsertProducts('p', [product('A', 'red')]);
+      await service.assign(owner, 'A', 1);
+      await service.assign(owner, 'A', 2);
+      assert.equal(reads(), 1);
+      clock += 1000;
+      await service.assign(owner, 'A', 3);
+      assert.equal(reads(), 2);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('another writer is seen once the TTL has passed', async () => {
+    const { raw, service } = await open(1000);
+    try {
+      await raw.upsertProducts('p', [product('A', 'red')]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'red' }]);
+      await raw.upsertProducts('p', [product('A', 'blue')]); // as another process would, behind the service's back
+      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'red' }]);
+      clock += 1001;
+      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'blue' }]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a catalogue write through the service is seen at once', async () => {
+    const { raw, service } = await open(60_000);
+    try {
+      await service.upsertProducts('p', [product('A', 'red')]);
+      await service.assign(owner, 'A', 1);
+      await service.upsertProducts('p', [product('A', 'blue')]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'blue' }]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('never remembers an unknown product: it is found as soon as it is imported', async () => {
+    const { raw, service } = await open(60_000);
+    try {
+      await raw.upsertProducts('p', [product('A', null)]);
+      await assert.rejects(service.assign(owner, 'B', 1), { kind: 'PRODUCT_NOT_FOUND' });
+      await raw.upsertProducts('p', [product('B', null)]);
+      assert.deepEqual((await service.assign(owner, 'B', 1)).cart, [{ productId: 'B', count: 1 }]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('TTL 0 reads the store every time', async () => {
+    const { raw, service, reads } = await open(0);
+    try {
+      await raw.upsertProducts('p', [product('A', null)]);
+      await service.assign(owner, 'A', 1);
+      await service.assign(owner, 'A', 2);
+      assert.equal(reads(), 2);
+    } finally {
+      await raw.close();
+    }
+  });
+});
