@@ -4,7 +4,6 @@
  */
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, DEV_ADMIN_KEY, type Config } from './config.js';
-import { createServer } from './server.js';
 
 function banner(config: Config, address: string): string {
   const lines = [`basket listening on ${address} (store: ${config.storeUrl.replace(/\/\/[^@/]*@/, '//***@')})`];
@@ -18,6 +17,8 @@ function banner(config: Config, address: string): string {
 }
 
 async function runServer(config: Config): Promise<void> {
+  // loaded here, not at the top: a cluster primary only forks and need not carry Fastify, the stores and the SDKs
+  const { createServer } = await import('./server.js');
   const server = await createServer(config);
   const address = await server.app.listen({ host: config.host, port: config.port });
   // with WORKERS > 1 the primary announces the address once (a re-forked worker must not stay silent)

@@ -7,7 +7,7 @@
  * (query, or the partner's stripe.testMode) contradicts the key is refused (422 3002) rather than silently run in
  * the other mode.
  */
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { PspError, type CancelOutcome, type CreatedPayment, type PaymentRequest, type Psp } from './psp.js';
@@ -20,6 +20,21 @@ export interface StripeOptions {
 }
 
 type StripeKeys = NonNullable<PartnerConfig['stripe']>;
+type StripeSdk = typeof Stripe;
+
+// the SDK adds ~11 MB of RSS to a server process (measured): loaded by the first Stripe call, not at start
+let sdk: StripeSdk | null = null;
+let loading: Promise<StripeSdk> | null = null;
+export function loadSdk(): Promise<StripeSdk> {
+  loading ??= import('stripe').then(
+    (m) => (sdk = m.default),
+    (err: unknown) => {
+      loading = null; // the next call tries again
+      throw new PspError(`stripe: loading the SDK failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    },
+  );
+  return loading;
+}
 
 export function isTestKey(secretKey: string): boolean {
   return /^(sk|rk)_test_/.test(secretKey);
@@ -50,10 +65,12 @@ export class StripePsp implements Psp {
   }
 
   /** One SDK client per secret key. */
-  client(keys: StripeKeys): Stripe {
+  async client(keys: StripeKeys): Promise<Stripe> {
     let c = this.clients.get(keys.secretKey);
     if (!c) {
-      c = new Stripe(keys.secretKey, this.config);
+      const Sdk = await loadSdk();
+      // another call may have made it while the SDK loaded
+      c = this.clients.get(keys.secretKey) ?? new Sdk(keys.secretKey, this.config);
       this.clients.set(keys.secretKey, c);
     }
     return c;
@@ -94,7 +111,8 @@ export class StripePsp implements Psp {
     }
     let intent: Stripe.PaymentIntent;
     try {
-      intent = await this.client(keys).paymentIntents.create(params, { idempotencyKey: `basket-pi-${request.partnerId}-${request.orderNo}` });
+      const stripe = await this.client(keys);
+      intent = await stripe.paymentIntents.create(params, { idempotencyKey: `basket-pi-${request.partnerId}-${request.orderNo}` });
     } catch (err) {
       throw new PspError(`stripe: creating the PaymentIntent failed: ${describe(err)}`, { cause: err });
     }
@@ -113,13 +131,13 @@ export class StripePsp implements Psp {
   }
 
   async cancelPayment(partner: PartnerConfig, ref: string): Promise<CancelOutcome> {
-    const stripe = this.client(this.keys(partner));
+    const stripe = await this.client(this.keys(partner));
     try {
       const pi = await stripe.paymentIntents.cancel(ref, {}, { idempotencyKey: `basket-cancel-${ref}` });
       return pi.status === 'succeeded' ? 'succeeded' : 'canceled';
     } catch (err) {
       // already cancelled or already paid: Stripe refuses the cancel; the intent's status tells which
-      if (err instanceof Stripe.errors.StripeInvalidRequestError) {
+      if (sdk && err instanceof sdk.errors.StripeInvalidRequestError) {
         try {
           const pi = await stripe.paymentIntents.retrieve(ref);
           if (pi.status === 'succeeded') return 'succeeded';
@@ -133,7 +151,8 @@ export class StripePsp implements Psp {
   }
 }
 
+/** A StripeError can only come from the SDK, so it is loaded whenever `err` is one. */
 function describe(err: unknown): string {
-  if (err instanceof Stripe.errors.StripeError) return `${err.type}${err.code ? ` ${err.code}` : ''}: ${err.message}`;
+  if (sdk && err instanceof sdk.errors.StripeError) return `${err.type}${err.code ? ` ${err.code}` : ''}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,6 @@
  * Basket transfer (spec §3.8) and redemption (§3.7 with `jayToken`): single-use tokens of 256 random bits, stored
  * only as their SHA-256, valid `transferMs`; the URL they travel in, optionally as a QR code (PNG).
  */
-import { qrPng } from './qr-png.js';
 import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { hashTransferToken, newTransferToken } from '../domain/transfer-token.js';
@@ -40,6 +39,13 @@ export function jaySourceOf(partner: PartnerConfig): string {
 
 const tokenInvalid = (): BasketError => new BasketError('TRANSFER_TOKEN_INVALID');
 
+// `qrcode` is loaded by the first QR code rather than at start: most processes never draw one
+let qrModule: Promise<typeof import('./qr-png.js')> | null = null;
+async function qrPng(text: string): Promise<Buffer> {
+  qrModule ??= import('./qr-png.js');
+  return (await qrModule).qrPng(text);
+}
+
 export class TransferService {
   readonly #store: Store;
   readonly #guests: GuestService;
@@ -75,7 +81,7 @@ export class TransferService {
     // The record keeps the URL without its jayToken (withTransferToken restores it): nothing stored holds the token.
     const stored = transferUrlWithoutToken(base, jaySource);
     // Render before storing: a failure then leaves no live token behind.
-    const png = opts.qr ? qrPng(url) : null;
+    const png = opts.qr ? await qrPng(url) : null;
     const expires = this.#now() + this.#transferMs;
     await this.#store.putTransfer(hashTransferToken(jayToken), { partnerId: partner.id, userId: owner.userId, expires, url: stored });
     return {

@@ -6,10 +6,11 @@
  * order's. Duplicates change nothing (the handlers are idempotent).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { PartnerRegistry } from '../../auth/partners.js';
 import type { PartnerConfig } from '../../config.js';
 import type { CheckoutService } from '../../service/checkout.js';
+import { loadSdk } from '../../psp/stripe.js';
 import { sendError } from '../errors.js';
 import { ok } from './baskets.js';
 
@@ -35,15 +36,18 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
     }
     let event: Stripe.Event | null = null;
     let partner: PartnerConfig | null = null;
-    for (const p of partners.all()) {
-      const secret = p.stripe?.webhookSecret;
-      if (!secret) continue;
-      try {
-        event = Stripe.webhooks.constructEvent(raw, signature, secret, opts.toleranceSec ?? 300, undefined, opts.now());
-        partner = p;
-        break;
-      } catch {
-        // not this partner's secret (or tampered / too old): try the next
+    const secrets = partners.all().flatMap((p) => (p.stripe?.webhookSecret ? [{ p, secret: p.stripe.webhookSecret }] : []));
+    if (secrets.length > 0) {
+      // the SDK is loaded by the first webhook, not at start (see src/psp/stripe.ts)
+      const Sdk = await loadSdk();
+      for (const { p, secret } of secrets) {
+        try {
+          event = Sdk.webhooks.constructEvent(raw, signature, secret, opts.toleranceSec ?? 300, undefined, opts.now());
+          partner = p;
+          break;
+        } catch {
+          // not this partner's secret (or tampered / too old): try the next
+        }
       }
     }
     if (!event || !partner) {
