@@ -13,6 +13,11 @@
  * Group commit: basket updates that arrive in the same turn of the event loop share one IMMEDIATE transaction
  * (each is still its own read → fn → write, in arrival order), and every caller is answered after the commit.
  * A commit costs far more than the updates inside it, so a burst of "add to basket" pays it once.
+ *
+ * Shared reads: the hot reads (baskets, products) of one turn of the event loop share one read transaction,
+ * opened by the first and committed when the turn ends (setImmediate) or before anything else touches the
+ * database. A read transaction takes and drops file locks (system calls) that cost more than the lookup itself.
+ * Each read still sees every write committed before the turn's requests were read from their sockets.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -256,6 +261,8 @@ function rowToProduct(row: ProductRow<string>): Product {
 function prepareStatements(db: Db) {
   return {
     ping: db.prepare<[], unknown>('SELECT 1'),
+    beginRead: db.prepare<[]>('BEGIN DEFERRED'),
+    endRead: db.prepare<[]>('COMMIT'),
 
     getBasket: db.prepare<[string, string], BasketRow>(
       'SELECT version, data FROM baskets WHERE partner_id = ? AND user_id = ?',
@@ -442,6 +449,9 @@ class SqliteStore implements Store {
   /** Basket updates waiting for the next group commit, and whether one is scheduled. */
   private pending: PendingUpdate[] = [];
   private flushScheduled = false;
+  /** Whether the shared read transaction of this turn is open (see read()). */
+  private readOpen = false;
+  private readonly endReadLater = () => this.endRead();
 
   constructor(private readonly db: Db) {
     this.groupCommit = db.transaction((group: readonly PendingUpdate[]) => group.map((u) => this.attemptInGroup(u)));
@@ -458,10 +468,36 @@ class SqliteStore implements Store {
    */
   private run<T>(op: () => T): T {
     try {
+      this.endRead();
       return op();
     } catch (error) {
       throw this.mapError(error);
     }
+  }
+
+  /**
+   * Runs a read-only lookup inside the turn's shared read transaction, opening it if needed. Only for single
+   * statements that write nothing: any other operation goes through run(), which ends the read transaction.
+   */
+  private read<T>(op: () => T): T {
+    try {
+      // SQLite ends a transaction by itself on some errors: inTransaction is the truth, not readOpen alone
+      if (!this.readOpen || !this.db.inTransaction) {
+        this.readOpen = false;
+        this.st.beginRead.run();
+        this.readOpen = true;
+        setImmediate(this.endReadLater);
+      }
+      return op();
+    } catch (error) {
+      throw this.mapError(error);
+    }
+  }
+
+  private endRead(): void {
+    if (!this.readOpen) return;
+    this.readOpen = false;
+    if (this.db.open && this.db.inTransaction) this.st.endRead.run();
   }
 
   private mapError(error: unknown): unknown {
@@ -477,6 +513,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.db.open) this.endRead();
     // updates already accepted are committed (or refused) before the handle goes
     while (this.pending.length > 0 && this.db.open) this.flushUpdates();
     if (this.db.open) this.db.close();
@@ -489,7 +526,7 @@ class SqliteStore implements Store {
   // --- baskets ---------------------------------------------------------------------------------------------------
 
   async getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    const row = this.run(() => this.st.getBasket.get(key.partnerId, key.userId));
+    const row = this.read(() => this.st.getBasket.get(key.partnerId, key.userId));
     return row ? { state: parseJson<BasketState>(row.data), version: row.version } : null;
   }
 
@@ -592,17 +629,17 @@ class SqliteStore implements Store {
     if (productIds.length === 0) return products;
     if (productIds.length === 1) {
       // the assign hot path: a plain primary-key lookup instead of json_each
-      const row = this.run(() => this.st.getProduct.get(partnerId, productIds[0]!));
+      const row = this.read(() => this.st.getProduct.get(partnerId, productIds[0]!));
       if (row) products.set(row.product_id, rowToProduct(row));
       return products;
     }
-    const rows = this.run(() => this.st.getProducts.all(partnerId, JSON.stringify(productIds)));
+    const rows = this.read(() => this.st.getProducts.all(partnerId, JSON.stringify(productIds)));
     for (const row of rows) products.set(row.product_id, rowToProduct(row));
     return products;
   }
 
   async hasCatalogue(partnerId: string): Promise<boolean> {
-    return this.run(() => this.st.hasCatalogue.get(partnerId)) !== undefined;
+    return this.read(() => this.st.hasCatalogue.get(partnerId)) !== undefined;
   }
 
   async upsertProducts(partnerId: string, products: readonly ProductInput[]): Promise<number> {

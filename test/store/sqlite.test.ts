@@ -331,6 +331,77 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     });
   });
 
+  describe('shared read transaction of a turn', () => {
+    const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+    it('another connection writes while a turn reads, and the next turn sees its commit', async () => {
+      const file = dbFile('read-turn');
+      const store = await openSqliteStore(file);
+      const other = new Database(file, { timeout: 1000 });
+      const key = newKey();
+      try {
+        await store.updateBasket(key, () => ({ state: state(1), result: null }));
+        assert.equal((await store.getBasket(key))?.version, 1); // opens this turn's read transaction
+        // WAL: a reader never blocks a writer of another connection
+        other.prepare('UPDATE baskets SET version = 2, data = ? WHERE partner_id = ? AND user_id = ?').run(JSON.stringify(state(2)), key.partnerId, key.userId);
+        await turn();
+        assert.deepEqual(await store.getBasket(key), { state: state(2), version: 2 });
+      } finally {
+        other.close();
+        await store.close();
+      }
+    });
+
+    it('an update is acknowledged only once committed, even with a read transaction open in its turn', async () => {
+      const file = dbFile('read-ack');
+      const store = await openSqliteStore(file);
+      const other = new Database(file, { readonly: true });
+      const key = newKey();
+      try {
+        const update = store.updateBasket(key, () => ({ state: state(7), result: null })).then(() =>
+          other.prepare('SELECT version FROM baskets WHERE partner_id = ? AND user_id = ?').get(key.partnerId, key.userId),
+        );
+        await store.getBasket(newKey()); // a read in the same turn: its transaction is open when the update runs
+        assert.deepEqual(await update, { version: 1 });
+      } finally {
+        other.close();
+        await store.close();
+      }
+    });
+
+    it('writes and transactions issued in the same turn as reads end the read transaction first', async () => {
+      const store = await openSqliteStore(dbFile('read-then-write'));
+      const key = newKey();
+      try {
+        const product = { productId: 'A', variant: null, mainProductIdentifier: null, name: 'A', brand: null, price: 1, currency: 'EUR', taxRateBp: 0, stock: 5, shopSource: null, slug: null, images: [] };
+        // no await between the calls: they all start in one turn
+        const results = await Promise.all([
+          store.getBasket(key),
+          store.getProducts(key.partnerId, ['A']),
+          store.upsertProducts(key.partnerId, [product]),
+          store.getProducts(key.partnerId, ['A']),
+          store.reserveStock(key.partnerId, 'r1', [{ productId: 'A', count: 2 }]),
+          store.hasCatalogue(key.partnerId),
+          store.updateBasket(key, () => ({ state: state(3), result: 'written' })),
+          store.getBasket(key),
+        ]);
+        assert.equal(results[0], null);
+        assert.equal(results[1].size, 0);
+        assert.equal(results[3].get('A')?.stock, 5);
+        assert.deepEqual(results[4], [{ productId: 'A', stocked: 2 }]);
+        assert.equal(results[5], true);
+        assert.equal(results[6], 'written');
+        // the update is committed at the end of the turn, after this read ran
+        assert.equal(results[7], null);
+        assert.deepEqual(await store.getBasket(key), { state: state(3), version: 1 });
+        assert.equal((await store.getProducts(key.partnerId, ['A'])).get('A')?.reserved, 2);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   it('a closed store rejects with StoreUnavailableError', async () => {
     const store = await openSqliteStore(dbFile('closed'));
     await store.close();
