@@ -5,6 +5,7 @@
  *   npm run bench -- [--baskets 10000] [--duration 10] [--connections 50] [--users 10000]
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
+ *                    [--node-options "--max-old-space-size=96"]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     /** Write a V8 CPU profile of the service to this directory (open it in Chrome DevTools). */
     profile: { type: 'string' },
+    /** Extra Node.js options for the service only, e.g. "--max-old-space-size=96" (experiments). */
+    'node-options': { type: 'string' },
   },
 });
 
@@ -159,6 +162,14 @@ async function preload(url: string): Promise<void> {
     await store.close();
   }
   log(`preloaded ${BASKETS} baskets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** The Node.js flags `npm start` runs the service with (package.json), so the bench measures the same process. */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const m = /^node((?: --[\w-]+(?:=\S+)?)*) dist\/main\.js$/.exec(pkg.scripts.start ?? '');
+  if (!m) throw new Error(`package.json "start" is not "node [--flags] dist/main.js": ${pkg.scripts.start}`);
+  return m[1]!.split(' ').filter(Boolean);
 }
 
 function log(msg: string) {
@@ -363,7 +374,8 @@ async function main(): Promise<void> {
     const ceiling = await startProcess(['bench/ceiling-server.mjs'], {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
     children.push(ceiling.child);
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.profile)}`] : [];
-    const serverCmd = [...profile, ...(args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])];
+    const nodeOptions = [...startFlags(), ...(args['node-options'] ? args['node-options'].split(/\s+/).filter(Boolean) : [])];
+    const serverCmd = [...profile, ...nodeOptions, ...(args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])];
     const service = await startProcess(
       serverCmd,
       {
