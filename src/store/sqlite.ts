@@ -17,7 +17,9 @@
  * Shared reads: the hot reads (baskets, products) of one turn of the event loop share one read transaction,
  * opened by the first and committed when the turn ends (setImmediate) or before anything else touches the
  * database. A read transaction takes and drops file locks (system calls) that cost more than the lookup itself.
- * Each read still sees every write committed before the turn's requests were read from their sockets.
+ * This process's writes end it first, so it never hides them; another process's write committed during the same
+ * turn may be missed by reads until the turn ends (docs/decisions.md). Updates always read inside their own
+ * IMMEDIATE transaction.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
