@@ -11,6 +11,7 @@ import jsqr from 'jsqr';
 import pngjs from 'pngjs';
 import { chromium, type Browser } from 'playwright-core';
 import { DEMO_KEY, startTestServer, userHeaders, type TestServer } from '../http/harness.js';
+import { productInput } from '../helpers/product.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -62,20 +63,7 @@ describe('landing page in headless Chromium', () => {
 
   it('shows the transferred basket once, escaped, then the "expired or used" page', { skip, timeout: 120_000 }, async () => {
     await t.server.store.upsertProducts('demo', [
-      {
-        productId: 'xss-1',
-        variant: null,
-        mainProductIdentifier: null,
-        name: '<img src=x onerror="window.__xss=1">Sneaky <b>tag</b>',
-        brand: null,
-        price: 500,
-        currency: 'EUR',
-        taxRateBp: 1900,
-        stock: null,
-        shopSource: null,
-        slug: null,
-        images: [],
-      },
+      productInput('xss-1', { name: '<img src=x onerror="window.__xss=1">Sneaky <b>tag</b>', price: 500 }),
     ]);
     const url = await transferredUrl('tv-browser');
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });

@@ -7,28 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import type { ProductInput } from '../../src/domain/catalogue.js';
 import { BasketService } from '../../src/service/baskets.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
+import { productInput } from '../helpers/product.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'basket-service-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const product = (productId: string, variant: string | null): ProductInput => ({
-  productId,
-  variant,
-  mainProductIdentifier: null,
-  name: productId,
-  brand: null,
-  price: 1000,
-  currency: 'EUR',
-  taxRateBp: 1900,
-  stock: null,
-  shopSource: null,
-  slug: null,
-  images: [],
-});
+const product = (productId: string, variant: string | null) => productInput(productId, { variant });
 
 /** Counts catalogue reads that reach the store. */
 function counting(store: Store): { store: Store; reads: () => number } {

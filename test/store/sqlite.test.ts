@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
+import { productInput } from '../helpers/product.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WRITER = fileURLToPath(new URL('./fixtures/sqlite-writer.ts', import.meta.url));
@@ -374,7 +375,7 @@ describe('SQLite store', { timeout: 60_000 }, () => {
       const store = await openSqliteStore(dbFile('read-then-write'));
       const key = newKey();
       try {
-        const product = { productId: 'A', variant: null, mainProductIdentifier: null, name: 'A', brand: null, price: 1, currency: 'EUR', taxRateBp: 0, stock: 5, shopSource: null, slug: null, images: [] };
+        const product = productInput('A', { stock: 5 });
         // no await between the calls: they all start in one turn
         const results = await Promise.all([
           store.getBasket(key),
