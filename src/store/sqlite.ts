@@ -454,6 +454,7 @@ class SqliteStore implements Store {
   /** Whether the shared read transaction of this turn is open (see read()). */
   private readOpen = false;
   private readonly endReadLater = () => this.endRead();
+  private readonly flushLater = () => this.flushUpdates();
 
   constructor(private readonly db: Db) {
     this.groupCommit = db.transaction((group: readonly PendingUpdate[]) => group.map((u) => this.attemptInGroup(u)));
@@ -556,7 +557,7 @@ class SqliteStore implements Store {
       return this.attemptBasketUpdate(u.key, u.fn);
     } catch (error) {
       if (!this.db.inTransaction) throw new GroupAborted(error);
-      return { outcome: 'failed', error: error instanceof CallerError ? error.error : error };
+      return { outcome: 'failed', error };
     }
   }
 
@@ -569,21 +570,21 @@ class SqliteStore implements Store {
 
   private enqueueUpdate(u: PendingUpdate): void {
     this.pending.push(u);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // setImmediate runs after the poll phase, so every request read from the sockets in this turn can join
-    setImmediate(() => this.flushUpdates());
+    setImmediate(this.flushLater);
   }
 
   private flushUpdates(): void {
     this.flushScheduled = false;
-    if (this.pending.length === 0) return;
-    const group = this.pending.length <= MAX_GROUP ? this.pending : this.pending.slice(0, MAX_GROUP);
-    this.pending = group === this.pending ? [] : this.pending.slice(MAX_GROUP);
-    if (this.pending.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushUpdates());
-    }
+    const group = this.pending.splice(0, MAX_GROUP);
+    if (group.length === 0) return;
+    if (this.pending.length > 0) this.scheduleFlush();
     let attempts: Attempt<unknown>[];
     try {
       // IMMEDIATE takes the write lock before the first read, so other processes cannot write in between.
