@@ -58,6 +58,8 @@ export class BasketService {
   private readonly monotonic: () => number;
   /** `partnerId productId` → catalogue hit (partner ids hold no space); only hits are kept, never "unknown". */
   private readonly productRefs = new Map<string, { ref: ProductRef; until: number }>();
+  /** Counts catalogue writes through this service: a lookup that overlapped one does not remember its read. */
+  private catalogueWrites = 0;
 
   constructor(opts: BasketServiceOptions) {
     this.store = opts.store;
@@ -98,15 +100,17 @@ export class BasketService {
 
   /** A product as the catalogue knows it; any id when the partner keeps no catalogue; null when unknown. */
   async lookupProduct(partnerId: string, productId: string): Promise<ProductRef | null> {
-    const cacheKey = `${partnerId} ${productId}`;
+    const cacheKey = productCacheKey(partnerId, productId);
     if (this.productCacheMs > 0) {
       const hit = this.productRefs.get(cacheKey);
       if (hit && hit.until > this.monotonic()) return hit.ref;
     }
+    const writesBefore = this.catalogueWrites;
     const found = (await this.store.getProducts(partnerId, [productId])).get(productId);
     if (found) {
       const ref = productRef(found);
-      if (this.productCacheMs > 0) this.rememberProduct(cacheKey, ref);
+      // a write that finished while this read was under way may have made it stale: use it, don't keep it
+      if (this.productCacheMs > 0 && writesBefore === this.catalogueWrites) this.rememberProduct(cacheKey, ref);
       return ref;
     }
     return (await this.store.hasCatalogue(partnerId)) ? null : { productId };
@@ -123,7 +127,8 @@ export class BasketService {
     try {
       return await this.store.upsertProducts(partnerId, products);
     } finally {
-      for (const p of products) this.productRefs.delete(`${partnerId} ${p.productId}`);
+      this.catalogueWrites++;
+      for (const p of products) this.productRefs.delete(productCacheKey(partnerId, p.productId));
     }
   }
 
@@ -172,6 +177,10 @@ export class BasketService {
     }
     return out;
   }
+}
+
+function productCacheKey(partnerId: string, productId: string): string {
+  return `${partnerId} ${productId}`;
 }
 
 function productNotFound(productId: string): BasketError {

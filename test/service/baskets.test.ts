@@ -17,15 +17,15 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const product = (productId: string, variant: string | null) => productInput(productId, { variant });
 
-/** Counts catalogue reads that reach the store. */
+/** Counts catalogue reads that reach the store (its own getProducts replaced; every other method untouched). */
 function counting(store: Store): { store: Store; reads: () => number } {
   let reads = 0;
-  const wrapped = Object.create(store) as Store;
-  wrapped.getProducts = (partnerId, ids) => {
+  const getProducts = store.getProducts.bind(store);
+  store.getProducts = (partnerId, ids) => {
     reads++;
-    return store.getProducts(partnerId, ids);
+    return getProducts(partnerId, ids);
   };
-  return { store: wrapped, reads: () => reads };
+  return { store, reads: () => reads };
 }
 
 describe('BasketService product cache', () => {
@@ -85,6 +85,30 @@ describe('BasketService product cache', () => {
       await service.upsertProducts('p', [product('A', 'red')]);
       await service.assign(owner, 'A', 1);
       await service.upsertProducts('p', [product('A', 'blue')]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'blue' }]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a read that overlapped a catalogue write through the service is used once, not remembered', async () => {
+    const { raw, service } = await open(60_000);
+    try {
+      await raw.upsertProducts('p', [product('A', 'red')]);
+      // the next catalogue read answers only when released, after the write below has finished
+      const getProducts = raw.getProducts;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      raw.getProducts = async (partnerId, ids) => {
+        const read = await getProducts(partnerId, ids); // reads 'red' now
+        await gate;
+        return read;
+      };
+      const slow = service.assign(owner, 'A', 1);
+      await service.upsertProducts('p', [product('A', 'blue')]);
+      release();
+      assert.deepEqual((await slow).cart, [{ productId: 'A', count: 1, variant: 'red' }]);
+      raw.getProducts = getProducts;
       assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'blue' }]);
     } finally {
       await raw.close();
