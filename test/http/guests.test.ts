@@ -4,18 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import type { BasketView } from '../../src/http/routes/baskets.js';
 import { serviceKeyConfig } from '../auth/helpers.js';
-import { ACME_KEY, DEMO_KEY, OPEN_KEY, startTestServer, userHeaders, type EnvelopeBody, type TestServer } from './harness.js';
+import { ACME_KEY, DEMO_KEY, OPEN_KEY, startTestServer, userHeaders, type EnvelopeBody, type GuestData, type Res, type TestServer } from './harness.js';
 
 const DAY = 86_400_000;
 
-interface GuestData {
-  userId: string;
-  token: string;
-  expires: string;
-  basket: BasketView;
-}
-
-type Res<T> = { status: number; body: EnvelopeBody<T>; headers: Record<string, unknown> };
 
 async function createGuest(t: TestServer, body?: unknown, apiKey = DEMO_KEY, prefix = '/v2'): Promise<Res<GuestData>> {
   const res = await t.server.app.inject({

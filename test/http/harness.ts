@@ -2,6 +2,7 @@
  * A real server for HTTP tests: real SQLite file in a temp directory, real Fastify (inject or a port),
  * a controllable clock, and partners with every kind of key material.
  */
+import type { BasketView } from '../../src/http/routes/baskets.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -132,4 +133,15 @@ export interface EnvelopeBody<T = unknown> {
   data: T;
   nextToken: string | null;
   error: { code: number; message: string; details: unknown } | null;
+}
+
+/** A parsed answer of `server.app.inject`. */
+export type Res<T> = { status: number; body: EnvelopeBody<T>; headers: Record<string, unknown> };
+
+/** The data of POST /v2/baskets/guests. */
+export interface GuestData {
+  userId: string;
+  token: string;
+  expires: string;
+  basket: BasketView;
 }

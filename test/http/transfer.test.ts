@@ -11,7 +11,7 @@ import jsqr from 'jsqr';
 import pngjs from 'pngjs';
 import { hashTransferToken } from '../../src/domain/transfer-token.js';
 import type { BasketView } from '../../src/http/routes/baskets.js';
-import { ACME_KEY, DEMO_KEY, OPEN_KEY, TEST_PARTNERS, TEST_STORE, startTestServer, userHeaders, type EnvelopeBody, type TestServer } from './harness.js';
+import { ACME_KEY, DEMO_KEY, OPEN_KEY, TEST_PARTNERS, TEST_STORE, startTestServer, userHeaders, type EnvelopeBody, type GuestData, type Res, type TestServer } from './harness.js';
 
 interface TransferData {
   expires: string;
@@ -21,13 +21,6 @@ interface TransferData {
   qrCodeImageUrl: string | null;
   qrCodeImageBase64: string | null;
 }
-interface GuestData {
-  userId: string;
-  token: string;
-  expires: string;
-  basket: BasketView;
-}
-type Res<T> = { status: number; body: EnvelopeBody<T>; headers: Record<string, unknown> };
 
 // jsqr is CommonJS whose typings declare an ES default export: take the function whichever way it arrives.
 const jsQR = ((jsqr as unknown as { default?: typeof jsqr.default }).default ?? jsqr) as typeof jsqr.default;
