@@ -5,10 +5,10 @@
  *   npm run bench -- [--baskets 10000] [--duration 10] [--connections 50] [--users 10000]
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
- *                    [--node-options "--max-old-space-size=96"]
+ *                    [--node-options "--max-old-space-size=96"] [--service-log file]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     /** Extra Node.js options for the service only, e.g. "--max-old-space-size=96" (experiments). */
     'node-options': { type: 'string' },
+    /** Append the service's stdout and stderr to this file (e.g. with --node-options=--trace-gc). */
+    'service-log': { type: 'string' },
   },
 });
 
@@ -176,21 +178,31 @@ function log(msg: string) {
   process.stderr.write(`bench: ${msg}\n`);
 }
 
-function startProcess(cmd: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; port: number }> {
+function startProcess(
+  cmd: string[],
+  env: Record<string, string>,
+  pattern: RegExp,
+  logFile?: string,
+): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
+    const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : null;
+    // Output is kept only until the process is up (for the error message); a long run must not grow it.
+    let out: string | null = '';
     const timer = setTimeout(() => reject(new Error(`${cmd.join(' ')} did not start: ${out}`)), 60_000);
     const onData = (d: Buffer) => {
+      log?.write(d);
+      if (out === null) return;
       out += d.toString();
       const m = pattern.exec(out);
       if (m) {
         clearTimeout(timer);
+        out = null;
         resolve({ child, port: Number(m[1]) });
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', onData);
     child.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${cmd.join(' ')} exited with ${code}: ${out}`));
@@ -217,6 +229,35 @@ function treeRss(pid: number): number {
   visit(pid);
   return total;
 }
+
+/** CPU seconds (user + system, all threads) of a process and its descendants. */
+function treeCpu(pid: number): number {
+  let ticks = 0;
+  const visit = (p: number) => {
+    try {
+      // Fields after the command name (which may hold spaces), counted from the state field: utime is the 12th.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
+      }
+    } catch {
+      // the process went away between reads
+    }
+  };
+  visit(pid);
+  return ticks / CLOCK_TICKS;
+}
+/** Ticks of all CPUs together since boot: [busy, idle]. */
+function machineTicks(): [number, number] {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + f[4]!;
+  return [f.reduce((a, b) => a + b, 0) - idle, idle];
+}
+/** USER_HZ: 100 on every Linux build that matters; /proc reports times in these ticks. */
+const CLOCK_TICKS = 100;
 
 interface Scenario {
   name: string;
@@ -344,6 +385,8 @@ export interface ScenarioResult {
   errors: number;
   statusCodes: Record<string, number>;
   peakRssMb: number;
+  /** Cores busy in the server (all its processes) and in this process (autocannon) during the measured run. */
+  cpu: { serverCores: number; loadGeneratorCores: number; serverMicrosPerRequest: number; machineIdle: number };
 }
 
 function run(url: string, s: Scenario, duration: number): Promise<autocannon.Result> {
@@ -390,6 +433,7 @@ async function main(): Promise<void> {
         NODE_ENV: 'production',
       },
       /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+      args['service-log'],
     );
     children.push(service.child);
 
@@ -406,7 +450,17 @@ async function main(): Promise<void> {
       }
       let peak = treeRss(target.child.pid!);
       const sampler = setInterval(() => (peak = Math.max(peak, treeRss(target.child.pid!))), 100);
+      const cpuBefore = treeCpu(target.child.pid!);
+      const selfBefore = process.cpuUsage();
+      const machineBefore = machineTicks();
+      const started = process.hrtime.bigint();
       const r = await run(base, s, DURATION).finally(() => clearInterval(sampler));
+      const wall = Number(process.hrtime.bigint() - started) / 1e9;
+      const serverCpu = treeCpu(target.child.pid!) - cpuBefore;
+      const self = process.cpuUsage(selfBefore);
+      const machineAfter = machineTicks();
+      const busy = machineAfter[0] - machineBefore[0];
+      const idle = machineAfter[1] - machineBefore[1];
       if (s.name === 'checkout') await settleCheckouts(base, tokens);
       peak = Math.max(peak, treeRss(target.child.pid!));
       const rps = r.requests.average;
@@ -423,6 +477,12 @@ async function main(): Promise<void> {
         errors: r.errors,
         statusCodes,
         peakRssMb: Math.round(peak / (1024 * 1024)),
+        cpu: {
+          serverCores: Number((serverCpu / wall).toFixed(2)),
+          loadGeneratorCores: Number(((self.user + self.system) / 1e6 / wall).toFixed(2)),
+          serverMicrosPerRequest: r.requests.total > 0 ? Math.round((serverCpu * 1e6) / r.requests.total) : 0,
+          machineIdle: busy + idle > 0 ? Number((idle / (busy + idle)).toFixed(2)) : 0,
+        },
       });
       log(`${s.name}: ${Math.round(rps)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
     }
@@ -445,7 +505,7 @@ async function main(): Promise<void> {
 }
 
 function printTable(results: ScenarioResult[]): void {
-  const head = ['scenario', 'req/s', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB'];
+  const head = ['scenario', 'req/s', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'µs CPU/req', 'bench cores', 'idle'];
   const rows = results.map((r) => [
     r.scenario,
     String(r.requestsPerSec),
@@ -456,6 +516,10 @@ function printTable(results: ScenarioResult[]): void {
     String(r.non2xx),
     String(r.errors),
     String(r.peakRssMb),
+    r.cpu.serverCores.toFixed(2),
+    String(r.cpu.serverMicrosPerRequest),
+    r.cpu.loadGeneratorCores.toFixed(2),
+    `${Math.round(r.cpu.machineIdle * 100)} %`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
