@@ -49,6 +49,7 @@ import {
   type IdempotencyRow,
 } from './checks.js';
 import { BasketChangeListeners } from './listeners.js';
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.js';
 import {
   DuplicateOrderError,
   StoreUnavailableError,
@@ -515,7 +516,11 @@ class SqliteStore implements Store {
     this.statements ??= prepareStatements(this.db);
   }
 
+  /** The WAL checkpoint thread of a file database (none in memory); set once the store is open. */
+  checkpointer: Checkpointer | null = null;
+
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     if (this.db.open) this.endRead();
     // updates already accepted are committed (or refused) before the handle goes
     while (this.pending.length > 0 && this.db.open) this.flushUpdates();
@@ -886,6 +891,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
       if (inMemory) db.pragma('foreign_keys = ON');
       else configure(db, options.synchronous ?? 'normal');
       await store.init();
+      if (!inMemory) store.checkpointer = startCheckpointer(path.resolve(file), db);
       return store;
     } catch (error) {
       db.close();
