@@ -87,8 +87,10 @@ const MAX_GROUP = 128;
 
 // --- schema ----------------------------------------------------------------------------------------------------
 
+const HOUR_MS = 3_600_000;
+
 /** Append-only: migration i brings the schema to user_version i + 1. Never edit a shipped entry. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE baskets (
     partner_id   TEXT    NOT NULL,
@@ -175,7 +177,21 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (partner_id, user_id)
   );
   `,
+  // The purge index on expires changed with every basket write (the expiry slides on each change): a page write
+  // per update. Indexed by the hour of the expiry instead, it changes only when a write moves the expiry into
+  // another hour (see basketIndexChanged).
+  `
+  ALTER TABLE baskets ADD COLUMN expires_hour INTEGER NOT NULL DEFAULT 0;
+  UPDATE baskets SET expires_hour = expires / ${HOUR_MS};
+  DROP INDEX baskets_purge;
+  CREATE INDEX baskets_purge ON baskets (expires_hour) WHERE has_checkout = 0;
+  `,
 ];
+
+/** The purge index's bucket of an expiry: the hour it falls in (SQLite's integer division of a positive value). */
+export function expiresHour(expires: number): number {
+  return Math.floor(expires / HOUR_MS);
+}
 
 function userVersion(db: Db): number {
   const v = db.pragma('user_version', { simple: true });
@@ -231,6 +247,11 @@ interface BasketRow {
   version: number;
   data: string;
 }
+/** What the write path reads: the row and what the purge index holds of it. */
+interface BasketWriteRow extends BasketRow {
+  has_checkout: number;
+  expires_hour: number;
+}
 interface ReservationRow {
   lines: string;
   state: ReservationState;
@@ -270,17 +291,29 @@ function prepareStatements(db: Db) {
     getBasket: db.prepare<[string, string], BasketRow>(
       'SELECT version, data FROM baskets WHERE partner_id = ? AND user_id = ?',
     ),
-    insertBasket: db.prepare<[string, string, number, number, string]>(
-      `INSERT INTO baskets (partner_id, user_id, version, expires, has_checkout, data) VALUES (?, ?, 1, ?, ?, ?)
+    getBasketForWrite: db.prepare<[string, string], BasketWriteRow>(
+      'SELECT version, has_checkout, expires_hour, data FROM baskets WHERE partner_id = ? AND user_id = ?',
+    ),
+    insertBasket: db.prepare<[string, string, number, number, number, string]>(
+      `INSERT INTO baskets (partner_id, user_id, version, expires, expires_hour, has_checkout, data)
+       VALUES (?, ?, 1, ?, ?, ?, ?)
        ON CONFLICT (partner_id, user_id) DO NOTHING`,
     ),
-    updateBasket: db.prepare<[number, number, string, string, string, number]>(
-      `UPDATE baskets SET version = version + 1, expires = ?, has_checkout = ?, data = ?
+    updateBasket: db.prepare<[number, number, number, string, string, string, number]>(
+      `UPDATE baskets SET version = version + 1, expires = ?, expires_hour = ?, has_checkout = ?, data = ?
        WHERE partner_id = ? AND user_id = ? AND version = ?`,
     ),
-    purgeBaskets: db.prepare<[number, number]>(
+    // Sets no indexed column: SQLite then leaves the purge index alone (it updates an index whenever one of its
+    // columns is assigned, equal value or not).
+    updateBasketRow: db.prepare<[number, string, string, string, number]>(
+      `UPDATE baskets SET version = version + 1, expires = ?, data = ?
+       WHERE partner_id = ? AND user_id = ? AND version = ?`,
+    ),
+    // Every entry of an hour before now's is expired; of now's hour, the row's expires decides.
+    purgeBaskets: db.prepare<[number, number, number]>(
       `DELETE FROM baskets WHERE (partner_id, user_id) IN (
-         SELECT partner_id, user_id FROM baskets WHERE has_checkout = 0 AND expires <= ? LIMIT ?)`,
+         SELECT partner_id, user_id FROM baskets
+         WHERE has_checkout = 0 AND expires_hour <= ? AND expires <= ? LIMIT ?)`,
     ),
 
     getProducts: db.prepare<[string, string], ProductRow<string>>(
@@ -540,16 +573,21 @@ class SqliteStore implements Store {
 
   /** One read → fn → conditional write, run inside the IMMEDIATE transaction of a group commit. */
   private attemptBasketUpdate(key: BasketKey, fn: BasketUpdater<unknown>): Attempt<unknown> {
-    const row = this.st.getBasket.get(key.partnerId, key.userId);
+    const row = this.st.getBasketForWrite.get(key.partnerId, key.userId);
     const current: StoredBasket | null = row ? { state: parseJson<BasketState>(row.data), version: row.version } : null;
     const change = callerFn(() => fn(current));
     if ('keep' in change) return { outcome: 'kept', result: change.result };
     const { state } = change;
     const json = toJson(state);
+    const hour = expiresHour(state.expires);
+    const checkout = hasCheckout(state) ? 1 : 0;
+    const { partnerId, userId } = key;
     // Conditional on the version read: a write that lost a race changes no row and is retried.
-    const written = current
-      ? this.st.updateBasket.run(state.expires, hasCheckout(state) ? 1 : 0, json, key.partnerId, key.userId, current.version)
-      : this.st.insertBasket.run(key.partnerId, key.userId, state.expires, hasCheckout(state) ? 1 : 0, json);
+    const written = !row
+      ? this.st.insertBasket.run(partnerId, userId, state.expires, hour, checkout, json)
+      : row.expires_hour === hour && row.has_checkout === checkout
+        ? this.st.updateBasketRow.run(state.expires, json, partnerId, userId, row.version)
+        : this.st.updateBasket.run(state.expires, hour, checkout, json, partnerId, userId, row.version);
     return written.changes === 1 ? { outcome: 'written', result: change.result } : { outcome: 'conflict' };
   }
 
@@ -623,7 +661,7 @@ class SqliteStore implements Store {
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
-    return this.run(() => this.st.purgeBaskets.run(now, limit).changes);
+    return this.run(() => this.st.purgeBaskets.run(expiresHour(now), now, limit).changes);
   }
 
   onBasketChange(listener: BasketChangeListener): () => void {

@@ -310,6 +310,37 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.equal(await store.purgeExpiredBaskets(E, 0), 0);
       });
 
+      it('purgeExpiredBaskets follows each basket’s latest expiry, within an hour and across hours', async () => {
+        // SQLite indexes the hour of the expiry, and leaves the index alone when a write keeps the hour: every
+        // move below (into another hour, within one, into or out of checkout) must still be purged by its latest
+        // values. Mid-hour, far in the past, so that other data in a shared store is never eligible.
+        const T = 10 * HOUR + HOUR / 2;
+        const write = (key: BasketKey, extra: Partial<BasketState>) =>
+          store.updateBasket(key, () => ({ state: basket(0, [], extra), result: null }));
+        const movedEarlier = newKey(); // a later hour, then expired in an earlier one
+        const movedLater = newKey(); // expired, then a later hour
+        const sameHour = newKey(); // expired, then later within the same hour
+        const checkoutEnded = newKey(); // held by checkout lines, then released, same expiry
+        await write(movedEarlier, { expires: T + 5 * HOUR });
+        await write(movedEarlier, { expires: T - HOUR });
+        await write(movedLater, { expires: T - 1 });
+        await write(movedLater, { expires: T + 5 * HOUR });
+        await write(sameHour, { expires: T - 10 });
+        await write(sameHour, { expires: T + 10 });
+        await write(checkoutEnded, { expires: T - 10, checkout: [{ productId: 'A', count: 1, stocked: 1 }] });
+        await write(checkoutEnded, { expires: T - 10 });
+
+        await store.purgeExpiredBaskets(T, 1000);
+        assert.equal(await store.getBasket(movedEarlier), null, 'expiry moved into an earlier hour');
+        assert.equal(await store.getBasket(checkoutEnded), null, 'no longer held by checkout lines');
+        assert.notEqual(await store.getBasket(movedLater), null, 'expiry moved into a later hour');
+        assert.notEqual(await store.getBasket(sameHour), null, 'expiry moved later within its hour');
+
+        await store.purgeExpiredBaskets(T + 10, 1000);
+        assert.equal(await store.getBasket(sameHour), null, 'due now');
+        assert.notEqual(await store.getBasket(movedLater), null);
+      });
+
       it('onBasketChange fires after a committed write; unsubscribe stops it', async () => {
         const key = newKey();
         const isOurs = (k: BasketKey): boolean => k.partnerId === key.partnerId && k.userId === key.userId;

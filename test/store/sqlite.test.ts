@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../../src/store/sqlite.js';
+import { expiresHour, MIGRATIONS, openSqliteStore } from '../../src/store/sqlite.js';
 import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
 import { productInput } from '../helpers/product.js';
@@ -135,7 +135,7 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     const db = new Database(file, { readonly: true });
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 1);
+      assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
     } finally {
       db.close();
     }
@@ -153,6 +153,50 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     await b.close();
   });
 
+  it('migrating a version-1 file indexes its baskets by the hour of their expiry, and purges them by it', async () => {
+    const file = dbFile('v1');
+    const v1 = new Database(file);
+    const HOUR = 3_600_000;
+    const rows = [
+      { userId: 'expired', expires: 20 * HOUR + 5, checkout: 0 },
+      { userId: 'later-same-hour', expires: 20 * HOUR + 50, checkout: 0 },
+      { userId: 'next-hour', expires: 21 * HOUR, checkout: 0 },
+      { userId: 'in-checkout', expires: 20 * HOUR, checkout: 1 },
+    ];
+    try {
+      v1.pragma('journal_mode = WAL');
+      v1.exec(MIGRATIONS[0]!);
+      v1.pragma('user_version = 1');
+      const insert = v1.prepare('INSERT INTO baskets (partner_id, user_id, version, expires, has_checkout, data) VALUES (?, ?, 3, ?, ?, ?)');
+      for (const r of rows) {
+        const state = { cart: [], saved: [], checkout: [], lastChanged: 0, expires: r.expires, session: null };
+        insert.run('p', r.userId, r.expires, r.checkout, JSON.stringify(state));
+      }
+    } finally {
+      v1.close();
+    }
+    const store = await openSqliteStore(file);
+    try {
+      const db = new Database(file, { readonly: true });
+      try {
+        assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+        const hours = db.prepare<[], { user_id: string; expires_hour: number }>('SELECT user_id, expires_hour FROM baskets ORDER BY user_id').all();
+        assert.deepEqual(
+          hours,
+          rows.map((r) => ({ user_id: r.userId, expires_hour: expiresHour(r.expires) })).sort((a, b) => a.user_id.localeCompare(b.user_id)),
+        );
+        assert.deepEqual(hours.map((h) => h.expires_hour).sort(), [20, 20, 20, 21]);
+      } finally {
+        db.close();
+      }
+      assert.equal(await store.purgeExpiredBaskets(20 * HOUR + 10, 100), 1);
+      const left = async (userId: string) => (await store.getBasket({ partnerId: 'p', userId }))?.version ?? null;
+      assert.deepEqual(await Promise.all(rows.map((r) => left(r.userId))), [null, 3, 3, 3]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('eight processes opening (and migrating) a fresh file at once all succeed', async () => {
     const file = dbFile('migrate');
     const children = Array.from({ length: 8 }, () => spawnWriter(['migrate', file]));
@@ -161,7 +205,7 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     for (const c of children) assert.ok(c.lines.includes('ok'));
     const db = new Database(file, { readonly: true });
     try {
-      assert.equal(db.pragma('user_version', { simple: true }), 1);
+      assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
     } finally {
       db.close();
     }
