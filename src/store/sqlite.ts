@@ -20,6 +20,10 @@
  * This process's writes end it first, so it never hides them; another process's write committed during the same
  * turn may be missed by reads until the turn ends (docs/decisions.md). Updates always read inside their own
  * IMMEDIATE transaction.
+ *
+ * Basket cache: baskets read are kept parsed (and frozen) for the next reads, as long as no other connection has
+ * committed: the read transaction checks `PRAGMA data_version`, which changes only on another connection's
+ * commit, and empties the cache when it has. This process's own writes drop the baskets they change.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -84,6 +88,8 @@ const BUSY_TIMEOUT_MS = 5000;
 const MAX_UPDATE_TRIES = 50;
 /** Most basket updates in one group commit: bounds how long one transaction holds the event loop. */
 const MAX_GROUP = 128;
+/** Most parsed baskets kept for reads (a few MB): the active audience of a live show, not every basket. */
+const BASKET_CACHE_ENTRIES = 10_000;
 
 // --- schema ----------------------------------------------------------------------------------------------------
 
@@ -286,6 +292,7 @@ function prepareStatements(db: Db) {
   return {
     ping: db.prepare<[], unknown>('SELECT 1'),
     beginRead: db.prepare<[]>('BEGIN DEFERRED'),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     endRead: db.prepare<[]>('COMMIT'),
 
     getBasket: db.prepare<[string, string], BasketRow>(
@@ -470,6 +477,20 @@ class GroupAborted {
   constructor(readonly error: unknown) {}
 }
 
+/** The basket cache's key: partner ids never hold NUL (config allows [A-Za-z0-9._-]), so the first NUL splits. */
+function cacheKey(key: BasketKey): string {
+  return `${key.partnerId}\u0000${key.userId}`;
+}
+
+/** Freezes a parsed JSON value and everything in it (plain objects and arrays only). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 // --- the store -------------------------------------------------------------------------------------------------
 
 class SqliteStore implements Store {
@@ -488,6 +509,9 @@ class SqliteStore implements Store {
   /** Whether the shared read transaction of this turn is open (see read()). */
   private readOpen = false;
   private readonly endReadLater = () => this.endRead();
+  /** Parsed baskets by cacheKey(), valid for data_version `cachedVersion` (see the module comment). */
+  private readonly cache = new Map<string, StoredBasket>();
+  private cachedVersion = -1;
   private readonly flushLater = () => this.flushUpdates();
 
   constructor(private readonly db: Db) {
@@ -524,6 +548,12 @@ class SqliteStore implements Store {
         this.st.beginRead.run();
         this.readOpen = true;
         setImmediate(this.endReadLater);
+        // the first statement of the transaction: the value belongs to the snapshot the reads below see
+        const dataVersion = this.st.dataVersion.get()!;
+        if (dataVersion !== this.cachedVersion) {
+          this.cache.clear();
+          this.cachedVersion = dataVersion;
+        }
       }
       return op();
     } catch (error) {
@@ -567,8 +597,18 @@ class SqliteStore implements Store {
   // --- baskets ---------------------------------------------------------------------------------------------------
 
   async getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    const row = this.read(() => this.st.getBasket.get(key.partnerId, key.userId));
-    return row ? { state: parseJson<BasketState>(row.data), version: row.version } : null;
+    return this.read(() => {
+      const id = cacheKey(key);
+      const hit = this.cache.get(id);
+      if (hit !== undefined) return hit;
+      const row = this.st.getBasket.get(key.partnerId, key.userId);
+      if (!row) return null;
+      // Frozen: every reader shares the object, so a caller that tried to change it would fail loudly.
+      const stored = deepFreeze({ state: parseJson<BasketState>(row.data), version: row.version });
+      if (this.cache.size >= BASKET_CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(id, stored);
+      return stored;
+    });
   }
 
   /** One read → fn → conditional write, run inside the IMMEDIATE transaction of a group commit. */
@@ -643,6 +683,7 @@ class SqliteStore implements Store {
       const attempt = attempts[i]!;
       switch (attempt.outcome) {
         case 'written':
+          this.cache.delete(cacheKey(u.key));
           this.listeners.emit(u.key);
           u.resolve(attempt.result);
           break;
@@ -661,7 +702,9 @@ class SqliteStore implements Store {
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
-    return this.run(() => this.st.purgeBaskets.run(expiresHour(now), now, limit).changes);
+    const purged = this.run(() => this.st.purgeBaskets.run(expiresHour(now), now, limit).changes);
+    if (purged > 0) this.cache.clear();
+    return purged;
   }
 
   onBasketChange(listener: BasketChangeListener): () => void {

@@ -376,6 +376,61 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     });
   });
 
+  describe('basket cache', () => {
+    const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+    it('a basket read is shared and frozen: a reader that tries to change it fails, and the next read is unchanged', async () => {
+      const store = await openSqliteStore(dbFile('frozen'));
+      const key = newKey();
+      try {
+        await store.updateBasket(key, () => ({ state: state(1), result: null }));
+        const first = (await store.getBasket(key))!;
+        assert.throws(() => first.state.cart.push({ productId: 'B', count: 1 }), TypeError);
+        assert.throws(() => ((first.state.cart[0] as { count: number }).count = 5), TypeError);
+        assert.throws(() => ((first as { version: number }).version = 9), TypeError);
+        await turn();
+        assert.deepEqual(await store.getBasket(key), { state: state(1), version: 1 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('this process’s writes and purges drop the baskets they change', async () => {
+      const store = await openSqliteStore(dbFile('own-writes'));
+      const key = newKey();
+      try {
+        await store.updateBasket(key, () => ({ state: state(1), result: null }));
+        assert.equal((await store.getBasket(key))?.version, 1);
+        await store.updateBasket(key, () => ({ state: state(2), result: null }));
+        assert.deepEqual(await store.getBasket(key), { state: state(2), version: 2 });
+        await store.updateBasket(key, () => ({ state: { ...state(3), expires: 1000 }, result: null }));
+        assert.equal((await store.getBasket(key))?.version, 3);
+        assert.equal(await store.purgeExpiredBaskets(1000, 10), 1);
+        assert.equal(await store.getBasket(key), null);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('another connection’s commit empties it: a basket read in an earlier turn is read again', async () => {
+      const file = dbFile('other-writes');
+      const store = await openSqliteStore(file);
+      const other = new Database(file, { timeout: 1000 });
+      const key = newKey();
+      try {
+        await store.updateBasket(key, () => ({ state: state(1), result: null }));
+        assert.equal((await store.getBasket(key))?.version, 1);
+        await turn();
+        other.prepare('UPDATE baskets SET version = 5, data = ? WHERE partner_id = ? AND user_id = ?').run(JSON.stringify(state(5)), key.partnerId, key.userId);
+        assert.deepEqual(await store.getBasket(key), { state: state(5), version: 5 });
+      } finally {
+        other.close();
+        await store.close();
+      }
+    });
+  });
+
   describe('shared read transaction of a turn', () => {
     const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
     const turn = () => new Promise((resolve) => setImmediate(resolve));
