@@ -413,6 +413,29 @@ describe('SQLite store', { timeout: 60_000 }, () => {
       }
     });
 
+    it('an update works on the stored state even when another connection recreated the basket at the same version', async () => {
+      const file = dbFile('recreated');
+      const store = await openSqliteStore(file);
+      const other = new Database(file, { timeout: 1000 });
+      const key = newKey();
+      try {
+        await store.updateBasket(key, () => ({ state: state(1), result: null }));
+        assert.deepEqual(await store.getBasket(key), { state: state(1), version: 1 }); // cached at version 1
+        await turn();
+        // purged and written anew elsewhere: version 1 again, another state
+        other.prepare('DELETE FROM baskets WHERE partner_id = ? AND user_id = ?').run(key.partnerId, key.userId);
+        other
+          .prepare('INSERT INTO baskets (partner_id, user_id, version, expires, expires_hour, has_checkout, data) VALUES (?, ?, 1, ?, ?, 0, ?)')
+          .run(key.partnerId, key.userId, 9e12, expiresHour(9e12), JSON.stringify(state(7)));
+        const seen = await store.updateBasket(key, (current) => ({ state: state(8), result: current }));
+        assert.deepEqual(seen, { state: state(7), version: 1 });
+        assert.deepEqual(await store.getBasket(key), { state: state(8), version: 2 });
+      } finally {
+        other.close();
+        await store.close();
+      }
+    });
+
     it('another connection’s commit empties it: a basket read in an earlier turn is read again', async () => {
       const file = dbFile('other-writes');
       const store = await openSqliteStore(file);
