@@ -264,6 +264,10 @@ interface Scenario {
   title: string;
   target: 'ceiling' | 'service';
   requests: autocannon.Request[];
+  /** Run only when named in --scenarios: a measurement of the bench itself, not of the service. */
+  diagnostic?: boolean;
+  /** Makes each run's per-connection setup (autocannon's setupClient), e.g. a connection's own request list. */
+  perConnection?: () => (client: autocannon.Client) => void;
   /** Status codes other than 2xx that this scenario expects (none so far). */
 }
 
@@ -322,6 +326,27 @@ function scenarios(t: Tokens): Scenario[] {
       return { ...req, method: 'GET', path: `/v2/baskets/users/${t.users[i]}`, headers: auth(i) };
     },
   });
+  /**
+   * GET's requests, built once per run: connection c cycles through its own share of the users (every
+   * CONNECTIONS-th one, shuffled), so every user is asked for and no two connections walk the same users in
+   * lockstep. Static requests cost the load generator what the ceiling's cost it; building each request in a
+   * setupRequest (as assign must, for its random product and count) nearly doubles its CPU per request, and on
+   * two cores that CPU is taken from the server (see `ceiling-get`).
+   */
+  const getShares = () => {
+    let next = 0;
+    return (client: autocannon.Client) => {
+      const c = next++ % CONNECTIONS;
+      const mine: number[] = [];
+      for (let i = c; i < USERS; i += CONNECTIONS) mine.push(i);
+      if (mine.length === 0) mine.push(c % USERS);
+      for (let k = mine.length - 1; k > 0; k--) {
+        const j = Math.floor(Math.random() * (k + 1));
+        [mine[k], mine[j]] = [mine[j]!, mine[k]!];
+      }
+      client.setRequests(mine.map((i) => ({ method: 'GET', path: `/v2/baskets/users/${t.users[i]}`, headers: auth(i) })));
+    };
+  };
   const assign = (): autocannon.Request => ({
     setupRequest: (req) => {
       const i = pick();
@@ -364,7 +389,22 @@ function scenarios(t: Tokens): Scenario[] {
   ];
   return [
     { name: 'ceiling', title: 'bare Fastify, fixed 300-byte JSON', target: 'ceiling', requests: [{ method: 'GET', path: '/' }] },
-    { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()] },
+    {
+      name: 'ceiling-get',
+      title: "the GET scenario's requests against the bare server: what the load generator can send",
+      target: 'ceiling',
+      requests: [get()],
+      perConnection: getShares,
+      diagnostic: true,
+    },
+    {
+      name: 'ceiling-get-dynamic',
+      title: 'GET requests built per request (setupRequest) against the bare server',
+      target: 'ceiling',
+      requests: [get()],
+      diagnostic: true,
+    },
+    { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()], perConnection: getShares },
     { name: 'assign', title: 'assign product (POST, many users)', target: 'service', requests: [assign()] },
     { name: 'mixed', title: '90% GET / 10% assign', target: 'service', requests: [mixed] },
     { name: 'guest', title: 'guest creation', target: 'service', requests: [guests] },
@@ -392,7 +432,7 @@ export interface ScenarioResult {
 function run(url: string, s: Scenario, duration: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
-      { url, connections: CONNECTIONS, duration, requests: s.requests, timeout: 10 },
+      { url, connections: CONNECTIONS, duration, requests: s.requests, timeout: 10, ...(s.perConnection ? { setupClient: s.perConnection() } : {}) },
       (err: Error | null, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
     );
     instance.on('error', reject);
@@ -438,7 +478,7 @@ async function main(): Promise<void> {
     children.push(service.child);
 
     const wanted = args.scenarios ? new Set(args.scenarios.split(',')) : null;
-    const list = scenarios(tokens).filter((s) => !wanted || wanted.has(s.name) || s.name === 'ceiling');
+    const list = scenarios(tokens).filter((s) => (wanted ? wanted.has(s.name) || s.name === 'ceiling' : !s.diagnostic));
     const results: ScenarioResult[] = [];
     let ceilingRps: number | null = null;
     for (const s of list) {
