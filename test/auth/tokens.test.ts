@@ -438,16 +438,24 @@ describe('partner tokens', () => {
       await expectRejected(v.verify(strict, token), /expired/);
     });
 
-    it('is bounded (LRU) and keyed by partner', async () => {
+    it('is bounded (a hit spares an entry once, as LRU would) and keyed by partner', async () => {
       const c = new Clock();
       const v = createTokenVerifier({ serviceKeys, cacheSize: 2, now: c.now });
-      const [a, b, d] = await Promise.all(['a', 'b', 'd'].map((s) => signToken(secretKey(SECRET), { alg: 'HS256' }, good({ sub: s }))));
+      const [a, b, d, e] = await Promise.all(['a', 'b', 'd', 'e'].map((s) => signToken(secretKey(SECRET), { alg: 'HS256' }, good({ sub: s }))));
       await v.verify(HS, a!);
       await v.verify(HS, b!);
-      await v.verify(wrongSecret, a!); // hit: a becomes most recent
+      await v.verify(wrongSecret, a!); // hit: a is spared by the next eviction
       await v.verify(HS, d!); // evicts b
       assert.equal((await v.verify(wrongSecret, a!)).userId, 'a');
       await expectRejected(v.verify(wrongSecret, b!), /bad signature/);
+      await v.verify(HS, e!); // evicts d, not a: a was hit again since
+      assert.equal((await v.verify(wrongSecret, a!)).userId, 'a');
+      await expectRejected(v.verify(wrongSecret, d!), /bad signature/);
+      await v.verify(HS, b!); // a, hit just above, is spared again: e goes
+      await expectRejected(v.verify(wrongSecret, e!), /bad signature/);
+      await v.verify(HS, d!); // a not hit since it was last spared: now it goes
+      await expectRejected(v.verify(wrongSecret, a!), /bad signature/);
+      assert.equal((await v.verify(wrongSecret, b!)).userId, 'b');
       // Another partner id never sees partner hs's entries.
       await expectRejected(v.verify({ ...wrongSecret, id: 'hs2' }, a!), /bad signature/);
     });
