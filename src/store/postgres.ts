@@ -61,6 +61,7 @@ import {
   type OrderPage,
   type OutboxInput,
   type OutboxMessage,
+  RESERVATION_RETENTION_MS,
   type ReservationState,
   type ReservedLine,
   type ReserveLine,
@@ -95,7 +96,7 @@ const MAX_TX_TRIES = 10;
  * adapters (code-unit order). Every per-user table leads with (partner_id, user_id), every per-partner table
  * with partner_id, so that they can be distributed on Citus (docs/scaling.md).
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE baskets (
     partner_id   TEXT    COLLATE "C" NOT NULL,
@@ -181,6 +182,13 @@ const MIGRATIONS: readonly string[] = [
     one_click         BOOLEAN NOT NULL,
     PRIMARY KEY (partner_id, user_id)
   );
+  `,
+  // When a reservation was released or committed, so that settled ones can be purged after the retention. Those
+  // settled before this migration count from the migration.
+  `
+  ALTER TABLE reservations ADD COLUMN finished BIGINT NULL;
+  UPDATE reservations SET finished = (extract(epoch from now()) * 1000)::bigint WHERE state <> 'reserved';
+  CREATE INDEX reservations_finished ON reservations (finished) WHERE finished IS NOT NULL;
   `,
 ];
 
@@ -566,8 +574,9 @@ class PostgresStore implements Store {
   private async settleReservation(partnerId: string, reservationId: string, to: 'released' | 'committed'): Promise<boolean> {
     return this.tx(async (c) => {
       const { rows } = await c.query<{ lines: ReservedLine[] }>(
-        `UPDATE reservations SET state = $3 WHERE partner_id = $1 AND reservation_id = $2 AND state = 'reserved' RETURNING lines`,
-        [partnerId, reservationId, to],
+        `UPDATE reservations SET state = $3, finished = $4
+         WHERE partner_id = $1 AND reservation_id = $2 AND state = 'reserved' RETURNING lines`,
+        [partnerId, reservationId, to, Date.now()],
       );
       const row = rows[0];
       if (!row) return false;
@@ -798,7 +807,15 @@ class PostgresStore implements Store {
        WHERE i.scope = d.scope AND i.key = d.key AND i.expires <= $1`,
       [now, limit - gone],
     );
-    return gone + (idem.rowCount ?? 0);
+    const settled = gone + (idem.rowCount ?? 0);
+    if (settled >= limit) return settled;
+    const reservations = await this.q(
+      `DELETE FROM reservations r USING (
+         SELECT partner_id, reservation_id FROM reservations WHERE finished <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) d
+       WHERE r.partner_id = d.partner_id AND r.reservation_id = d.reservation_id AND r.finished <= $1`,
+      [now - RESERVATION_RETENTION_MS, limit - settled],
+    );
+    return settled + (reservations.rowCount ?? 0);
   }
 
   // --- per-user settings -----------------------------------------------------------------------------------------

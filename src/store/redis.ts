@@ -61,6 +61,7 @@ import {
   type OrderPage,
   type OutboxInput,
   type OutboxMessage,
+  RESERVATION_RETENTION_MS,
   type ReservationState,
   type ReservedLine,
   type ReserveLine,
@@ -85,7 +86,7 @@ const DAY = 86_400_000;
 /** How long after its own expiry Redis keeps a record before its TTL removes it. */
 const GC_GRACE_MS = 7 * DAY;
 /** Reservation records outlive any checkout by far; their TTL only collects abandoned ones. */
-const RESERVATION_TTL_MS = 30 * DAY;
+const RESERVATION_TTL_MS = RESERVATION_RETENTION_MS;
 const PURGE_BATCH = 200;
 
 type Client = Redis | Cluster;

@@ -68,6 +68,7 @@ import {
   type OrderPage,
   type OutboxInput,
   type OutboxMessage,
+  RESERVATION_RETENTION_MS,
   type ReservationState,
   type ReservedLine,
   type ReserveLine,
@@ -192,6 +193,13 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE baskets SET expires_hour = expires / ${HOUR_MS};
   DROP INDEX baskets_purge;
   CREATE INDEX baskets_purge ON baskets (expires_hour) WHERE has_checkout = 0;
+  `,
+  // When a reservation was released or committed, so that settled ones can be purged after the retention. Those
+  // settled before this migration count from the migration.
+  `
+  ALTER TABLE reservations ADD COLUMN finished INTEGER NULL;
+  UPDATE reservations SET finished = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) WHERE state <> 'reserved';
+  CREATE INDEX reservations_finished ON reservations (finished) WHERE finished IS NOT NULL;
   `,
 ];
 
@@ -359,8 +367,11 @@ function prepareStatements(db: Db) {
     insertReservation: db.prepare<[string, string, string]>(
       `INSERT INTO reservations (partner_id, reservation_id, lines, state) VALUES (?, ?, ?, 'reserved')`,
     ),
-    setReservationState: db.prepare<[ReservationState, string, string]>(
-      `UPDATE reservations SET state = ? WHERE partner_id = ? AND reservation_id = ? AND state = 'reserved'`,
+    setReservationState: db.prepare<[ReservationState, number, string, string]>(
+      `UPDATE reservations SET state = ?, finished = ? WHERE partner_id = ? AND reservation_id = ? AND state = 'reserved'`,
+    ),
+    purgeReservations: db.prepare<[number, number]>(
+      'DELETE FROM reservations WHERE rowid IN (SELECT rowid FROM reservations WHERE finished <= ? LIMIT ?)',
     ),
 
     putTransfer: db.prepare<[string, string, string, string, number]>(
@@ -799,7 +810,7 @@ class SqliteStore implements Store {
         if (to === 'released') this.st.releaseUnits.run(line.stocked, partnerId, line.productId);
         else this.st.commitUnits.run(line.stocked, line.stocked, partnerId, line.productId);
       }
-      return this.st.setReservationState.run(to, partnerId, reservationId).changes === 1;
+      return this.st.setReservationState.run(to, Date.now(), partnerId, reservationId).changes === 1;
     });
     return this.run(() => settle.immediate());
   }
@@ -948,8 +959,9 @@ class SqliteStore implements Store {
 
   async purgeExpired(now: number, limit: number): Promise<number> {
     const purge = this.db.transaction((): number => {
-      const transfers = this.st.purgeTransfers.run(now, limit).changes;
-      return transfers + this.st.purgeIdempotency.run(now, Math.max(0, limit - transfers)).changes;
+      let gone = this.st.purgeTransfers.run(now, limit).changes;
+      gone += this.st.purgeIdempotency.run(now, Math.max(0, limit - gone)).changes;
+      return gone + this.st.purgeReservations.run(now - RESERVATION_RETENTION_MS, Math.max(0, limit - gone)).changes;
     });
     return this.run(() => purge.immediate());
   }

@@ -11,6 +11,12 @@ export interface BasketKey {
   userId: string;
 }
 
+/**
+ * How long a settled reservation is kept: repeats of reserve/release/commit answer from it, and the checkout's
+ * late parties (a repeated finish, a PSP webhook retried for days) read its final state.
+ */
+export const RESERVATION_RETENTION_MS = 30 * 86_400_000;
+
 export interface StoredBasket {
   state: BasketState;
   /** Increases by one on every write; the compare-and-set token. */
@@ -211,7 +217,11 @@ export interface Store {
   beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin>;
   finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void>;
   abandonIdempotent(scope: string, key: string): Promise<void>;
-  /** Deletes expired transfer tokens and idempotency records; returns how many went. */
+  /**
+   * Deletes expired transfer tokens and idempotency records, and reservations released or committed at least
+   * RESERVATION_RETENTION_MS before `now` (Redis lets its reservation keys expire that long after they were made);
+   * returns how many went. A reservation still `reserved` is never purged: checkout expiry releases it first.
+   */
   purgeExpired(now: number, limit: number): Promise<number>;
 
   // --- per-user settings -------------------------------------------------------------------------------------

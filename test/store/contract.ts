@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { BasketState, Line } from '../../src/domain/basket.js';
 import type { ProductInput } from '../../src/domain/catalogue.js';
+import { RESERVATION_RETENTION_MS } from '../../src/store/store.js';
 import type { BasketKey, IdempotencyBegin, Order, OrderPage, OutboxInput, Store, StoredBasket } from '../../src/store/store.js';
 
 const uid = (prefix: string): string => `${prefix}-${randomUUID()}`;
@@ -553,6 +554,32 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.equal(await store.releaseReservation(partner, 'nope'), false);
         assert.equal(await store.commitReservation(partner, 'nope'), false);
       });
+
+      it(
+        'purgeExpired deletes reservations settled RESERVATION_RETENTION_MS ago, never one still reserved',
+        // Redis expires a reservation's keys by TTL, RESERVATION_RETENTION_MS after it was made, not in a purge
+        { skip: name.startsWith('redis') ? 'Redis reservations expire by key TTL' : false },
+        async () => {
+          const partner = uid('partner');
+          await store.upsertProducts(partner, [product('A', 10)]);
+          const [released, committed, held] = [uid('res'), uid('res'), uid('res')];
+          for (const id of [released, committed, held]) await store.reserveStock(partner, id, [{ productId: 'A', count: 1 }]);
+          const before = Date.now();
+          await store.releaseReservation(partner, released);
+          await store.commitReservation(partner, committed);
+          const after = Date.now();
+          const states = async () =>
+            Promise.all([released, committed, held].map((id) => store.getReservationState(partner, id)));
+
+          // Other data of a shared store may go too (transfers, idempotency records long expired by then).
+          await store.purgeExpired(before + RESERVATION_RETENTION_MS - 1, 1_000_000);
+          assert.deepEqual(await states(), ['released', 'committed', 'reserved'], 'kept for the retention');
+          await store.purgeExpired(after + RESERVATION_RETENTION_MS, 1_000_000);
+          assert.deepEqual(await states(), [null, null, 'reserved']);
+          // the units of the reservation still held stay reserved; the committed one left the stock
+          assert.deepEqual(await stockOf(partner, 'A'), { stock: 9, reserved: 1 });
+        },
+      );
 
       it('reservation ids are per partner', async () => {
         const p1 = uid('partner');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { openPostgresStore } from '../../src/store/postgres.js';
+import { MIGRATIONS, openPostgresStore } from '../../src/store/postgres.js';
 import { openStore } from '../../src/store/open.js';
 import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
@@ -45,7 +45,7 @@ describe('PostgreSQL store', { timeout: 60_000 }, () => {
     try {
       const schema = new URL(url).searchParams.get('schema') ?? '';
       const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${pg.escapeIdentifier(schema)}.schema_migrations`);
-      assert.deepEqual(rows.map((r) => r.version), [1]);
+      assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((_, i) => i + 1));
     } finally {
       await client.end();
     }

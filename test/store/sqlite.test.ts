@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { expiresHour, MIGRATIONS, openSqliteStore } from '../../src/store/sqlite.js';
-import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
+import { RESERVATION_RETENTION_MS, StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
 import { productInput } from '../helpers/product.js';
 
@@ -192,6 +192,43 @@ describe('SQLite store', { timeout: 60_000 }, () => {
       assert.equal(await store.purgeExpiredBaskets(20 * HOUR + 10, 100), 1);
       const left = async (userId: string) => (await store.getBasket({ partnerId: 'p', userId }))?.version ?? null;
       assert.deepEqual(await Promise.all(rows.map((r) => left(r.userId))), [null, 3, 3, 3]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migrating a version-2 file starts the retention of reservations settled before it, not of held ones', async () => {
+    const file = dbFile('v2');
+    const v2 = new Database(file);
+    try {
+      v2.pragma('journal_mode = WAL');
+      v2.exec(MIGRATIONS[0]!);
+      v2.exec(MIGRATIONS[1]!);
+      v2.pragma('user_version = 2');
+      const insert = v2.prepare("INSERT INTO reservations (partner_id, reservation_id, lines, state) VALUES ('p', ?, '[]', ?)");
+      for (const state of ['reserved', 'released', 'committed']) insert.run(state, state);
+    } finally {
+      v2.close();
+    }
+    const before = Date.now();
+    const store = await openSqliteStore(file);
+    const after = Date.now();
+    try {
+      const db = new Database(file, { readonly: true });
+      try {
+        const rows = db.prepare<[], { reservation_id: string; finished: number | null }>('SELECT reservation_id, finished FROM reservations').all();
+        const finished = Object.fromEntries(rows.map((r) => [r.reservation_id, r.finished]));
+        assert.equal(finished.reserved, null);
+        for (const settled of ['released', 'committed']) {
+          const at = finished[settled] ?? NaN;
+          // julianday's clock, in whole milliseconds: allow a millisecond either side
+          assert.ok(at >= before - 1 && at <= after + 1, `${settled}: ${at} within ${before}..${after}`);
+        }
+      } finally {
+        db.close();
+      }
+      assert.equal(await store.purgeExpired(after + RESERVATION_RETENTION_MS + 1, 100), 2);
+      assert.equal(await store.getReservationState('p', 'reserved'), 'reserved');
     } finally {
       await store.close();
     }
