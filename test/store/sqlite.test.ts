@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { expiresHour, MIGRATIONS, openSqliteStore } from '../../src/store/sqlite.js';
-import { RESERVATION_RETENTION_MS, StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
+import { RESERVATION_RETENTION_MS, StoreUnavailableError, type BasketKey, type Store } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
 import { productInput } from '../helpers/product.js';
 
@@ -27,6 +27,19 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const dbFile = (name: string): string => path.join(dir, `${name}-${randomUUID()}.db`);
 const newKey = (): BasketKey => ({ partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` });
+
+/** A store on a fresh file, a second connection writing to the same file, and a basket key; both closed after. */
+async function withOtherConnection(name: string, body: (store: Store, other: Database.Database, key: BasketKey) => Promise<void>): Promise<void> {
+  const file = dbFile(name);
+  const store = await openSqliteStore(file);
+  const other = new Database(file, { timeout: 1000 });
+  try {
+    await body(store, other, newKey());
+  } finally {
+    other.close();
+    await store.close();
+  }
+}
 
 storeContract('sqlite', () => openSqliteStore(path.join(dir, 'contract', 'store.db')));
 
@@ -450,12 +463,8 @@ describe('SQLite store', { timeout: 60_000 }, () => {
       }
     });
 
-    it('an update works on the stored state even when another connection recreated the basket at the same version', async () => {
-      const file = dbFile('recreated');
-      const store = await openSqliteStore(file);
-      const other = new Database(file, { timeout: 1000 });
-      const key = newKey();
-      try {
+    it('an update works on the stored state even when another connection recreated the basket at the same version', () =>
+      withOtherConnection('recreated', async (store, other, key) => {
         await store.updateBasket(key, () => ({ state: state(1), result: null }));
         assert.deepEqual(await store.getBasket(key), { state: state(1), version: 1 }); // cached at version 1
         await turn();
@@ -467,51 +476,31 @@ describe('SQLite store', { timeout: 60_000 }, () => {
         const seen = await store.updateBasket(key, (current) => ({ state: state(8), result: current }));
         assert.deepEqual(seen, { state: state(7), version: 1 });
         assert.deepEqual(await store.getBasket(key), { state: state(8), version: 2 });
-      } finally {
-        other.close();
-        await store.close();
-      }
-    });
+      }));
 
-    it('another connection’s commit empties it: a basket read in an earlier turn is read again', async () => {
-      const file = dbFile('other-writes');
-      const store = await openSqliteStore(file);
-      const other = new Database(file, { timeout: 1000 });
-      const key = newKey();
-      try {
+    it('another connection’s commit empties it: a basket read in an earlier turn is read again', () =>
+      withOtherConnection('other-writes', async (store, other, key) => {
         await store.updateBasket(key, () => ({ state: state(1), result: null }));
         assert.equal((await store.getBasket(key))?.version, 1);
         await turn();
         other.prepare('UPDATE baskets SET version = 5, data = ? WHERE partner_id = ? AND user_id = ?').run(JSON.stringify(state(5)), key.partnerId, key.userId);
         assert.deepEqual(await store.getBasket(key), { state: state(5), version: 5 });
-      } finally {
-        other.close();
-        await store.close();
-      }
-    });
+      }));
   });
 
   describe('shared read transaction of a turn', () => {
     const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
     const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-    it('another connection writes while a turn reads, and the next turn sees its commit', async () => {
-      const file = dbFile('read-turn');
-      const store = await openSqliteStore(file);
-      const other = new Database(file, { timeout: 1000 });
-      const key = newKey();
-      try {
+    it('another connection writes while a turn reads, and the next turn sees its commit', () =>
+      withOtherConnection('read-turn', async (store, other, key) => {
         await store.updateBasket(key, () => ({ state: state(1), result: null }));
         assert.equal((await store.getBasket(key))?.version, 1); // opens this turn's read transaction
         // WAL: a reader never blocks a writer of another connection
         other.prepare('UPDATE baskets SET version = 2, data = ? WHERE partner_id = ? AND user_id = ?').run(JSON.stringify(state(2)), key.partnerId, key.userId);
         await turn();
         assert.deepEqual(await store.getBasket(key), { state: state(2), version: 2 });
-      } finally {
-        other.close();
-        await store.close();
-      }
-    });
+      }));
 
     it('an update is acknowledged only once committed, even with a read transaction open in its turn', async () => {
       const file = dbFile('read-ack');
