@@ -1,11 +1,11 @@
 /**
- * Starts and stops the WAL checkpoint thread of a SQLite store (see sqlite-checkpoint-worker.ts for why).
+ * Starts and stops the WAL checkpoint thread of a SQLite store (see sqlite-checkpoint-worker.mjs for why).
  *
  * The store's own connection keeps SQLite's autocheckpoint, raised to BACKSTOP_FRAMES: under a steady stream
  * of commits the thread never finds the WAL fully copied at the moment a writer starts, so the WAL can only
  * restart from its beginning after a checkpoint on the writing connection. That one finds nearly every frame
- * already copied and synced by the thread, so it is short. If the thread fails, the
- * autocheckpoint goes back to SQLite's default and the store carries on as before.
+ * already copied and synced by the thread, so it is short. If the thread fails, the autocheckpoint goes back to
+ * SQLite's default and the store carries on as before.
  */
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';

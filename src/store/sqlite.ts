@@ -187,7 +187,7 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // The purge index on expires changed with every basket write (the expiry slides on each change): a page write
   // per update. Indexed by the hour of the expiry instead, it changes only when a write moves the expiry into
-  // another hour (see basketIndexChanged).
+  // another hour (see attemptBasketUpdate).
   `
   ALTER TABLE baskets ADD COLUMN expires_hour INTEGER NOT NULL DEFAULT 0;
   UPDATE baskets SET expires_hour = expires / ${HOUR_MS};
