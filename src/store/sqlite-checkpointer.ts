@@ -45,7 +45,6 @@ export function startCheckpointer(file: string, db: Database.Database): Checkpoi
     // It holds one statement and a timer: keep its heap small, the RSS budget is the service's.
     resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
   });
-  worker.unref();
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_FRAMES}`);
 
   let running = true;
@@ -60,7 +59,14 @@ export function startCheckpointer(file: string, db: Database.Database): Checkpoi
   // An error event without a listener would crash the process; losing the thread only costs speed.
   worker.on('error', fallBack);
   worker.on('exit', fallBack);
-  worker.on('message', (reply: CheckpointReply) => waiting.shift()?.(reply));
+  worker.on('message', (reply: CheckpointReply) => {
+    const w = waiting.shift();
+    if (waiting.length === 0) worker.unref();
+    w?.(reply);
+  });
+  // Idle, the thread must not keep the process alive (a store that is never closed); while a checkpoint() is
+  // answered, it must. Unref'd after the listeners, as adding a 'message' listener refs it again.
+  worker.unref();
 
   const send = (command: CheckpointCommand) => worker.postMessage(command);
   return {
@@ -68,6 +74,7 @@ export function startCheckpointer(file: string, db: Database.Database): Checkpoi
       if (!running) return Promise.resolve({ error: 'checkpoint thread stopped' });
       return new Promise((resolve) => {
         waiting.push(resolve);
+        if (waiting.length === 1) worker.ref();
         send('checkpoint');
       });
     },

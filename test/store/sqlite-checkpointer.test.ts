@@ -3,10 +3,13 @@
  * connection only appends, it hands checkpoints back when it stops or fails, and data written around it survives.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -100,6 +103,16 @@ describe('SQLite checkpoint thread', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('a process that never closes its store still exits by itself', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/sqlite-unclosed.ts', import.meta.url));
+    // execFile's timeout kills a process that hangs: the test then fails on the signal
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture, dbFile('unclosed')], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      timeout: 30_000,
+    });
+    assert.equal(stdout.trim(), 'written');
   });
 
   it('a store keeps every write across its thread’s checkpoints and a reopen', async () => {
