@@ -1,14 +1,23 @@
+// @ts-check
 /**
  * QR code as a 1-bit grayscale PNG. `qrcode` builds the module matrix; the PNG is framed here and compressed by
  * Node's native zlib. qrcode's own PNG path paints 32-bit pixels and compresses them in JavaScript (~9 ms per
  * code, blocking every other request meanwhile); a black-and-white image needs one bit per pixel.
+ *
+ * Plain JavaScript (type-checked through JSDoc) because it also runs in the QR thread (qr-thread.ts), which starts
+ * without a TypeScript loader.
  */
 import { crc32, deflateSync } from 'node:zlib';
 import QRCode from 'qrcode';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-function chunk(type: string, data: Buffer): Buffer {
+/**
+ * @param {string} type
+ * @param {Buffer} data
+ * @returns {Buffer}
+ */
+function chunk(type, data) {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'ascii');
@@ -17,15 +26,19 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-export interface QrPngOptions {
-  /** Pixels per module. */
-  scale: number;
-  /** Quiet zone around the code, in modules. */
-  margin: number;
-}
+/**
+ * @typedef {object} QrPngOptions
+ * @property {number} scale Pixels per module.
+ * @property {number} margin Quiet zone around the code, in modules.
+ */
 
-/** PNG of a QR code for `text` (error correction M). */
-export function qrPng(text: string, { scale, margin }: QrPngOptions = { scale: 6, margin: 2 }): Buffer {
+/**
+ * PNG of a QR code for `text` (error correction M).
+ * @param {string} text
+ * @param {QrPngOptions} [options]
+ * @returns {Buffer}
+ */
+export function qrPng(text, { scale, margin } = { scale: 6, margin: 2 }) {
   const { modules } = QRCode.create(text, { errorCorrectionLevel: 'M' });
   const size = (modules.size + 2 * margin) * scale;
   const rowBytes = Math.ceil(size / 8);

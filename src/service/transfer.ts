@@ -9,6 +9,8 @@ import { extendTransferUrl, parseTransferUrl, transferUrlWithoutToken, withTrans
 import type { Store, TransferRecord } from '../store/store.js';
 import type { BasketKey } from '../store/store.js';
 import type { GuestCredentials, GuestService } from './guests.js';
+// QR codes are drawn on a thread of their own, started (and `qrcode` loaded) by the first code
+import { qrPng } from './qr-thread.js';
 
 export interface TransferServiceOptions {
   store: Store;
@@ -39,12 +41,6 @@ export function jaySourceOf(partner: PartnerConfig): string {
 
 const tokenInvalid = (): BasketError => new BasketError('TRANSFER_TOKEN_INVALID');
 
-// `qrcode` is loaded by the first QR code rather than at start: most processes never draw one
-let qrModule: Promise<typeof import('./qr-png.js')> | null = null;
-async function qrPng(text: string): Promise<Buffer> {
-  qrModule ??= import('./qr-png.js');
-  return (await qrModule).qrPng(text);
-}
 
 export class TransferService {
   readonly #store: Store;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import jsqr from 'jsqr';
 import { PNG } from 'pngjs';
-import { qrPng } from '../../src/service/qr-png.js';
+import { qrPng } from '../../src/service/qr-png.mjs';
 
 // jsqr is CommonJS whose typings declare an ES default export: take the function whichever way it arrives.
 const jsQR = ((jsqr as unknown as { default?: typeof jsqr.default }).default ?? jsqr) as typeof jsqr.default;
