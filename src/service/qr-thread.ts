@@ -1,8 +1,9 @@
 /**
  * QR code PNGs drawn on a worker thread. Building a code's module matrix (`qrcode`, pure JavaScript) takes
  * 1–3 ms: on the event loop, a burst of "scan to buy" requests at the end of a show would hold up every basket
- * request behind it. One thread per process, started by the first code and never keeping the process alive. If
- * the thread fails, codes are drawn on the event loop again, as before.
+ * request behind it. One thread per process, started by the first code, stopped after IDLE_MS without one (its
+ * ~15 MB count against the process's memory), and never keeping the process alive. If the thread fails, codes are
+ * drawn on the event loop again, as before.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -13,7 +14,11 @@ interface Waiting {
   reject(error: Error): void;
 }
 
+/** How long the thread outlives its last code; starting it again costs tens of milliseconds. */
+const IDLE_MS = 5_000;
+
 let worker: Worker | null = null;
+let idleTimer: NodeJS.Timeout | null = null;
 /** Set once the thread has failed: from then on, codes are drawn in-thread. */
 let failed = false;
 let nextId = 0;
@@ -24,6 +29,16 @@ let local: Promise<typeof import('./qr-png.mjs')> | null = null;
 async function drawHere(text: string): Promise<Buffer> {
   local ??= import('./qr-png.mjs');
   return (await local).qrPng(text);
+}
+
+/** Stops the thread if no code is owed (the idle timer; exported for tests). The next code starts it again. */
+export function stopIdle(): void {
+  if (idleTimer !== null) clearTimeout(idleTimer);
+  idleTimer = null;
+  const w = worker;
+  if (w === null || waiting.size > 0) return;
+  worker = null; // first: its exit is then not taken for a failure
+  void w.terminate();
 }
 
 function fail(): void {
@@ -41,13 +56,16 @@ function thread(): Worker {
   const w = new Worker(new URL('./qr-worker.mjs', import.meta.url), {
     // plain JavaScript: no TypeScript loader (tests) or profiler flags carried over from the main thread
     execArgv: [],
-    resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
   });
   w.on('message', (reply: Reply) => {
     const job = waiting.get(reply.id);
     if (!job) return;
     waiting.delete(reply.id);
-    if (waiting.size === 0) w.unref();
+    if (waiting.size === 0) {
+      w.unref();
+      idleTimer = setTimeout(stopIdle, IDLE_MS).unref();
+    }
     if ('png' in reply) job.resolve(Buffer.from(reply.png));
     else job.reject(new Error(`QR code could not be drawn: ${reply.error}`));
   });
@@ -63,9 +81,18 @@ function thread(): Worker {
   return w;
 }
 
+/** Whether the thread runs, is stopped (idle, or never started), or has failed for good (tests, diagnostics). */
+export function qrThreadState(): 'running' | 'stopped' | 'failed' {
+  return failed ? 'failed' : worker !== null ? 'running' : 'stopped';
+}
+
 /** The PNG of a QR code for `text`, drawn on the QR thread. */
 export function qrPng(text: string): Promise<Buffer> {
   if (failed) return drawHere(text);
+  if (idleTimer !== null) {
+    clearTimeout(idleTimer);
+    idleTimer = null;
+  }
   const w = thread();
   return new Promise((resolve, reject) => {
     const id = nextId++;
