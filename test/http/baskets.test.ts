@@ -44,6 +44,25 @@ describe('getBasket', () => {
     const r = await call('GET', '/baskets/users/g1', 'g1');
     assert.deepEqual(r.body.data.cart, [{ productId: 'shoe-42', count: 2, variant: '42', mainProductIdentifier: 'shoe' }]);
   });
+
+  it('answers a basket read again with the same JSON, and a changed basket with its new state', async () => {
+    const get = async () => {
+      const res = await t.server.app.inject({ method: 'GET', url: '/v2/baskets/users/g2', headers: userHeaders(DEMO_KEY, await t.demoToken('g2')) });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+      return res.body;
+    };
+    await call('POST', '/v2/baskets/users/g2/products/prod-123', 'g2', { count: 1 });
+    const first = await get();
+    assert.equal(await get(), first);
+    assert.deepEqual((JSON.parse(first) as EnvelopeBody<BasketView>).data.cart, [{ productId: 'prod-123', count: 1 }]);
+    t.clock.now += 1000;
+    await call('POST', '/v2/baskets/users/g2/products/prod-123', 'g2', { count: 3 });
+    const changed = JSON.parse(await get()) as EnvelopeBody<BasketView>;
+    assert.deepEqual(changed.data.cart, [{ productId: 'prod-123', count: 3 }]);
+    assert.notEqual(changed.data.lastChanged, (JSON.parse(first) as EnvelopeBody<BasketView>).data.lastChanged);
+    assert.deepEqual(Object.keys(changed), ['data', 'nextToken', 'error']);
+  });
 });
 
 describe('assignProductToBasket', () => {

@@ -3,7 +3,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BasketState } from '../../domain/basket.js';
 import type { BasketService } from '../../service/baskets.js';
 import { ProductIdSchema } from '../../service/catalogue.js';
@@ -29,11 +29,17 @@ export function basketView(s: BasketState): BasketView {
   return { expires: isoSeconds(s.expires), lastChanged: isoSeconds(s.lastChanged), cart: s.cart, saved: s.saved, checkout: s.checkout };
 }
 
+/** Sends JSON this route's own serializer produced (the type provider types `send` with the object form only). */
+function sendJson(reply: FastifyReply, body: string): FastifyReply {
+  return reply.type(JSON_TYPE).send(body);
+}
+
 export function ok<T>(data: T): { data: T; nextToken: null; error: null } {
   return { data, nextToken: null, error: null };
 }
 
 const security = [{ ApiKey: [], Bearer: [] }];
+const JSON_TYPE = 'application/json; charset=utf-8';
 const tags = ['Basket'];
 
 export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = async (app, { baskets, auth, hide }) => {
@@ -48,6 +54,9 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
     description: '> 0: into the cart; 0: into the saved list; -1: removed from both',
   });
   const base = { hide, security, tags };
+  // A frozen state is one the store shares between readers (SQLite's basket cache): its GET answer is the same
+  // bytes every time, so it is serialized once and kept for as long as the store keeps the state.
+  const serializedBaskets = new WeakMap<BasketState, string>();
   // the body of assign/update is optional: absent counts as `{}` (Fastify would validate `undefined` as an object)
   const emptyBodyAsObject = async (req: FastifyRequest) => {
     if (req.body === undefined || req.body === null) req.body = {};
@@ -59,7 +68,16 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
       schema: { ...base, operationId: 'getBasket', summary: 'Gets the shopping basket of the specified user', params: UserParams, querystring: Query, response: BasketResponse },
       onRequest: auth.user,
     },
-    async (req) => ok(basketView(await baskets.get(ownerOf(req)))),
+    async (req, reply) => {
+      const state = await baskets.get(ownerOf(req));
+      if (!Object.isFrozen(state)) return ok(basketView(state));
+      let body = serializedBaskets.get(state);
+      if (body === undefined) {
+        body = String(reply.serialize(ok(basketView(state))));
+        serializedBaskets.set(state, body);
+      }
+      return sendJson(reply, body);
+    },
   );
 
   app.delete(
