@@ -219,7 +219,9 @@ export function createTokenVerifier(opts: {
    * the oldest entries that were hit since they last came round move to the back instead of going. Close to LRU,
    * but a hit costs one lookup instead of a delete and a re-insert (~3 % of a GET).
    */
-  const cache = new Map<string, { principal: Principal; hit: boolean }>();
+  // Keyed by the token alone, the partner checked on the entry: a hit then hashes the token as the header gave
+  // it, without first building a longer key string.
+  const cache = new Map<string, { partnerId: string; principal: Principal; hit: boolean }>();
 
   function evictOne(): void {
     for (const [key, entry] of cache) {
@@ -355,12 +357,12 @@ export function createTokenVerifier(opts: {
     return payload.nbf === undefined ? { principal } : { principal, nbf: payload.nbf * 1000 };
   }
 
-  function lookup(key: string, t: number): Principal | undefined {
+  function lookup(partnerId: string, token: string, t: number): Principal | undefined {
     if (cacheSize === 0) return undefined;
-    const entry = cache.get(key);
-    if (!entry) return undefined;
+    const entry = cache.get(token);
+    if (!entry || entry.partnerId !== partnerId) return undefined;
     if (t >= entry.principal.expires) {
-      cache.delete(key);
+      cache.delete(token);
       return undefined;
     }
     entry.hit = true;
@@ -369,19 +371,18 @@ export function createTokenVerifier(opts: {
 
   return {
     cached(partner, token) {
-      return lookup(`${partner.id} ${token}`, now());
+      return lookup(partner.id, token, now());
     },
     async verify(partner, token) {
       const t = now();
-      // Partner ids cannot contain a space, so the key is unambiguous.
-      const key = `${partner.id} ${token}`;
-      const hit = lookup(key, t);
+      const hit = lookup(partner.id, token, t);
       if (hit) return hit;
       const { principal, nbf } = await verifyUncached(partner, token, t);
       // Tokens accepted only thanks to clock tolerance (before nbf, after exp) are not cached.
       if (cacheSize > 0 && t < principal.expires && (nbf === undefined || nbf <= t)) {
-        if (cache.size >= cacheSize && !cache.has(key)) evictOne();
-        cache.set(key, { principal, hit: false });
+        if (cache.size >= cacheSize && !cache.has(token)) evictOne();
+        // a token presented with another partner's key replaces the entry: one partner per token is the norm
+        cache.set(token, { partnerId: partner.id, principal, hit: false });
       }
       return principal;
     },

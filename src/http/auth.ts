@@ -45,10 +45,12 @@ export function registerAuth(app: FastifyInstance, partners: PartnerRegistry, to
     // Callback style: a token verified before is answered from the cache without a promise on the hot path.
     user(request, _reply, done) {
       const partner = partnerOf(request);
-      const token = bearerToken(header(request, 'authorization'));
-      const known = tokens.cached(partner, token);
+      const authorization = header(request, 'authorization');
+      // The usual form "Bearer <token>" is looked up without parsing the header: only tokens that passed
+      // bearerToken() and verification are cached, so a hit is one that parsing would have found too.
+      const known = authorization?.startsWith('Bearer ') ? tokens.cached(partner, authorization.slice(7)) : undefined;
       if (known) return done(owns(request, known));
-      tokens.verify(partner, token).then((principal) => done(owns(request, principal)), done);
+      tokens.verify(partner, bearerToken(authorization)).then((principal) => done(owns(request, principal)), done);
     },
   };
 }

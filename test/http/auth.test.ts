@@ -95,6 +95,19 @@ describe('auth matrix over HTTP', () => {
     expectReject(await getBasket('x1', { 'x-api-key': OPEN_KEY, authorization: `Bearer ${await t.acmeToken('x1')}` }), 401, 2002, 'acme token, open key');
   });
 
+  it('a cached token is still judged by partner and by the exact header', async () => {
+    const token = await t.demoToken('c1');
+    assert.equal((await getBasket('c1', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${token}` })).status, 200);
+    expectReject(await getBasket('c1', { 'x-api-key': ACME_KEY, authorization: `Bearer ${token}` }), 401, 2002, 'cached for demo, acme key');
+    assert.equal((await getBasket('c1', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${token}` })).status, 200, 'demo key again');
+    for (const form of [`bearer ${token}`, `Bearer   ${token}`, ` Bearer ${token}\t`]) {
+      assert.equal((await getBasket('c1', { 'x-api-key': DEMO_KEY, authorization: form })).status, 200, JSON.stringify(form));
+    }
+    for (const form of [`Bearer ${token}x`, `Bearer ${token} x`, `Bearer ${token.slice(1)}`, `Bearer ${token},`]) {
+      expectReject(await getBasket('c1', { 'x-api-key': DEMO_KEY, authorization: form }), 401, 2002, JSON.stringify(form));
+    }
+  });
+
   it('a cached token stops working once it expires (controllable clock)', async () => {
     const token = await t.demoToken('exp1', {}, 60);
     const h = { 'x-api-key': DEMO_KEY, authorization: `Bearer ${token}` };
