@@ -28,6 +28,7 @@ import { landingRoutes } from './routes/landing.js';
 import { healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
 import { decodeTracking } from './tracking.js';
+import { lazyChildLogger } from './request-logger.js';
 import { BasketError } from '../domain/errors.js';
 import { containsNul, mayHoldNul } from '../domain/nul.js';
 
@@ -62,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // let the route schemas judge path parameters (user ids up to 256 chars), not the router's 100-char cap
     routerOptions: { maxParamLength: 1024 },
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyChildLogger,
     // request logs cost a third of the throughput on the hot path; errors are still logged
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
     // no type coercion ("2" is not a count) and no silent removal of unknown fields (strict schemas reject them)
