@@ -20,5 +20,7 @@ const body = {
 const payload = JSON.stringify(body);
 const app = Fastify({ logger: false });
 app.get('/*', async (_req, reply) => reply.header('content-type', 'application/json; charset=utf-8').send(payload));
+// the `ceiling-assign` diagnostic: a POST whose JSON body Fastify parses, answered with the same payload
+app.post('/*', async (_req, reply) => reply.header('content-type', 'application/json; charset=utf-8').send(payload));
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
 console.log(`ceiling listening on ${address} (${Buffer.byteLength(payload)} bytes)`);

@@ -404,6 +404,13 @@ function scenarios(t: Tokens): Scenario[] {
       requests: [get()],
       diagnostic: true,
     },
+    {
+      name: 'ceiling-assign',
+      title: "assign's requests (POST, JSON body) against the bare server, which parses the body: the most assign can reach",
+      target: 'ceiling',
+      requests: [assign()],
+      diagnostic: true,
+    },
     { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()], perConnection: getShares },
     { name: 'assign', title: 'assign product (POST, many users)', target: 'service', requests: [assign()] },
     { name: 'mixed', title: '90% GET / 10% assign', target: 'service', requests: [mixed] },
