@@ -3,7 +3,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { BasketState } from '../../domain/basket.js';
 import type { BasketService } from '../../service/baskets.js';
 import { ProductIdSchema } from '../../service/catalogue.js';
@@ -58,8 +58,10 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
   // bytes every time, so it is serialized once and kept for as long as the store keeps the state.
   const serializedBaskets = new WeakMap<BasketState, string>();
   // the body of assign/update is optional: absent counts as `{}` (Fastify would validate `undefined` as an object)
-  const emptyBodyAsObject = async (req: FastifyRequest) => {
+  // callback style: an async hook costs a promise on every assign
+  const emptyBodyAsObject = (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     if (req.body === undefined || req.body === null) req.body = {};
+    done();
   };
 
   app.get(
