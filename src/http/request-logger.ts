@@ -32,7 +32,8 @@ class RequestLogger implements FastifyBaseLogger {
   }
 
   get level(): string {
-    return this.#child?.level ?? this.parent.level;
+    // a route's own `logLevel` arrives as options.level: the child will have it
+    return this.#child?.level ?? this.options.level ?? this.parent.level;
   }
 
   set level(level: string) {

@@ -54,6 +54,12 @@ describe('lazyChildLogger', () => {
     assert.equal(parent.level, 'info', "the request's level is its own");
     log.child({ sub: 's' }).error('from a grandchild');
     assert.deepEqual([logged[2]?.reqId, logged[2]?.sub], ['r-1', 's']);
+
+    // a route's logLevel (Fastify passes it as the child's options) lets lower levels through
+    const verbose = lazyChildLogger(counted, { reqId: 'r-2' }, { level: 'debug' });
+    assert.equal(verbose.level, 'debug');
+    verbose.debug('route debug');
+    assert.deepEqual([logged[3]?.reqId, logged[3]?.msg], ['r-2', 'route debug']);
   });
 
   it('the service logs a failed request with the request id it answered with', async () => {
