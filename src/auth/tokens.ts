@@ -217,10 +217,9 @@ export function createTokenVerifier(opts: {
   /**
    * Second-chance (CLOCK) eviction in Map insertion order: a hit only marks its entry, and when the cache is full
    * the oldest entries that were hit since they last came round move to the back instead of going. Close to LRU,
-   * but a hit costs one lookup instead of a delete and a re-insert (~3 % of a GET).
+   * but a hit costs one lookup instead of a delete and a re-insert (~3 % of a GET). Keyed by the token alone, the
+   * partner checked on the entry: a hit hashes the token as the header gave it, with no key string built first.
    */
-  // Keyed by the token alone, the partner checked on the entry: a hit then hashes the token as the header gave
-  // it, without first building a longer key string.
   const cache = new Map<string, { partnerId: string; principal: Principal; hit: boolean }>();
 
   function evictOne(): void {
