@@ -4,8 +4,10 @@
  * Concurrency model: inside one process better-sqlite3 runs every statement synchronously, so calls never
  * interleave. Several processes may share the file: every read-modify-write runs in a `BEGIN IMMEDIATE`
  * transaction, which takes the file's write lock before reading, so processes serialize and no update is lost.
- * A blocked writer waits up to busy_timeout (blocking this process's event loop meanwhile), then gets
- * SQLITE_BUSY, which surfaces as StoreUnavailableError.
+ * A group commit that finds the lock taken does not wait in SQLite's busy handler, which sleeps and so stops
+ * this process's event loop: it asks for the lock without waiting and, refused, tries again on a later turn while
+ * the process goes on serving. Only an update that waited longer than the lock timeout fails, with
+ * StoreUnavailableError. The rarer synchronous transactions (orders, stock, outbox) still wait in busy_timeout.
  *
  * Durability: WAL mode. A commit is in the WAL file (the OS page cache) before the call returns, so a killed
  * process loses no acknowledged write even with synchronous=NORMAL; synchronous=FULL also survives power loss.
@@ -83,6 +85,8 @@ type Db = Database.Database;
 export interface SqliteStoreOptions {
   /** NORMAL (default) survives process crashes; FULL also survives power loss, at a cost per commit. */
   synchronous?: 'normal' | 'full';
+  /** How long a write waits for another connection's write lock before failing (default 5000 ms). */
+  lockTimeoutMs?: number;
 }
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -243,9 +247,9 @@ function isUniqueViolation(error: unknown): boolean {
   );
 }
 
-function configure(db: Db, synchronous: 'normal' | 'full'): void {
+function configure(db: Db, synchronous: 'normal' | 'full', lockTimeoutMs: number): void {
   // busy_timeout first: switching to WAL needs a lock that another starting process may hold briefly.
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma(`busy_timeout = ${lockTimeoutMs}`);
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   if (typeof mode !== 'string' || mode.toLowerCase() !== 'wal') {
     throw new Error(`SQLite refused WAL mode (journal_mode is ${String(mode)})`);
@@ -480,6 +484,8 @@ interface PendingUpdate {
   key: BasketKey;
   fn: BasketUpdater<unknown>;
   tries: number;
+  /** performance.now() when a group commit holding it first found the write lock taken; 0 if it never has. */
+  lockWaitFrom: number;
   resolve(result: unknown): void;
   reject(error: unknown): void;
 }
@@ -518,6 +524,9 @@ class SqliteStore implements Store {
   /** Basket updates waiting for the next group commit, and whether one is scheduled. */
   private pending: PendingUpdate[] = [];
   private flushScheduled = false;
+  /** The retry of a group commit that found the write lock taken; new updates wait for it. */
+  private lockRetry: { cancel(): void } | null = null;
+  private lockRetries = 0;
   /** Whether the shared read transaction of this turn is open (see read()). */
   private readOpen = false;
   private readonly endReadLater = () => this.endRead();
@@ -526,7 +535,14 @@ class SqliteStore implements Store {
   private cachedVersion = -1;
   private readonly flushLater = () => this.flushUpdates();
 
-  constructor(private readonly db: Db) {
+  /** PRAGMA takes no bound parameters; the value is our own integer. */
+  private readonly busyWaitPragma: string;
+
+  constructor(
+    private readonly db: Db,
+    private readonly lockTimeoutMs: number,
+  ) {
+    this.busyWaitPragma = `PRAGMA busy_timeout = ${lockTimeoutMs}`;
     this.groupCommit = db.transaction((group: readonly PendingUpdate[]) => {
       this.checkDataVersion();
       return group.map((u) => this.attemptInGroup(u));
@@ -605,10 +621,12 @@ class SqliteStore implements Store {
   checkpointer: Checkpointer | null = null;
 
   async close(): Promise<void> {
+    // an update waiting for another connection's lock is committed below, waiting in the busy handler
+    this.cancelLockRetry();
     await this.checkpointer?.close();
     if (this.db.open) this.endRead();
     // updates already accepted are committed (or refused) before the handle goes
-    while (this.pending.length > 0 && this.db.open) this.flushUpdates();
+    while (this.pending.length > 0 && this.db.open) this.flushUpdates(true);
     if (this.db.open) this.db.close();
   }
 
@@ -674,7 +692,7 @@ class SqliteStore implements Store {
   updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       // fn's result type is erased to unknown for the shared queue; the value resolved is fn's own R.
-      this.enqueueUpdate({ key, fn, tries: 0, resolve: resolve as (result: unknown) => void, reject });
+      this.enqueueUpdate({ key, fn, tries: 0, lockWaitFrom: 0, resolve: resolve as (result: unknown) => void, reject });
     });
   }
 
@@ -684,26 +702,39 @@ class SqliteStore implements Store {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.lockRetry !== null) return;
     this.flushScheduled = true;
     // setImmediate runs after the poll phase, so every request read from the sockets in this turn can join
     setImmediate(this.flushLater);
   }
 
-  private flushUpdates(): void {
+  /**
+   * Commits the next group. `block`: wait in SQLite's busy handler, blocking the event loop (close() only, which
+   * must finish what it accepted); otherwise a taken lock puts the group back and retries later.
+   */
+  private flushUpdates(block = false): void {
     this.flushScheduled = false;
     const group = this.pending.splice(0, MAX_GROUP);
     if (group.length === 0) return;
-    if (this.pending.length > 0) this.scheduleFlush();
     let attempts: Attempt<unknown>[];
     try {
       // IMMEDIATE takes the write lock before the first read, so other processes cannot write in between.
-      attempts = this.run(() => this.groupCommit.immediate(group));
+      attempts = this.run(() => (block ? this.groupCommit.immediate(group) : this.commitWithoutWaiting(group)));
     } catch (error) {
+      // refused the lock, or (rarely) rolled back by SQLite for a lock it could not get: nothing was written
+      const sqliteError = error instanceof GroupAborted ? error.error : error instanceof StoreUnavailableError ? error.cause : null;
+      if (!block && isBusy(sqliteError) && this.db.open && !this.db.inTransaction) {
+        this.waitForLock(group);
+        return;
+      }
+      this.lockRetries = 0;
+      if (this.pending.length > 0) this.scheduleFlush();
       const cause = error instanceof GroupAborted ? this.mapError(error.error) : error;
       for (const u of group) u.reject(cause);
       return;
     }
+    this.lockRetries = 0;
+    if (this.pending.length > 0) this.scheduleFlush();
     // answered only now: the commit has happened, so every acknowledged write is in the WAL
     for (let i = 0; i < group.length; i++) {
       const u = group[i]!;
@@ -728,6 +759,50 @@ class SqliteStore implements Store {
           break;
       }
     }
+  }
+
+  /** A group commit that SQLite refuses at once, instead of sleeping, when another connection holds the write lock. */
+  private commitWithoutWaiting(group: readonly PendingUpdate[]): Attempt<unknown>[] {
+    // exec, not a prepared statement: SQLite applies this pragma when it compiles it, not when it runs it
+    this.db.exec('PRAGMA busy_timeout = 0');
+    try {
+      return this.groupCommit.immediate(group);
+    } finally {
+      this.db.exec(this.busyWaitPragma);
+    }
+  }
+
+  /**
+   * Puts a group refused the lock back at the head of the queue (its order kept) and tries again on a later
+   * turn: first the next one, then every millisecond, so that a wait does not keep a core busy. An update that
+   * has waited longer than the lock timeout fails as the busy handler would have failed it.
+   */
+  private waitForLock(group: PendingUpdate[]): void {
+    const now = performance.now();
+    const waiting: PendingUpdate[] = [];
+    for (const u of group) {
+      if (u.lockWaitFrom === 0) u.lockWaitFrom = now;
+      if (now - u.lockWaitFrom >= this.lockTimeoutMs) u.reject(new StoreUnavailableError('SQLite database is locked'));
+      else waiting.push(u);
+    }
+    this.pending.unshift(...waiting);
+    if (this.pending.length === 0) return;
+    const retry = () => {
+      this.lockRetry = null;
+      this.flushUpdates();
+    };
+    if (this.lockRetries++ === 0) {
+      const immediate = setImmediate(retry);
+      this.lockRetry = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timer = setTimeout(retry, 1);
+      this.lockRetry = { cancel: () => clearTimeout(timer) };
+    }
+  }
+
+  private cancelLockRetry(): void {
+    this.lockRetry?.cancel();
+    this.lockRetry = null;
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
@@ -992,15 +1067,17 @@ const OPEN_RETRY_MS = 10_000;
 
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
   const inMemory = file === ':memory:' || file === '';
+  const lockTimeoutMs = options.lockTimeoutMs ?? BUSY_TIMEOUT_MS;
+  if (!Number.isSafeInteger(lockTimeoutMs) || lockTimeoutMs < 0) throw new RangeError(`lockTimeoutMs must be a whole number of ms, not ${lockTimeoutMs}`);
   if (!inMemory) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const deadline = Date.now() + OPEN_RETRY_MS;
   for (let attempt = 0; ; attempt++) {
-    const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    const store = new SqliteStore(db);
+    const db = new Database(file, { timeout: lockTimeoutMs });
+    const store = new SqliteStore(db, lockTimeoutMs);
     try {
       // An in-memory database has no WAL and no other process; it is for quick experiments only.
       if (inMemory) db.pragma('foreign_keys = ON');
-      else configure(db, options.synchronous ?? 'normal');
+      else configure(db, options.synchronous ?? 'normal', lockTimeoutMs);
       await store.init();
       if (!inMemory) store.checkpointer = startCheckpointer(path.resolve(file), db);
       return store;

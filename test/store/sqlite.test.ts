@@ -317,9 +317,9 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     }
   });
 
-  it('a write lock held past busy_timeout surfaces as StoreUnavailableError', async () => {
+  it('a write lock held past the lock timeout surfaces as StoreUnavailableError', async () => {
     const file = dbFile('busy');
-    const store = await openSqliteStore(file);
+    const store = await openSqliteStore(file, { lockTimeoutMs: 200 });
     const blocker = new Database(file);
     try {
       blocker.exec('BEGIN IMMEDIATE');
@@ -333,9 +333,64 @@ describe('SQLite store', { timeout: 60_000 }, () => {
       );
       blocker.exec('ROLLBACK');
       await store.ping();
+      assert.equal(await store.getBasket(key), null);
     } finally {
       blocker.close();
       await store.close();
+    }
+  });
+
+  it('a basket update that finds the write lock taken lets the process go on, and commits once the lock is free', async () => {
+    const file = dbFile('busy-wait');
+    const store = await openSqliteStore(file);
+    const blocker = new Database(file);
+    const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
+    try {
+      const [key, other] = [newKey(), newKey()];
+      await store.updateBasket(other, () => ({ state: state(1), result: null }));
+      blocker.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const first = store.updateBasket(key, (cur) => ({ state: state((cur?.state.cart[0]?.count ?? 0) + 1), result: 'first' }));
+      void first.finally(() => (settled = true)).catch(() => {});
+      // SQLite's busy handler would sleep in this thread for the whole lock timeout (5 s): the lock holder, in this
+      // thread too, could not let go, and this timer would fire only then
+      const start = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.ok(performance.now() - start < 2500, 'the event loop went on while the update waited');
+      assert.equal(settled, false, 'the update waits for the lock');
+      assert.deepEqual((await store.getBasket(other))?.state, state(1), 'reads are answered meanwhile');
+      // an update made while the first waits joins it, in order
+      const second = store.updateBasket(key, (cur) => ({ state: state((cur?.state.cart[0]?.count ?? 0) + 1), result: 'second' }));
+      blocker.exec('COMMIT');
+      assert.deepEqual(await Promise.all([first, second]), ['first', 'second']);
+      assert.deepEqual(await store.getBasket(key), { state: state(2), version: 2 });
+    } finally {
+      blocker.close();
+      await store.close();
+    }
+  });
+
+  it('close() commits an update that was waiting for the write lock', async () => {
+    const file = dbFile('busy-close');
+    const store = await openSqliteStore(file);
+    const blocker = new Database(file);
+    const key = newKey();
+    const state = { cart: [{ productId: 'A', count: 1 }], saved: [], checkout: [], lastChanged: 1, expires: 9e12, session: null };
+    try {
+      blocker.exec('BEGIN IMMEDIATE');
+      const write = store.updateBasket(key, () => ({ state, result: 'done' }));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      blocker.exec('COMMIT');
+      await store.close();
+      assert.equal(await write, 'done');
+    } finally {
+      blocker.close();
+    }
+    const again = await openSqliteStore(file);
+    try {
+      assert.deepEqual((await again.getBasket(key))?.state, state);
+    } finally {
+      await again.close();
     }
   });
 
