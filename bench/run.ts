@@ -5,7 +5,10 @@
  *   npm run bench -- [--baskets 10000] [--duration 10] [--connections 50] [--users 10000]
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
- *                    [--node-options "--max-old-space-size=96"] [--service-log file]
+ *                    [--node-options "--max-old-space-size=96"] [--service-log file] [--ceiling around|once]
+ *
+ * The machine's speed drifts during a run (a VM's slower and faster spells), so by default the ceiling is measured
+ * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +43,8 @@ const { values: args } = parseArgs({
     'node-options': { type: 'string' },
     /** Append the service's stdout and stderr to this file (e.g. with --node-options=--trace-gc). */
     'service-log': { type: 'string' },
+    /** `around`: the ceiling before the first scenario and after each one; `once`: only before the first. */
+    ceiling: { type: 'string', default: 'around' },
   },
 });
 
@@ -53,6 +58,8 @@ const WORKERS = Number(args.workers);
 for (const [name, v] of Object.entries({ BASKETS, DURATION, CONNECTIONS, USERS, WARMUP, WORKERS })) {
   if (!Number.isFinite(v) || v < 0) throw new Error(`bad --${name.toLowerCase()}`);
 }
+if (args.ceiling !== 'around' && args.ceiling !== 'once') throw new Error(`--ceiling ${args.ceiling}: use around or once`);
+const CEILING_AROUND = args.ceiling === 'around';
 
 const API_KEY = 'bench-api-key-000';
 const SECRET = 'bench-secret-0123456789abcdef';
@@ -425,6 +432,8 @@ export interface ScenarioResult {
   scenario: string;
   title: string;
   requestsPerSec: number;
+  /** The ceiling's requests/s this ratio is to: the mean of the ceiling runs just before and after (or before). */
+  ceilingRequestsPerSec: number | null;
   ratioToCeiling: number | null;
   latencyMs: { p50: number; p99: number; max: number };
   requests: number;
@@ -487,8 +496,7 @@ async function main(): Promise<void> {
     const wanted = args.scenarios ? new Set(args.scenarios.split(',')) : null;
     const list = scenarios(tokens).filter((s) => (wanted ? wanted.has(s.name) || s.name === 'ceiling' : !s.diagnostic));
     const results: ScenarioResult[] = [];
-    let ceilingRps: number | null = null;
-    for (const s of list) {
+    const measure = async (s: Scenario): Promise<ScenarioResult> => {
       const target = s.target === 'ceiling' ? ceiling : service;
       const base = `http://127.0.0.1:${target.port}`;
       if (WARMUP > 0) {
@@ -511,13 +519,14 @@ async function main(): Promise<void> {
       if (s.name === 'checkout') await settleCheckouts(base, tokens);
       peak = Math.max(peak, treeRss(target.child.pid!));
       const rps = r.requests.average;
-      if (s.name === 'ceiling') ceilingRps = rps;
       const statusCodes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count ?? 0]));
-      results.push({
+      log(`${s.name}: ${Math.round(rps)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+      return {
         scenario: s.name,
         title: s.title,
         requestsPerSec: Math.round(rps),
-        ratioToCeiling: ceilingRps ? Number((rps / ceilingRps).toFixed(3)) : null,
+        ceilingRequestsPerSec: null,
+        ratioToCeiling: null,
         latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
         requests: r.requests.total,
         non2xx: r.non2xx,
@@ -530,15 +539,30 @@ async function main(): Promise<void> {
           serverMicrosPerRequest: r.requests.total > 0 ? Math.round((serverCpu * 1e6) / r.requests.total) : 0,
           machineIdle: busy + idle > 0 ? Number((idle / (busy + idle)).toFixed(2)) : 0,
         },
-      });
-      log(`${s.name}: ${Math.round(rps)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+      };
+    };
+    // the ceiling first, then each scenario, followed (--ceiling around) by the ceiling again
+    const ceilingScenario = list.find((s) => s.name === 'ceiling')!;
+    let before = await measure(ceilingScenario);
+    results.push(before);
+    for (const s of list.filter((x) => x !== ceilingScenario)) {
+      const result = await measure(s);
+      const after = CEILING_AROUND ? await measure(ceilingScenario) : null;
+      const base = after ? (before.requestsPerSec + after.requestsPerSec) / 2 : before.requestsPerSec;
+      result.ceilingRequestsPerSec = Math.round(base);
+      result.ratioToCeiling = base > 0 ? Number((result.requestsPerSec / base).toFixed(3)) : null;
+      results.push(result);
+      if (after) {
+        results.push(after);
+        before = after;
+      }
     }
     printTable(results);
     if (args.json) {
       const report = {
         date: new Date().toISOString(),
         machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-        settings: { baskets: BASKETS, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS },
+        settings: { baskets: BASKETS, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS, ceiling: args.ceiling },
         results,
       };
       writeFileSync(args.json, JSON.stringify(report, null, 2));
@@ -552,11 +576,12 @@ async function main(): Promise<void> {
 }
 
 function printTable(results: ScenarioResult[]): void {
-  const head = ['scenario', 'req/s', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'µs CPU/req', 'bench cores', 'idle'];
+  const head = ['scenario', 'req/s', 'ceiling req/s', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'µs CPU/req', 'bench cores', 'idle'];
   const rows = results.map((r) => [
     r.scenario,
     String(r.requestsPerSec),
-    r.ratioToCeiling === null ? '-' : r.ratioToCeiling.toFixed(2),
+    r.ceilingRequestsPerSec === null ? '' : String(r.ceilingRequestsPerSec),
+    r.ratioToCeiling === null ? '' : r.ratioToCeiling.toFixed(2),
     String(r.latencyMs.p50),
     String(r.latencyMs.p99),
     String(r.latencyMs.max),
@@ -571,7 +596,8 @@ function printTable(results: ScenarioResult[]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(
-    `\nbaskets ${BASKETS}, active users ${USERS}, ${CONNECTIONS} connections, ${DURATION} s per scenario, store ${args['store-url'] ?? args.store}, workers ${WORKERS}`,
+    `\nbaskets ${BASKETS}, active users ${USERS}, ${CONNECTIONS} connections, ${DURATION} s per scenario, store ${args['store-url'] ?? args.store}, workers ${WORKERS}` +
+      (CEILING_AROUND ? '; each ratio is to the mean of the ceiling runs before and after it' : ''),
   );
   console.log(line(head));
   for (const r of rows) console.log(line(r));

@@ -10,7 +10,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 interface Report {
-  results: { scenario: string; requests: number; non2xx: number; errors: number; statusCodes: Record<string, number>; peakRssMb: number }[];
+  results: {
+    scenario: string;
+    requestsPerSec: number;
+    ceilingRequestsPerSec: number | null;
+    ratioToCeiling: number | null;
+    requests: number;
+    non2xx: number;
+    errors: number;
+    statusCodes: Record<string, number>;
+    peakRssMb: number;
+  }[];
 }
 
 describe('bench smoke run', () => {
@@ -26,14 +36,21 @@ describe('bench smoke run', () => {
       assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
       const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
       const names = report.results.map((r) => r.scenario);
-      assert.deepEqual(names, ['ceiling', 'get', 'assign', 'mixed', 'guest', 'transfer', 'transfer-qr', 'checkout']);
+      const scenarios = ['get', 'assign', 'mixed', 'guest', 'transfer', 'transfer-qr', 'checkout'];
+      // the ceiling is measured before the first scenario and again after each one
+      assert.deepEqual(names, ['ceiling', ...scenarios.flatMap((s) => [s, 'ceiling'])]);
+      for (let i = 1; i < report.results.length; i += 2) {
+        const [before, r, after] = [report.results[i - 1]!, report.results[i]!, report.results[i + 1]!];
+        assert.equal(r.ceilingRequestsPerSec, Math.round((before.requestsPerSec + after.requestsPerSec) / 2), `${r.scenario}'s ceiling`);
+        assert.equal(r.ratioToCeiling, Number((r.requestsPerSec / ((before.requestsPerSec + after.requestsPerSec) / 2)).toFixed(3)));
+      }
       for (const r of report.results) {
         assert.ok(r.requests > 0, `${r.scenario} sent requests`);
         assert.equal(r.errors, 0, `${r.scenario} connection errors`);
         assert.equal(r.non2xx, 0, `${r.scenario} non-2xx: ${JSON.stringify(r.statusCodes)}`);
         assert.ok(r.peakRssMb > 0, `${r.scenario} measured memory`);
       }
-      assert.match(res.stdout, /scenario\s+req\/s\s+x ceiling/);
+      assert.match(res.stdout, /scenario\s+req\/s\s+ceiling req\/s\s+x ceiling/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
