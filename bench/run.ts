@@ -278,6 +278,14 @@ interface Scenario {
   /** Status codes other than 2xx that this scenario expects (none so far). */
 }
 
+/** What perConnectionList relies on in autocannon 8's RequestIterator (lib/requestIterator.js). */
+type BuiltRequest = autocannon.Request & { requestBuffer?: Buffer };
+interface BuiltRequestIterator {
+  requests: BuiltRequest[];
+  currentRequestIndex: number;
+  currentRequest: BuiltRequest | undefined;
+}
+
 interface CheckoutContext {
   user: number;
 }
@@ -333,27 +341,80 @@ function scenarios(t: Tokens): Scenario[] {
       return { ...req, method: 'GET', path: `/v2/baskets/users/${t.users[i]}`, headers: auth(i) };
     },
   });
+  /** Connection c's own users: every CONNECTIONS-th one, so that no user is changed by two connections. */
+  const shareOf = (c: number): number[] => {
+    const mine: number[] = [];
+    for (let i = c; i < USERS; i += CONNECTIONS) mine.push(i);
+    if (mine.length === 0) mine.push(c % USERS);
+    return mine;
+  };
+  const shuffle = <T>(list: T[]): T[] => {
+    for (let k = list.length - 1; k > 0; k--) {
+      const j = Math.floor(Math.random() * (k + 1));
+      [list[k], list[j]] = [list[j]!, list[k]!];
+    }
+    return list;
+  };
   /**
-   * GET's requests, built once per run: connection c cycles through its own share of the users (every
-   * CONNECTIONS-th one, shuffled), so every user is asked for and no two connections walk the same users in
-   * lockstep. Static requests cost the load generator what the ceiling's cost it; building each request in a
-   * setupRequest (as assign must, for its random product and count) nearly doubles its CPU per request, and on
-   * two cores that CPU is taken from the server (see `ceiling-get`).
+   * Gives each connection its own static request list, kept for all the runs of one scenario (warm-up, then
+   * measured). autocannon builds every listed request (its raw bytes) in setRequests, and it constructs all
+   * connections in one synchronous loop, each sending its first request at once: lists built there held those
+   * first responses unread until the last connection was built, ~100 ms for GET's lists and ~250 ms for
+   * assign's, which showed as the run's max latency (against the bare server too). So the warm-up builds them,
+   * and the measured run is handed the built lists without building them again (autocannon's RequestIterator
+   * serves a request's `requestBuffer` as it is unless the request has a setupRequest). Without a warm-up, or
+   * should autocannon's internals differ, the lists are built the ordinary way.
    */
-  const getShares = () => {
-    let next = 0;
-    return (client: autocannon.Client) => {
-      const c = next++ % CONNECTIONS;
-      const mine: number[] = [];
-      for (let i = c; i < USERS; i += CONNECTIONS) mine.push(i);
-      if (mine.length === 0) mine.push(c % USERS);
-      for (let k = mine.length - 1; k > 0; k--) {
-        const j = Math.floor(Math.random() * (k + 1));
-        [mine[k], mine[j]] = [mine[j]!, mine[k]!];
-      }
-      client.setRequests(mine.map((i) => ({ method: 'GET', path: `/v2/baskets/users/${t.users[i]}`, headers: auth(i) })));
+  const perConnectionList = (listFor: (c: number) => autocannon.Request[]) => {
+    const lists = new Map<number, autocannon.Request[]>();
+    return () => {
+      let next = 0;
+      return (client: autocannon.Client) => {
+        const c = next++ % CONNECTIONS;
+        const built = lists.get(c);
+        const iterator = (client as unknown as { requestIterator?: Partial<BuiltRequestIterator> }).requestIterator;
+        if (built && iterator && Array.isArray(iterator.requests) && built.every((r) => Buffer.isBuffer((r as BuiltRequest).requestBuffer))) {
+          iterator.requests = built;
+          iterator.currentRequestIndex = 0;
+          iterator.currentRequest = built[0];
+          return;
+        }
+        const list = built ?? listFor(c);
+        lists.set(c, list);
+        client.setRequests(list);
+      };
     };
   };
+  /**
+   * GET's requests, built once per run: connection c cycles through its own share of the users, shuffled, so
+   * every user is asked for and no two connections walk the same users in lockstep. Static requests cost the
+   * load generator what the ceiling's cost it; building each request in a setupRequest nearly doubles its CPU
+   * per request, and on two cores that CPU is taken from the server (see `ceiling-get`).
+   */
+  const getShares = () =>
+    perConnectionList((c) => shuffle(shareOf(c)).map((i) => ({ method: 'GET', path: `/v2/baskets/users/${t.users[i]}`, headers: auth(i) })));
+  /**
+   * Assign's requests, built once per run like GET's, and still a change every time: each connection owns its
+   * users, and each (user, product) pair it sends appears exactly twice in its list, once with count 1 and once
+   * with count 2. However the list is shuffled, the pair's requests alternate 1, 2, 1, 2 … as the connection
+   * cycles through it, so no request finds the count it sets (but a pair's first, when the preloaded basket
+   * happens to hold that count, or the measured run's first visit of a pair repeats the warm-up's last). One
+   * random product per user keeps the lists short (twice GET's).
+   */
+  const ASSIGN_PRODUCTS_PER_USER = 1;
+  const assignShares = () =>
+    perConnectionList((c) => {
+      const list: autocannon.Request[] = [];
+      for (const i of shareOf(c)) {
+        const products = shuffle(Array.from({ length: 10 }, (_, p) => p)).slice(0, ASSIGN_PRODUCTS_PER_USER);
+        for (const p of products) {
+          for (const count of [1, 2]) {
+            list.push({ method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: auth(i), body: `{"count":${count}}` });
+          }
+        }
+      }
+      return shuffle(list);
+    });
   const assign = (): autocannon.Request => ({
     setupRequest: (req) => {
       const i = pick();
@@ -401,7 +462,7 @@ function scenarios(t: Tokens): Scenario[] {
       title: "the GET scenario's requests against the bare server: what the load generator can send",
       target: 'ceiling',
       requests: [get()],
-      perConnection: getShares,
+      perConnection: getShares(),
       diagnostic: true,
     },
     {
@@ -418,8 +479,15 @@ function scenarios(t: Tokens): Scenario[] {
       requests: [assign()],
       diagnostic: true,
     },
-    { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()], perConnection: getShares },
-    { name: 'assign', title: 'assign product (POST, many users)', target: 'service', requests: [assign()] },
+    { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()], perConnection: getShares() },
+    { name: 'assign', title: 'assign product (POST, many users)', target: 'service', requests: [assign()], perConnection: assignShares() },
+    {
+      name: 'assign-dynamic',
+      title: 'assign with each request built as it is sent (random user, product and count), as the bench did before',
+      target: 'service',
+      requests: [assign()],
+      diagnostic: true,
+    },
     { name: 'mixed', title: '90% GET / 10% assign', target: 'service', requests: [mixed] },
     { name: 'guest', title: 'guest creation', target: 'service', requests: [guests] },
     { name: 'transfer', title: 'transfer without QR', target: 'service', requests: [transfer(false)] },
