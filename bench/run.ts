@@ -474,7 +474,15 @@ function scenarios(t: Tokens): Scenario[] {
     },
     {
       name: 'ceiling-assign',
-      title: "assign's requests (POST, JSON body) against the bare server, which parses the body: the most assign can reach",
+      title: "assign's requests (POST, JSON body, built once per run) against the bare server, which parses the body: the most assign can reach",
+      target: 'ceiling',
+      requests: [assign()],
+      perConnection: assignShares(),
+      diagnostic: true,
+    },
+    {
+      name: 'ceiling-assign-dynamic',
+      title: 'assign requests built per request (setupRequest) against the bare server',
       target: 'ceiling',
       requests: [assign()],
       diagnostic: true,
