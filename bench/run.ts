@@ -402,16 +402,15 @@ function scenarios(t: Tokens): Scenario[] {
    * random product per user keeps the lists short (twice GET's).
    */
   const ASSIGN_PRODUCTS_PER_USER = 1;
+  /** User i's pair of assigns of product p: count 1, then count 2. */
+  const assignPair = (i: number, p: number): autocannon.Request[] =>
+    [1, 2].map((count) => ({ method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: auth(i), body: `{"count":${count}}` }));
   const assignShares = () =>
     perConnectionList((c) => {
       const list: autocannon.Request[] = [];
       for (const i of shareOf(c)) {
         const products = shuffle(Array.from({ length: 10 }, (_, p) => p)).slice(0, ASSIGN_PRODUCTS_PER_USER);
-        for (const p of products) {
-          for (const count of [1, 2]) {
-            list.push({ method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: auth(i), body: `{"count":${count}}` });
-          }
-        }
+        for (const p of products) list.push(...assignPair(i, p));
       }
       return shuffle(list);
     });
