@@ -394,12 +394,14 @@ function scenarios(t: Tokens): Scenario[] {
   const getShares = () =>
     perConnectionList((c) => shuffle(shareOf(c)).map((i) => ({ method: 'GET', path: `/v2/baskets/users/${t.users[i]}`, headers: auth(i) })));
   /**
-   * Assign's requests, built once per run like GET's, and still a change every time: each connection owns its
-   * users, and each (user, product) pair it sends appears exactly twice in its list, once with count 1 and once
-   * with count 2. However the list is shuffled, the pair's requests alternate 1, 2, 1, 2 … as the connection
+   * Assign's requests, built once per run like GET's, each still changing a line's count: each connection owns
+   * its users, and each (user, product) pair it sends appears exactly twice in its list, once with count 1 and
+   * once with count 2. However the list is shuffled, the pair's requests alternate 1, 2, 1, 2 … as the connection
    * cycles through it, so no request finds the count it sets (but a pair's first, when the preloaded basket
-   * happens to hold that count, or the measured run's first visit of a pair repeats the warm-up's last). One
-   * random product per user keeps the lists short (twice GET's).
+   * happens to hold that count, or the measured run's first visit of a pair repeats the warm-up's last). The
+   * service writes an assign of the count a line already has too (it slides the basket's expiry), so the number
+   * of writes would not tell the difference; the line's content does. One random product per user keeps the lists
+   * short (twice GET's).
    */
   const ASSIGN_PRODUCTS_PER_USER = 1;
   /** User i's pair of assigns of product p: count 1, then count 2. */

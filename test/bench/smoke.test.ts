@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 
 interface Report {
   results: {
@@ -51,6 +52,36 @@ describe('bench smoke run', () => {
         assert.ok(r.peakRssMb > 0, `${r.scenario} measured memory`);
       }
       assert.match(res.stdout, /scenario\s+req\/s\s+ceiling req\/s\s+x ceiling/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("has every one of assign's requests written to its basket", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-assign-'));
+    const out = path.join(dir, 'bench.json');
+    const file = path.join(dir, 'basket.db');
+    const users = 100;
+    try {
+      // a store of our own, which the bench leaves in place, and no warm-up: every write is one the report counts
+      const res = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/run.ts', '--smoke', '--scenarios', 'assign', '--ceiling', 'once', '--duration', '1', '--warmup', '0',
+          '--baskets', '300', '--users', String(users), '--connections', '4', '--store-url', `sqlite:${file}`, '--json', out],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
+      const assign = (JSON.parse(readFileSync(out, 'utf8')) as Report).results.find((r) => r.scenario === 'assign');
+      assert.ok(assign && assign.requests > users * 4, 'assign sent requests');
+      const db = new Database(file, { readonly: true });
+      try {
+        // preloaded baskets start at version 1; each write adds one
+        const { writes } = db.prepare<[], { writes: number }>("SELECT sum(version - 1) AS writes FROM baskets WHERE user_id LIKE 'u%'").get()!;
+        // a pair's first request may find the count the preloaded basket already has: at most one per user
+        assert.ok(writes >= assign.requests - users, `${writes} writes for ${assign.requests} assigns`);
+      } finally {
+        db.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
