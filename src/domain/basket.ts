@@ -1,6 +1,8 @@
 /**
  * Basket list rules (spec §3.1–3.5). Pure functions over plain data: no I/O, no clock, no framework.
- * Every rule returns a new state, or the very same object when nothing changes (the caller then skips the write).
+ * Every rule returns a new state, or the very same object for its no-ops, such as removing what is not there (the
+ * caller then skips the write). Assigning a line the count it has is a new state: the user's action still moves
+ * lastChanged and the expiry (docs/decisions.md).
  */
 import { BasketError } from './errors.js';
 
