@@ -7,7 +7,7 @@
  * A group commit that finds the lock taken does not wait in SQLite's busy handler, which sleeps and so stops
  * this process's event loop: it asks for the lock without waiting and, refused, tries again on a later turn while
  * the process goes on serving. Only an update that waited longer than the lock timeout fails, with
- * StoreUnavailableError. The rarer synchronous transactions (orders, stock, outbox) still wait in busy_timeout.
+ * StoreUnavailableError. The other writes (orders, stock, outbox, transfers …) do the same, one by one (write()).
  *
  * Durability: WAL mode. A commit is in the WAL file (the OS page cache) before the call returns, so a killed
  * process loses no acknowledged write even with synchronous=NORMAL; synchronous=FULL also survives power loss.
@@ -568,6 +568,35 @@ class SqliteStore implements Store {
   }
 
   /**
+   * Runs a write (a transaction or a single statement) as run() does, but without sleeping in SQLite's busy
+   * handler when another connection holds the write lock: refused at once, it tries again on a later turn, then
+   * every millisecond, while this process serves other requests, until the lock timeout. A refused write did
+   * nothing (SQLite refuses it before it changes anything), so trying it again is safe.
+   */
+  private async write<T>(op: () => T): Promise<T> {
+    const started = performance.now();
+    for (let tries = 0; ; tries++) {
+      try {
+        return this.run(() => this.withoutBusyWait(op));
+      } catch (error) {
+        const refused = error instanceof StoreUnavailableError && isBusy(error.cause) && this.db.open && !this.db.inTransaction;
+        if (!refused || performance.now() - started >= this.lockTimeoutMs) throw error;
+      }
+      await new Promise((resolve) => (tries === 0 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+    }
+  }
+
+  /** Runs op with SQLite's busy handler off (exec, not a prepared statement: SQLite applies this pragma when it compiles it). */
+  private withoutBusyWait<T>(op: () => T): T {
+    this.db.exec('PRAGMA busy_timeout = 0');
+    try {
+      return op();
+    } finally {
+      this.db.exec(this.busyWaitPragma);
+    }
+  }
+
+  /**
    * Runs a read-only lookup inside the turn's shared read transaction, opening it if needed. Only for single
    * statements that write nothing: any other operation goes through run(), which ends the read transaction.
    */
@@ -763,13 +792,7 @@ class SqliteStore implements Store {
 
   /** A group commit that SQLite refuses at once, instead of sleeping, when another connection holds the write lock. */
   private commitWithoutWaiting(group: readonly PendingUpdate[]): Attempt<unknown>[] {
-    // exec, not a prepared statement: SQLite applies this pragma when it compiles it, not when it runs it
-    this.db.exec('PRAGMA busy_timeout = 0');
-    try {
-      return this.groupCommit.immediate(group);
-    } finally {
-      this.db.exec(this.busyWaitPragma);
-    }
+    return this.withoutBusyWait(() => this.groupCommit.immediate(group));
   }
 
   /**
@@ -806,7 +829,7 @@ class SqliteStore implements Store {
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
-    const purged = this.run(() => this.st.purgeBaskets.run(expiresHour(now), now, limit).changes);
+    const purged = await this.write(() => this.st.purgeBaskets.run(expiresHour(now), now, limit).changes);
     if (purged > 0) this.cache.clear();
     return purged;
   }
@@ -842,7 +865,7 @@ class SqliteStore implements Store {
         this.st.upsertProduct.run(partnerId, p.productId, stock, toJson(rest));
       }
     });
-    this.run(() => upsert.immediate());
+    await this.write(() => upsert.immediate());
     return products.length;
   }
 
@@ -855,7 +878,7 @@ class SqliteStore implements Store {
       this.st.insertReservation.run(partnerId, reservationId, toJson(outcome));
       return outcome;
     });
-    return this.run(() => reserve.immediate());
+    return this.write(() => reserve.immediate());
   }
 
   /** Must run inside the reservation transaction. */
@@ -876,7 +899,7 @@ class SqliteStore implements Store {
   }
 
   /** Moves a reservation out of 'reserved' exactly once, returning or consuming its units. */
-  private settleReservation(partnerId: string, reservationId: string, to: 'released' | 'committed'): boolean {
+  private async settleReservation(partnerId: string, reservationId: string, to: 'released' | 'committed'): Promise<boolean> {
     const settle = this.db.transaction((): boolean => {
       const row = this.st.getReservation.get(partnerId, reservationId);
       if (!row || row.state !== 'reserved') return false;
@@ -887,7 +910,7 @@ class SqliteStore implements Store {
       }
       return this.st.setReservationState.run(to, Date.now(), partnerId, reservationId).changes === 1;
     });
-    return this.run(() => settle.immediate());
+    return this.write(() => settle.immediate());
   }
 
   async getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null> {
@@ -898,7 +921,7 @@ class SqliteStore implements Store {
   // A token is valid while now < expires, the same boundary as basket expiry (expired when expires <= now).
 
   async putTransfer(tokenHash: string, record: TransferRecord): Promise<void> {
-    this.run(() => this.st.putTransfer.run(tokenHash, record.partnerId, record.userId, record.url, record.expires));
+    await this.write(() => this.st.putTransfer.run(tokenHash, record.partnerId, record.userId, record.url, record.expires));
   }
 
   async getTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
@@ -908,7 +931,7 @@ class SqliteStore implements Store {
 
   async takeTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
     // One DELETE ... RETURNING: the row goes to exactly one caller, in any process.
-    const row = this.run(() => this.st.takeTransfer.get(tokenHash, now));
+    const row = await this.write(() => this.st.takeTransfer.get(tokenHash, now));
     return row ? toTransfer(row) : null;
   }
 
@@ -916,7 +939,7 @@ class SqliteStore implements Store {
 
   async createOrder(order: Order): Promise<void> {
     try {
-      this.run(() =>
+      await this.write(() =>
         this.st.insertOrder.run(
           order.partnerId,
           order.orderNo,
@@ -954,7 +977,7 @@ class SqliteStore implements Store {
       this.st.updateOrder.run(next.userId, next.paymentProvider, next.paymentRef, next.created, toJson(next), partnerId, orderNo);
       return next;
     });
-    return this.run(() => update.immediate());
+    return this.write(() => update.immediate());
   }
 
   async listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
@@ -976,7 +999,7 @@ class SqliteStore implements Store {
     const insert = this.db.transaction(() => {
       for (const m of messages) this.st.enqueue.run(randomUUID(), m.topic, m.key, toJson(m.payload), m.availableAt);
     });
-    this.run(() => insert.immediate());
+    await this.write(() => insert.immediate());
   }
 
   async claim(options: ClaimOptions): Promise<OutboxMessage[]> {
@@ -992,15 +1015,15 @@ class SqliteStore implements Store {
         return { id: row.id, topic: row.topic, key: row.key, payload: parseJson<unknown>(row.payload), attempts: row.attempts + 1 };
       });
     });
-    return this.run(() => claim.immediate());
+    return this.write(() => claim.immediate());
   }
 
   async complete(id: string, owner: string): Promise<void> {
-    this.run(() => this.st.complete.run(id, owner));
+    await this.write(() => this.st.complete.run(id, owner));
   }
 
   async retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
-    this.run(() => this.st.retry.run(retryAt, error, id, owner));
+    await this.write(() => this.st.retry.run(retryAt, error, id, owner));
   }
 
   // --- idempotency -----------------------------------------------------------------------------------------------
@@ -1021,15 +1044,15 @@ class SqliteStore implements Store {
       this.st.startIdempotency.run(scope, key, fingerprint, now + leaseMs, now + ttlMs);
       return { state: 'new' };
     });
-    return this.run(() => begin.immediate());
+    return this.write(() => begin.immediate());
   }
 
   async finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void> {
-    this.run(() => this.st.finishIdempotency.run(toJson(response), scope, key));
+    await this.write(() => this.st.finishIdempotency.run(toJson(response), scope, key));
   }
 
   async abandonIdempotent(scope: string, key: string): Promise<void> {
-    this.run(() => this.st.abandonIdempotency.run(scope, key));
+    await this.write(() => this.st.abandonIdempotency.run(scope, key));
   }
 
   async purgeExpired(now: number, limit: number): Promise<number> {
@@ -1038,7 +1061,7 @@ class SqliteStore implements Store {
       gone += this.st.purgeIdempotency.run(now, Math.max(0, limit - gone)).changes;
       return gone + this.st.purgeReservations.run(now - RESERVATION_RETENTION_MS, Math.max(0, limit - gone)).changes;
     });
-    return this.run(() => purge.immediate());
+    return this.write(() => purge.immediate());
   }
 
   // --- per-user settings -----------------------------------------------------------------------------------------
@@ -1049,7 +1072,7 @@ class SqliteStore implements Store {
   }
 
   async putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
-    this.run(() =>
+    await this.write(() =>
       this.st.putComfort.run(
         key.partnerId,
         key.userId,

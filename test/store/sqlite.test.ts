@@ -370,6 +370,55 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     }
   });
 
+  it('other writes that find the write lock taken let the process go on, and complete once the lock is free', async () => {
+    const file = dbFile('busy-writes');
+    const store = await openSqliteStore(file);
+    const blocker = new Database(file);
+    const partnerId = `p-${randomUUID()}`;
+    try {
+      await store.upsertProducts(partnerId, [productInput('A', { stock: 5 })]);
+      blocker.exec('BEGIN IMMEDIATE');
+      let settled = 0;
+      const writes = [
+        store.reserveStock(partnerId, 'r1', [{ productId: 'A', count: 2 }]),
+        store.putTransfer('hash-1', { partnerId, userId: 'u1', url: 'https://shop.example/t', expires: 9e12 }),
+        store.putComfort({ partnerId, userId: 'u1' }, { customerId: 'c1', paymentMethodId: null, oneClick: false }),
+      ].map((p) => p.finally(() => settled++));
+      const start = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.ok(performance.now() - start < 2500, 'the event loop went on while the writes waited');
+      assert.equal(settled, 0, 'the writes wait for the lock');
+      assert.equal((await store.getProducts(partnerId, ['A'])).get('A')?.reserved, 0, 'reads are answered meanwhile');
+      blocker.exec('COMMIT');
+      const [reserved] = await Promise.all(writes);
+      assert.deepEqual(reserved, [{ productId: 'A', stocked: 2 }]);
+      assert.equal((await store.getProducts(partnerId, ['A'])).get('A')?.reserved, 2);
+      assert.equal((await store.getTransfer('hash-1', 0))?.userId, 'u1');
+      assert.equal((await store.getComfort({ partnerId, userId: 'u1' }))?.customerId, 'c1');
+    } finally {
+      blocker.close();
+      await store.close();
+    }
+  });
+
+  it('another write held past the lock timeout fails with StoreUnavailableError and leaves nothing behind', async () => {
+    const file = dbFile('busy-write-timeout');
+    const store = await openSqliteStore(file, { lockTimeoutMs: 200 });
+    const blocker = new Database(file);
+    const partnerId = `p-${randomUUID()}`;
+    try {
+      await store.upsertProducts(partnerId, [productInput('A', { stock: 5 })]);
+      blocker.exec('BEGIN IMMEDIATE');
+      await assert.rejects(store.reserveStock(partnerId, 'r1', [{ productId: 'A', count: 2 }]), StoreUnavailableError);
+      blocker.exec('ROLLBACK');
+      assert.equal((await store.getProducts(partnerId, ['A'])).get('A')?.reserved, 0);
+      assert.equal(await store.getReservationState(partnerId, 'r1'), null);
+    } finally {
+      blocker.close();
+      await store.close();
+    }
+  });
+
   it('close() commits an update that was waiting for the write lock', async () => {
     const file = dbFile('busy-close');
     const store = await openSqliteStore(file);
