@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { expiresHour, MIGRATIONS, openSqliteStore } from '../../src/store/sqlite.js';
+import { expiresHour, MIGRATIONS, openSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js';
 import { RESERVATION_RETENTION_MS, StoreUnavailableError, type BasketKey, type Store } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
 import { productInput } from '../helpers/product.js';
@@ -29,9 +29,13 @@ const dbFile = (name: string): string => path.join(dir, `${name}-${randomUUID()}
 const newKey = (): BasketKey => ({ partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` });
 
 /** A store on a fresh file, a second connection writing to the same file, and a basket key; both closed after. */
-async function withOtherConnection(name: string, body: (store: Store, other: Database.Database, key: BasketKey) => Promise<void>): Promise<void> {
+async function withOtherConnection(
+  name: string,
+  body: (store: Store, other: Database.Database, key: BasketKey) => Promise<void>,
+  options: SqliteStoreOptions = {},
+): Promise<void> {
   const file = dbFile(name);
-  const store = await openSqliteStore(file);
+  const store = await openSqliteStore(file, options);
   const other = new Database(file, { timeout: 1000 });
   try {
     await body(store, other, newKey());
@@ -317,107 +321,89 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     }
   });
 
-  it('a write lock held past the lock timeout surfaces as StoreUnavailableError', async () => {
-    const file = dbFile('busy');
-    const store = await openSqliteStore(file, { lockTimeoutMs: 200 });
-    const blocker = new Database(file);
-    try {
-      blocker.exec('BEGIN IMMEDIATE');
-      const key = newKey();
-      await assert.rejects(
-        store.updateBasket(key, () => ({
-          state: { cart: [], saved: [], checkout: [], lastChanged: 0, expires: 1, session: null },
-          result: null,
-        })),
-        StoreUnavailableError,
-      );
-      blocker.exec('ROLLBACK');
-      await store.ping();
-      assert.equal(await store.getBasket(key), null);
-    } finally {
-      blocker.close();
-      await store.close();
-    }
-  });
+  /**
+   * Lets the event loop turn while `other` holds the write lock. SQLite's busy handler would sleep in this thread
+   * for the whole lock timeout (5 s): the lock holder, in this thread too, could not let go, and this timer would
+   * fire only then.
+   */
+  async function turnWhileLocked(): Promise<void> {
+    const start = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.ok(performance.now() - start < 2500, 'the event loop went on while the writes waited');
+  }
 
-  it('a basket update that finds the write lock taken lets the process go on, and commits once the lock is free', async () => {
-    const file = dbFile('busy-wait');
-    const store = await openSqliteStore(file);
-    const blocker = new Database(file);
-    const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
-    try {
-      const [key, other] = [newKey(), newKey()];
-      await store.updateBasket(other, () => ({ state: state(1), result: null }));
-      blocker.exec('BEGIN IMMEDIATE');
+  it('a write lock held past the lock timeout surfaces as StoreUnavailableError', () =>
+    withOtherConnection(
+      'busy',
+      async (store, other, key) => {
+        other.exec('BEGIN IMMEDIATE');
+        await assert.rejects(
+          store.updateBasket(key, () => ({
+            state: { cart: [], saved: [], checkout: [], lastChanged: 0, expires: 1, session: null },
+            result: null,
+          })),
+          StoreUnavailableError,
+        );
+        other.exec('ROLLBACK');
+        await store.ping();
+        assert.equal(await store.getBasket(key), null);
+      },
+      { lockTimeoutMs: 200 },
+    ));
+
+  it('a basket update that finds the write lock taken lets the process go on, and commits once the lock is free', () =>
+    withOtherConnection('busy-wait', async (store, other, key) => {
+      const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: 9e12, session: null });
+      const elsewhere = newKey();
+      await store.updateBasket(elsewhere, () => ({ state: state(1), result: null }));
+      other.exec('BEGIN IMMEDIATE');
       let settled = false;
       const first = store.updateBasket(key, (cur) => ({ state: state((cur?.state.cart[0]?.count ?? 0) + 1), result: 'first' }));
       void first.finally(() => (settled = true)).catch(() => {});
-      // SQLite's busy handler would sleep in this thread for the whole lock timeout (5 s): the lock holder, in this
-      // thread too, could not let go, and this timer would fire only then
-      const start = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      assert.ok(performance.now() - start < 2500, 'the event loop went on while the update waited');
+      await turnWhileLocked();
       assert.equal(settled, false, 'the update waits for the lock');
-      assert.deepEqual((await store.getBasket(other))?.state, state(1), 'reads are answered meanwhile');
+      assert.deepEqual((await store.getBasket(elsewhere))?.state, state(1), 'reads are answered meanwhile');
       // an update made while the first waits joins it, in order
       const second = store.updateBasket(key, (cur) => ({ state: state((cur?.state.cart[0]?.count ?? 0) + 1), result: 'second' }));
-      blocker.exec('COMMIT');
+      other.exec('COMMIT');
       assert.deepEqual(await Promise.all([first, second]), ['first', 'second']);
       assert.deepEqual(await store.getBasket(key), { state: state(2), version: 2 });
-    } finally {
-      blocker.close();
-      await store.close();
-    }
-  });
+    }));
 
-  it('other writes that find the write lock taken let the process go on, and complete once the lock is free', async () => {
-    const file = dbFile('busy-writes');
-    const store = await openSqliteStore(file);
-    const blocker = new Database(file);
-    const partnerId = `p-${randomUUID()}`;
-    try {
+  it('other writes that find the write lock taken let the process go on, and complete once the lock is free', () =>
+    withOtherConnection('busy-writes', async (store, other, { partnerId }) => {
       await store.upsertProducts(partnerId, [productInput('A', { stock: 5 })]);
-      blocker.exec('BEGIN IMMEDIATE');
+      other.exec('BEGIN IMMEDIATE');
       let settled = 0;
       const writes = [
         store.reserveStock(partnerId, 'r1', [{ productId: 'A', count: 2 }]),
         store.putTransfer('hash-1', { partnerId, userId: 'u1', url: 'https://shop.example/t', expires: 9e12 }),
         store.putComfort({ partnerId, userId: 'u1' }, { customerId: 'c1', paymentMethodId: null, oneClick: false }),
       ].map((p) => p.finally(() => settled++));
-      const start = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      assert.ok(performance.now() - start < 2500, 'the event loop went on while the writes waited');
+      await turnWhileLocked();
       assert.equal(settled, 0, 'the writes wait for the lock');
       assert.equal((await store.getProducts(partnerId, ['A'])).get('A')?.reserved, 0, 'reads are answered meanwhile');
-      blocker.exec('COMMIT');
+      other.exec('COMMIT');
       const [reserved] = await Promise.all(writes);
       assert.deepEqual(reserved, [{ productId: 'A', stocked: 2 }]);
       assert.equal((await store.getProducts(partnerId, ['A'])).get('A')?.reserved, 2);
       assert.equal((await store.getTransfer('hash-1', 0))?.userId, 'u1');
       assert.equal((await store.getComfort({ partnerId, userId: 'u1' }))?.customerId, 'c1');
-    } finally {
-      blocker.close();
-      await store.close();
-    }
-  });
+    }));
 
-  it('another write held past the lock timeout fails with StoreUnavailableError and leaves nothing behind', async () => {
-    const file = dbFile('busy-write-timeout');
-    const store = await openSqliteStore(file, { lockTimeoutMs: 200 });
-    const blocker = new Database(file);
-    const partnerId = `p-${randomUUID()}`;
-    try {
-      await store.upsertProducts(partnerId, [productInput('A', { stock: 5 })]);
-      blocker.exec('BEGIN IMMEDIATE');
-      await assert.rejects(store.reserveStock(partnerId, 'r1', [{ productId: 'A', count: 2 }]), StoreUnavailableError);
-      blocker.exec('ROLLBACK');
-      assert.equal((await store.getProducts(partnerId, ['A'])).get('A')?.reserved, 0);
-      assert.equal(await store.getReservationState(partnerId, 'r1'), null);
-    } finally {
-      blocker.close();
-      await store.close();
-    }
-  });
+  it('another write held past the lock timeout fails with StoreUnavailableError and leaves nothing behind', () =>
+    withOtherConnection(
+      'busy-write-timeout',
+      async (store, other, { partnerId }) => {
+        await store.upsertProducts(partnerId, [productInput('A', { stock: 5 })]);
+        other.exec('BEGIN IMMEDIATE');
+        await assert.rejects(store.reserveStock(partnerId, 'r1', [{ productId: 'A', count: 2 }]), StoreUnavailableError);
+        other.exec('ROLLBACK');
+        assert.equal((await store.getProducts(partnerId, ['A'])).get('A')?.reserved, 0);
+        assert.equal(await store.getReservationState(partnerId, 'r1'), null);
+      },
+      { lockTimeoutMs: 200 },
+    ));
 
   it('close() commits an update that was waiting for the write lock', async () => {
     const file = dbFile('busy-close');
