@@ -403,19 +403,15 @@ function scenarios(t: Tokens): Scenario[] {
    * of writes would not tell the difference; the line's content does. One random product per user keeps the lists
    * short (twice GET's).
    */
-  const ASSIGN_PRODUCTS_PER_USER = 1;
-  /** User i's pair of assigns of product p: count 1, then count 2. */
-  const assignPair = (i: number, p: number): autocannon.Request[] =>
-    [1, 2].map((count) => ({ method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: auth(i), body: `{"count":${count}}` }));
   const assignShares = () =>
-    perConnectionList((c) => {
-      const list: autocannon.Request[] = [];
-      for (const i of shareOf(c)) {
-        const products = shuffle(Array.from({ length: 10 }, (_, p) => p)).slice(0, ASSIGN_PRODUCTS_PER_USER);
-        for (const p of products) list.push(...assignPair(i, p));
-      }
-      return shuffle(list);
-    });
+    perConnectionList((c) =>
+      shuffle(
+        shareOf(c).flatMap((i) => {
+          const path = `/v2/baskets/users/${t.users[i]}/products/p${Math.floor(Math.random() * 10)}`;
+          return [1, 2].map((count) => ({ method: 'POST', path, headers: auth(i), body: `{"count":${count}}` }));
+        }),
+      ),
+    );
   const assign = (): autocannon.Request => ({
     setupRequest: (req) => {
       const i = pick();
