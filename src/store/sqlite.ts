@@ -579,11 +579,19 @@ class SqliteStore implements Store {
       try {
         return this.run(() => this.withoutBusyWait(op));
       } catch (error) {
-        const refused = error instanceof StoreUnavailableError && isBusy(error.cause) && this.db.open && !this.db.inTransaction;
-        if (!refused || performance.now() - started >= this.lockTimeoutMs) throw error;
+        if (!this.refusedLock(error) || performance.now() - started >= this.lockTimeoutMs) throw error;
       }
       await new Promise((resolve) => (tries === 0 ? setImmediate(resolve) : setTimeout(resolve, 1)));
     }
+  }
+
+  /**
+   * Whether a write failed only because another connection held the write lock (refused, or rarely rolled back by
+   * SQLite for a lock it could not get): then nothing was written and it may be tried again.
+   */
+  private refusedLock(error: unknown): boolean {
+    const cause = error instanceof GroupAborted ? error.error : error instanceof StoreUnavailableError ? error.cause : null;
+    return isBusy(cause) && this.db.open && !this.db.inTransaction;
   }
 
   /** Runs op with SQLite's busy handler off (exec, not a prepared statement: SQLite applies this pragma when it compiles it). */
@@ -748,11 +756,11 @@ class SqliteStore implements Store {
     let attempts: Attempt<unknown>[];
     try {
       // IMMEDIATE takes the write lock before the first read, so other processes cannot write in between.
-      attempts = this.run(() => (block ? this.groupCommit.immediate(group) : this.commitWithoutWaiting(group)));
+      // a group refused the lock at once, instead of sleeping, when another connection holds it
+      const commit = () => this.groupCommit.immediate(group);
+      attempts = this.run(() => (block ? commit() : this.withoutBusyWait(commit)));
     } catch (error) {
-      // refused the lock, or (rarely) rolled back by SQLite for a lock it could not get: nothing was written
-      const sqliteError = error instanceof GroupAborted ? error.error : error instanceof StoreUnavailableError ? error.cause : null;
-      if (!block && isBusy(sqliteError) && this.db.open && !this.db.inTransaction) {
+      if (!block && this.refusedLock(error)) {
         this.waitForLock(group);
         return;
       }
@@ -788,11 +796,6 @@ class SqliteStore implements Store {
           break;
       }
     }
-  }
-
-  /** A group commit that SQLite refuses at once, instead of sleeping, when another connection holds the write lock. */
-  private commitWithoutWaiting(group: readonly PendingUpdate[]): Attempt<unknown>[] {
-    return this.withoutBusyWait(() => this.groupCommit.immediate(group));
   }
 
   /**
