@@ -18,7 +18,7 @@ import {
 } from '../domain/basket.js';
 import { productRef, type ProductInput } from '../domain/catalogue.js';
 import { BasketError } from '../domain/errors.js';
-import type { BasketKey, Store } from '../store/store.js';
+import type { BasketKey, Store, StoredBasket } from '../store/store.js';
 import { productInfo, type ProductInfo } from './catalogue.js';
 
 export interface BasketServiceOptions {
@@ -78,7 +78,17 @@ export class BasketService {
   /** The basket as the user sees it: absent or expired reads as a fresh empty one. */
   async get(owner: BasketOwner): Promise<BasketState> {
     const now = this.now();
-    const stored = await this.store.getBasket(owner);
+    return this.seen(owner, await this.store.getBasket(owner), now);
+  }
+
+  /** get() answered without a promise when the store can (SQLite); undefined when it cannot. */
+  getSync(owner: BasketOwner): BasketState | undefined {
+    if (!this.store.getBasketSync) return undefined;
+    const now = this.now();
+    return this.seen(owner, this.store.getBasketSync(owner), now);
+  }
+
+  private seen(owner: BasketOwner, stored: StoredBasket | null, now: number): BasketState {
     return liveBasket(stored?.state, now) ?? emptyBasket(now, this.lifetime(owner));
   }
 
@@ -86,7 +96,8 @@ export class BasketService {
    * Applies `rule` atomically. A rule that returns its input unchanged writes nothing; any change is stamped
    * with lastChanged and a slid expiry.
    */
-  async change(owner: BasketOwner, rule: Rule): Promise<BasketState> {
+  // not async: the store's promise is handed on as it is, a promise fewer on every write
+  change(owner: BasketOwner, rule: Rule): Promise<BasketState> {
     const now = this.now();
     const lifetime = this.lifetime(owner);
     return this.store.updateBasket(owner, (current) => {

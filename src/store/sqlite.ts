@@ -674,6 +674,10 @@ class SqliteStore implements Store {
   // --- baskets ---------------------------------------------------------------------------------------------------
 
   async getBasket(key: BasketKey): Promise<StoredBasket | null> {
+    return this.getBasketSync(key);
+  }
+
+  getBasketSync(key: BasketKey): StoredBasket | null {
     return this.read(() => {
       const id = cacheKey(key);
       const hit = this.cache.get(id);

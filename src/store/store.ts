@@ -155,6 +155,11 @@ export interface Store {
   // --- baskets -----------------------------------------------------------------------------------------------
   getBasket(key: BasketKey): Promise<StoredBasket | null>;
   /**
+   * getBasket() without a promise, offered by a store whose reads never wait for I/O (SQLite, in process): the
+   * hot GET answers in the turn its request arrived. Throws what getBasket() would reject with.
+   */
+  getBasketSync?(key: BasketKey): StoredBasket | null;
+  /**
    * Reads the basket and its version, applies `fn`, and writes the new state only if the version is still the
    * one read (transaction, compare-and-set or script); on conflict it reads again and re-applies `fn`.
    * Returns `fn`'s result of the attempt that was committed.

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { BasketService } from '../../src/service/baskets.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import type { Store } from '../../src/store/store.js';
+import type { BasketKey, Store } from '../../src/store/store.js';
 import { productInput } from '../helpers/product.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'basket-service-'));
@@ -136,6 +136,35 @@ describe('BasketService product cache', () => {
       assert.equal(reads(), 2);
     } finally {
       await raw.close();
+    }
+  });
+});
+
+describe('BasketService reads', () => {
+  it('getSync answers what get answers on SQLite (expiry included), and undefined for a store without synchronous reads', async () => {
+    const store = await openSqliteStore(path.join(dir, 'reads.db'));
+    let now = 1_000_000;
+    const options = { limits: { maxCartLines: 20, maxLineCount: 99 }, basketMs: 60_000, guestMs: 60_000, now: () => now };
+    const service = new BasketService({ store, ...options });
+    const owner = { partnerId: 'p', userId: 'reader', guest: false };
+    try {
+      await service.assign(owner, 'A', 2);
+      const sync = service.getSync(owner);
+      assert.deepEqual(sync, await service.get(owner));
+      assert.deepEqual(sync?.cart, [{ productId: 'A', count: 2 }]);
+      now += 60_000; // expired: both read a fresh empty basket
+      assert.deepEqual(service.getSync(owner), await service.get(owner));
+      assert.deepEqual(service.getSync(owner)?.cart, []);
+      // the same store seen through an object without getBasketSync: the caller must take the promise
+      const asyncOnly: Store = Object.create(store, {
+        getBasketSync: { value: undefined },
+        getBasket: { value: (key: BasketKey) => store.getBasket(key) },
+      });
+      const other = new BasketService({ store: asyncOnly, ...options });
+      assert.equal(other.getSync(owner), undefined);
+      assert.deepEqual(await other.get(owner), await service.get(owner));
+    } finally {
+      await store.close();
     }
   });
 });

@@ -57,6 +57,18 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
   // A frozen state is one the store shares between readers (SQLite's basket cache): its GET answer is the same
   // bytes every time, so it is serialized once and kept for as long as the store keeps the state.
   const serializedBaskets = new WeakMap<BasketState, string>();
+  const sendBasket = (reply: FastifyReply, state: BasketState): void => {
+    if (!Object.isFrozen(state)) {
+      reply.send(ok(basketView(state)));
+      return;
+    }
+    let body = serializedBaskets.get(state);
+    if (body === undefined) {
+      body = String(reply.serialize(ok(basketView(state))));
+      serializedBaskets.set(state, body);
+    }
+    sendJson(reply, body);
+  };
   // the body of assign/update is optional: absent counts as `{}` (Fastify would validate `undefined` as an object)
   // callback style: an async hook costs a promise on every assign
   const emptyBodyAsObject = (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
@@ -70,15 +82,13 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
       schema: { ...base, operationId: 'getBasket', summary: 'Gets the shopping basket of the specified user', params: UserParams, querystring: Query, response: BasketResponse },
       onRequest: auth.user,
     },
-    async (req, reply) => {
-      const state = await baskets.get(ownerOf(req));
-      if (!Object.isFrozen(state)) return ok(basketView(state));
-      let body = serializedBaskets.get(state);
-      if (body === undefined) {
-        body = String(reply.serialize(ok(basketView(state))));
-        serializedBaskets.set(state, body);
-      }
-      return sendJson(reply, body);
+    // not async: a store that reads synchronously (SQLite) is answered in this call, without a promise
+    (req, reply) => {
+      const owner = ownerOf(req);
+      const state = baskets.getSync(owner);
+      if (state === undefined) return baskets.get(owner).then((s) => sendBasket(reply, s));
+      sendBasket(reply, state);
+      return undefined;
     },
   );
 
