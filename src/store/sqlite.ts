@@ -90,6 +90,19 @@ export interface SqliteStoreOptions {
 }
 
 const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * When to ask again for a write lock that was refused: on the next turn after the first refusal, then every
+ * millisecond, so that a wait neither sleeps in the event loop nor keeps a core busy. Returns how to cancel it.
+ */
+function lockRetryLater(refusals: number, retry: () => void): { cancel(): void } {
+  if (refusals === 0) {
+    const immediate = setImmediate(retry);
+    return { cancel: () => clearImmediate(immediate) };
+  }
+  const timer = setTimeout(retry, 1);
+  return { cancel: () => clearTimeout(timer) };
+}
 /** Conflicts cannot happen under the IMMEDIATE lock; the bound only guards against a logic error looping. */
 const MAX_UPDATE_TRIES = 50;
 /** Most basket updates in one group commit: bounds how long one transaction holds the event loop. */
@@ -584,7 +597,7 @@ class SqliteStore implements Store {
       } catch (error) {
         if (!this.refusedLock(error) || performance.now() - started >= this.lockTimeoutMs) throw error;
       }
-      await new Promise((resolve) => (tries === 0 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+      await new Promise<void>((resolve) => lockRetryLater(tries, resolve));
     }
   }
 
@@ -815,9 +828,9 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Puts a group refused the lock back at the head of the queue (its order kept) and tries again on a later
-   * turn: first the next one, then every millisecond, so that a wait does not keep a core busy. An update that
-   * has waited longer than the lock timeout fails as the busy handler would have failed it.
+   * Puts a group refused the lock back at the head of the queue (its order kept) and tries again later
+   * (lockRetryLater). An update that has waited longer than the lock timeout fails as the busy handler would have
+   * failed it.
    */
   private waitForLock(group: PendingUpdate[]): void {
     const now = performance.now();
@@ -833,13 +846,7 @@ class SqliteStore implements Store {
       this.lockRetry = null;
       this.flushUpdates();
     };
-    if (this.lockRetries++ === 0) {
-      const immediate = setImmediate(retry);
-      this.lockRetry = { cancel: () => clearImmediate(immediate) };
-    } else {
-      const timer = setTimeout(retry, 1);
-      this.lockRetry = { cancel: () => clearTimeout(timer) };
-    }
+    this.lockRetry = lockRetryLater(this.lockRetries++, retry);
   }
 
   private cancelLockRetry(): void {
