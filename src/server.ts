@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { pino, type DestinationStream } from 'pino';
 import { DEV_PARTNER, type Config } from './config.js';
 import { PartnerRegistry } from './auth/partners.js';
 import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
@@ -36,6 +37,8 @@ export interface ServerOptions {
 
 export interface Server {
   app: FastifyInstance;
+  /** The service's logger; request logs are its children (`app.log` is it only with LOG_REQUESTS). */
+  log: FastifyBaseLogger;
   store: Store;
   baskets: BasketService;
   serviceKeys: ServiceKeys;
@@ -56,6 +59,13 @@ async function seedDemoCatalogue(store: Store): Promise<void> {
   await store.upsertProducts(DEV_PARTNER.id, products);
 }
 
+/** The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. */
+function serviceLogger(options: boolean | Record<string, unknown> | undefined, level: string): FastifyBaseLogger {
+  if (options === false) return pino({ level: 'silent' });
+  const { stream, ...rest } = typeof options === 'object' ? options : {};
+  return pino({ level, serializers: { err: pino.stdSerializers.err }, ...rest }, stream as DestinationStream | undefined);
+}
+
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const now = opts.now ?? Date.now;
   const store = opts.store ?? (await openStore(config.storeUrl));
@@ -74,13 +84,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     if (config.devPartner) await seedDemoCatalogue(store);
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs });
     const transfers = new TransferService({ store, guests, publicUrl: config.publicUrl, transferMs: config.lifetimes.transferMs, now });
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) };
-    let appLog: Logger | null = null;
-    const log: Logger = {
-      info: (o, m) => appLog?.info(o, m),
-      warn: (o, m) => appLog?.warn(o, m),
-      error: (o, m) => appLog?.error(o, m),
-    };
+    const serviceLog = serviceLogger(opts.logger, config.logLevel);
+    const log: Logger = serviceLog;
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log: serviceLog };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
@@ -106,11 +112,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
-    appLog = app.log;
-    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log: app.log }) : null;
+    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log: serviceLog }) : null;
     if (config.runWorkers) outbox.start();
     return {
       app,
+      log: serviceLog,
       store,
       baskets,
       serviceKeys,

@@ -3,7 +3,7 @@
  * OpenAPI, and the routes of both prefixes (`/v2/...` and bare).
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -44,8 +44,8 @@ export interface AppDeps {
   transfers: TransferService;
   /** Checkout sessions, orders and PSP webhooks (issue 4); absent: those routes are not served. */
   checkout?: CheckoutService;
-  /** pino options, or false to log nothing (tests). */
-  logger?: boolean | Record<string, unknown>;
+  /** The service's logger (pino): request logs are its children. */
+  log: FastifyBaseLogger;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -55,15 +55,19 @@ function nulRefused(field: 'url' | 'body'): BasketError {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, partners } = deps;
+  const { log } = deps;
   const app = Fastify({
-    logger: deps.logger ?? { level: config.logLevel },
+    // Given a logger, Fastify puts 'finish' and 'error' listeners on every response to time it for the
+    // "request completed" line (~1 µs of a GET's ~22 µs). Without request logging no such line is written,
+    // so Fastify gets no logger of its own; request.log still logs through ours (childLoggerFactory).
+    ...(config.logRequests ? { loggerInstance: log } : {}),
     bodyLimit: config.limits.bodyLimit,
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
     // let the route schemas judge path parameters (user ids up to 256 chars), not the router's 100-char cap
     routerOptions: { maxParamLength: 1024 },
     genReqId: () => randomUUID(),
-    childLoggerFactory: lazyChildLogger,
+    childLoggerFactory: config.logRequests ? lazyChildLogger : (_none, bindings, options) => lazyChildLogger(log, bindings, options),
     // request logs cost a third of the throughput on the hot path; errors are still logged
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
     // no type coercion ("2" is not a count) and no silent removal of unknown fields (strict schemas reject them)

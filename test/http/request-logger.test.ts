@@ -84,4 +84,28 @@ describe('lazyChildLogger', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('LOG_REQUESTS=true logs each request as it comes and as it is answered, with its id; by default neither', async () => {
+    for (const logRequests of [true, false]) {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-log-'));
+      const { stream, logged } = lines();
+      const env = { DATA_DIR: dataDir, STORE_URL: `sqlite:${path.join(dataDir, 'b.db')}`, DEV_PARTNER: 'true', RUN_WORKERS: 'false', LOG_REQUESTS: String(logRequests) };
+      const server = await createServer(loadConfig(env, dataDir), { logger: { level: 'info', stream } });
+      try {
+        const res = await server.app.inject({ method: 'GET', url: '/v2/baskets/users/u1', headers: { 'x-api-key': DEMO_KEY } });
+        assert.equal(res.statusCode, 401);
+        const mine = logged.filter((l) => l.reqId === res.headers['x-request-id']);
+        const messages = mine.map((l) => l.msg);
+        if (logRequests) {
+          assert.deepEqual(messages, ['incoming request', 'request completed']);
+          assert.equal((mine[1]!.res as { statusCode: number }).statusCode, 401);
+        } else {
+          assert.deepEqual(messages, []);
+        }
+      } finally {
+        await server.close().catch(() => {});
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
+  });
 });
