@@ -6,9 +6,12 @@
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
  *                    [--node-options "--max-old-space-size=96"] [--service-log file] [--ceiling around|once]
+ *                    [--repeat 1]
  *
  * The machine's speed drifts during a run (a VM's slower and faster spells), so by default the ceiling is measured
  * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it.
+ * A process's JIT decisions also move its figures (the same code lands ~20 % apart from one start to the next), so
+ * `--repeat N` runs everything N times with fresh server processes and prints the median of each figure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ import type { PartnerConfig } from '../src/config.js';
 import { emptyBasket, type BasketState } from '../src/domain/basket.js';
 import { openStore } from '../src/store/open.js';
 import type { ProductInput } from '../src/domain/catalogue.js';
+import { summarize, type ScenarioSummary, type Spread } from './summary.js';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
@@ -45,6 +49,8 @@ const { values: args } = parseArgs({
     'service-log': { type: 'string' },
     /** `around`: the ceiling before the first scenario and after each one; `once`: only before the first. */
     ceiling: { type: 'string', default: 'around' },
+    /** Run everything this many times, each time with fresh server processes, and print the medians. */
+    repeat: { type: 'string', default: '1' },
   },
 });
 
@@ -55,9 +61,11 @@ const CONNECTIONS = Number(args.connections);
 const USERS = Math.min(Number(args.users), BASKETS);
 const WARMUP = Number(args.warmup);
 const WORKERS = Number(args.workers);
+const REPEAT = Number(args.repeat);
 for (const [name, v] of Object.entries({ BASKETS, DURATION, CONNECTIONS, USERS, WARMUP, WORKERS })) {
   if (!Number.isFinite(v) || v < 0) throw new Error(`bad --${name.toLowerCase()}`);
 }
+if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat ${args.repeat}: use a whole number from 1`);
 if (args.ceiling !== 'around' && args.ceiling !== 'once') throw new Error(`--ceiling ${args.ceiling}: use around or once`);
 const CEILING_AROUND = args.ceiling === 'around';
 
@@ -504,6 +512,8 @@ function scenarios(t: Tokens): Scenario[] {
 export interface ScenarioResult {
   scenario: string;
   title: string;
+  /** Which run of `--repeat` this is, from 1. */
+  repetition: number;
   requestsPerSec: number;
   /** The ceiling's requests/s this ratio is to: the mean of the ceiling runs just before and after (or before). */
   ceilingRequestsPerSec: number | null;
@@ -543,33 +553,38 @@ async function main(): Promise<void> {
     const url = storeUrl(dataDir);
     await preload(url);
     const tokens = await mintTokens();
-    const ceiling = await startProcess(['bench/ceiling-server.mjs'], {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
-    children.push(ceiling.child);
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.profile)}`] : [];
     const nodeOptions = [...startFlags(), ...(args['node-options'] ? args['node-options'].split(/\s+/).filter(Boolean) : [])];
     const serverCmd = [...profile, ...nodeOptions, ...(args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])];
-    const service = await startProcess(
-      serverCmd,
-      {
-        HOST: '127.0.0.1',
-        PORT: '0',
-        DATA_DIR: dataDir,
-        STORE_URL: url,
-        PARTNERS_JSON: JSON.stringify([PARTNER]),
-        DEV_PARTNER: 'false',
-        LOG_LEVEL: 'warn',
-        WORKERS: String(WORKERS),
-        NODE_ENV: 'production',
-      },
-      /listening on http:\/\/127\.0\.0\.1:(\d+)/,
-      args['service-log'],
-    );
-    children.push(service.child);
+    /** A fresh ceiling and service: each repetition gets its own processes, so its own JIT decisions. */
+    const startServers = async (repetition: number) => {
+      const ceiling = await startProcess(['bench/ceiling-server.mjs'], {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      children.push(ceiling.child);
+      const service = await startProcess(
+        serverCmd,
+        {
+          HOST: '127.0.0.1',
+          PORT: '0',
+          DATA_DIR: dataDir,
+          STORE_URL: url,
+          PARTNERS_JSON: JSON.stringify([PARTNER]),
+          DEV_PARTNER: 'false',
+          LOG_LEVEL: 'warn',
+          WORKERS: String(WORKERS),
+          NODE_ENV: 'production',
+        },
+        /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+        args['service-log'],
+      );
+      children.push(service.child);
+      log(`repetition ${repetition}: service pid ${service.child.pid}, ceiling pid ${ceiling.child.pid}`);
+      return { ceiling, service };
+    };
 
     const wanted = args.scenarios ? new Set(args.scenarios.split(',')) : null;
     const list = scenarios(tokens).filter((s) => (wanted ? wanted.has(s.name) || s.name === 'ceiling' : !s.diagnostic));
-    const results: ScenarioResult[] = [];
-    const measure = async (s: Scenario): Promise<ScenarioResult> => {
+    type Servers = Awaited<ReturnType<typeof startServers>>;
+    const measure = async ({ ceiling, service }: Servers, s: Scenario, repetition: number): Promise<ScenarioResult> => {
       const target = s.target === 'ceiling' ? ceiling : service;
       const base = `http://127.0.0.1:${target.port}`;
       if (WARMUP > 0) {
@@ -597,6 +612,7 @@ async function main(): Promise<void> {
       return {
         scenario: s.name,
         title: s.title,
+        repetition,
         requestsPerSec: Math.round(rps),
         ceilingRequestsPerSec: null,
         ratioToCeiling: null,
@@ -614,29 +630,42 @@ async function main(): Promise<void> {
         },
       };
     };
-    // the ceiling first, then each scenario, followed (--ceiling around) by the ceiling again
-    const ceilingScenario = list.find((s) => s.name === 'ceiling')!;
-    let before = await measure(ceilingScenario);
-    results.push(before);
-    for (const s of list.filter((x) => x !== ceilingScenario)) {
-      const result = await measure(s);
-      const after = CEILING_AROUND ? await measure(ceilingScenario) : null;
-      const base = after ? (before.requestsPerSec + after.requestsPerSec) / 2 : before.requestsPerSec;
-      result.ceilingRequestsPerSec = Math.round(base);
-      result.ratioToCeiling = base > 0 ? Number((result.requestsPerSec / base).toFixed(3)) : null;
-      results.push(result);
-      if (after) {
-        results.push(after);
-        before = after;
+    const repetitions: ScenarioResult[][] = [];
+    for (let repetition = 1; repetition <= REPEAT; repetition++) {
+      const servers = await startServers(repetition);
+      // the ceiling first, then each scenario, followed (--ceiling around) by the ceiling again
+      const results: ScenarioResult[] = [];
+      const ceilingScenario = list.find((s) => s.name === 'ceiling')!;
+      let before = await measure(servers, ceilingScenario, repetition);
+      results.push(before);
+      for (const s of list.filter((x) => x !== ceilingScenario)) {
+        const result = await measure(servers, s, repetition);
+        const after = CEILING_AROUND ? await measure(servers, ceilingScenario, repetition) : null;
+        const base = after ? (before.requestsPerSec + after.requestsPerSec) / 2 : before.requestsPerSec;
+        result.ceilingRequestsPerSec = Math.round(base);
+        result.ratioToCeiling = base > 0 ? Number((result.requestsPerSec / base).toFixed(3)) : null;
+        results.push(result);
+        if (after) {
+          results.push(after);
+          before = after;
+        }
       }
+      await stopAll();
+      children.length = 0;
+      if (REPEAT > 1) log(`repetition ${repetition} of ${REPEAT} done`);
+      repetitions.push(results);
     }
-    printTable(results);
+    const results = repetitions.flat();
+    const summary = REPEAT > 1 ? summarize(repetitions) : null;
+    for (const [i, r] of repetitions.entries()) printTable(r, REPEAT > 1 ? `repetition ${i + 1} of ${REPEAT}` : '');
+    if (summary) printSummary(summary);
     if (args.json) {
       const report = {
         date: new Date().toISOString(),
         machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-        settings: { baskets: BASKETS, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS, ceiling: args.ceiling },
+        settings: { baskets: BASKETS, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS, ceiling: args.ceiling, repeat: REPEAT },
         results,
+        ...(summary ? { summary } : {}),
       };
       writeFileSync(args.json, JSON.stringify(report, null, 2));
       log(`wrote ${args.json}`);
@@ -648,7 +677,7 @@ async function main(): Promise<void> {
   }
 }
 
-function printTable(results: ScenarioResult[]): void {
+function printTable(results: ScenarioResult[], heading: string): void {
   const head = ['scenario', 'req/s', 'ceiling req/s', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'µs CPU/req', 'bench cores', 'idle'];
   const rows = results.map((r) => [
     r.scenario,
@@ -670,8 +699,29 @@ function printTable(results: ScenarioResult[]): void {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(
     `\nbaskets ${BASKETS}, active users ${USERS}, ${CONNECTIONS} connections, ${DURATION} s per scenario, store ${args['store-url'] ?? args.store}, workers ${WORKERS}` +
-      (CEILING_AROUND ? '; each ratio is to the mean of the ceiling runs before and after it' : ''),
+      (CEILING_AROUND ? '; each ratio is to the mean of the ceiling runs before and after it' : '') +
+      (heading ? ` (${heading})` : ''),
   );
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+
+/** Per scenario over all repetitions: the median, and the lowest and highest value in brackets. */
+function printSummary(summary: ScenarioSummary[]): void {
+  const fmt = (x: Spread, digits = 0) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
+  const head = ['scenario', 'runs', 'req/s median (range)', 'x ceiling median (range)', 'p99 ms', 'µs CPU/req', 'peak RSS MB'];
+  const rows = summary.map((s) => [
+    s.scenario,
+    String(s.repetitions),
+    fmt(s.requestsPerSec),
+    s.ratioToCeiling ? fmt(s.ratioToCeiling, 2) : '',
+    fmt(s.p99Ms),
+    fmt(s.serverMicrosPerRequest),
+    String(s.peakRssMb),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(`\nsummary of ${REPEAT} repetitions, each with a fresh service and ceiling process`);
   console.log(line(head));
   for (const r of rows) console.log(line(r));
 }

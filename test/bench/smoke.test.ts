@@ -11,8 +11,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 interface Report {
+  settings: { repeat: number };
+  summary?: { scenario: string; repetitions: number; requestsPerSec: { median: number; min: number; max: number }; ratioToCeiling: { median: number } | null }[];
   results: {
     scenario: string;
+    repetition: number;
     requestsPerSec: number;
     ceilingRequestsPerSec: number | null;
     ratioToCeiling: number | null;
@@ -82,6 +85,42 @@ describe('bench smoke run', () => {
       } finally {
         db.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--repeat runs everything again on fresh processes and reports the medians', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-repeat-'));
+    const out = path.join(dir, 'bench.json');
+    try {
+      const res = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/run.ts', '--smoke', '--scenarios', 'get', '--repeat', '2', '--duration', '1', '--warmup', '0',
+          '--baskets', '300', '--users', '100', '--connections', '4', '--json', out],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+      assert.equal(report.settings.repeat, 2);
+      assert.deepEqual(
+        report.results.map((r) => `${r.repetition}:${r.scenario}`),
+        ['1:ceiling', '1:get', '1:ceiling', '2:ceiling', '2:get', '2:ceiling'],
+      );
+      for (const r of report.results) assert.equal(r.non2xx + r.errors, 0, `${r.repetition}:${r.scenario} failed requests`);
+      // each repetition started its own service and ceiling
+      const pids = [...res.stderr.matchAll(/repetition (\d): service pid (\d+), ceiling pid (\d+)/g)];
+      assert.deepEqual(pids.map((m) => m[1]), ['1', '2']);
+      assert.equal(new Set(pids.flatMap((m) => [m[2], m[3]])).size, 4, 'four distinct processes');
+      const gets = report.results.filter((r) => r.scenario === 'get');
+      const get = report.summary?.find((s) => s.scenario === 'get');
+      assert.ok(get, 'a summary of get');
+      assert.equal(get.repetitions, 2);
+      assert.equal(get.requestsPerSec.median, (gets[0]!.requestsPerSec + gets[1]!.requestsPerSec) / 2);
+      assert.equal(get.requestsPerSec.min, Math.min(...gets.map((g) => g.requestsPerSec)));
+      assert.equal(get.ratioToCeiling?.median, (gets[0]!.ratioToCeiling! + gets[1]!.ratioToCeiling!) / 2);
+      assert.equal(report.summary?.find((s) => s.scenario === 'ceiling')?.repetitions, 4);
+      assert.match(res.stdout, /summary of 2 repetitions/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,41 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spread, summarize, type RunFigures } from '../../bench/summary.js';
+
+function run(scenario: string, requestsPerSec: number, ratioToCeiling: number | null, p99 = 2, rss = 100, micros = 20): RunFigures {
+  return { scenario, requestsPerSec, ratioToCeiling, latencyMs: { p99 }, peakRssMb: rss, cpu: { serverMicrosPerRequest: micros } };
+}
+
+describe('bench summary', () => {
+  it('spread: the middle value of an odd count, the mean of the two middle ones of an even count', () => {
+    assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3 });
+    assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 });
+    assert.deepEqual(spread([7]), { median: 7, min: 7, max: 7 });
+    assert.throws(() => spread([]));
+  });
+
+  it('summarize: per scenario over the repetitions, in the order they first appear', () => {
+    const summary = summarize([
+      [run('ceiling', 100, null), run('get', 50, 0.5, 3, 110, 30), run('ceiling', 102, null)],
+      [run('ceiling', 90, null), run('get', 40, 0.44, 5, 120, 35), run('ceiling', 94, null)],
+      [run('ceiling', 80, null), run('get', 46, 0.56, 4, 105, 25), run('ceiling', 84, null)],
+    ]);
+    assert.deepEqual(
+      summary.map((s) => s.scenario),
+      ['ceiling', 'get'],
+    );
+    const [ceiling, get] = summary;
+    assert.equal(ceiling!.repetitions, 6);
+    assert.deepEqual(ceiling!.requestsPerSec, { median: 92, min: 80, max: 102 });
+    assert.equal(ceiling!.ratioToCeiling, null);
+    assert.deepEqual(get, {
+      scenario: 'get',
+      repetitions: 3,
+      requestsPerSec: { median: 46, min: 40, max: 50 },
+      ratioToCeiling: { median: 0.5, min: 0.44, max: 0.56 },
+      p99Ms: { median: 4, min: 3, max: 5 },
+      serverMicrosPerRequest: { median: 30, min: 25, max: 35 },
+      peakRssMb: 120,
+    });
+  });
+});
