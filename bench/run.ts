@@ -630,12 +630,12 @@ async function main(): Promise<void> {
         },
       };
     };
+    const ceilingScenario = list.find((s) => s.name === 'ceiling')!;
     const repetitions: ScenarioResult[][] = [];
     for (let repetition = 1; repetition <= REPEAT; repetition++) {
       const servers = await startServers(repetition);
       // the ceiling first, then each scenario, followed (--ceiling around) by the ceiling again
       const results: ScenarioResult[] = [];
-      const ceilingScenario = list.find((s) => s.name === 'ceiling')!;
       let before = await measure(servers, ceilingScenario, repetition);
       results.push(before);
       for (const s of list.filter((x) => x !== ceilingScenario)) {

@@ -21,7 +21,7 @@ import { startSweeper, type Sweeper } from './worker/sweeper.js';
 import { PspRegistry, type Psp } from './psp/psp.js';
 import { SandboxPsp } from './psp/sandbox.js';
 import { StripePsp } from './psp/stripe.js';
-import { CheckoutService, TOPIC_EXPIRE, TOPIC_ORDER, type ExpirePayload, type Logger, type OrderPayload } from './service/checkout.js';
+import { CheckoutService, TOPIC_EXPIRE, TOPIC_ORDER, type ExpirePayload, type OrderPayload } from './service/checkout.js';
 import { OrderDelivery } from './service/orders.js';
 import { OutboxWorker } from './worker/outbox.js';
 
@@ -84,9 +84,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     if (config.devPartner) await seedDemoCatalogue(store);
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs });
     const transfers = new TransferService({ store, guests, publicUrl: config.publicUrl, transferMs: config.lifetimes.transferMs, now });
-    const serviceLog = serviceLogger(opts.logger, config.logLevel);
-    const log: Logger = serviceLog;
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log: serviceLog };
+    const log = serviceLogger(opts.logger, config.logLevel);
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
@@ -112,11 +111,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
-    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log: serviceLog }) : null;
+    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log }) : null;
     if (config.runWorkers) outbox.start();
     return {
       app,
-      log: serviceLog,
+      log,
       store,
       baskets,
       serviceKeys,

@@ -27,17 +27,22 @@ interface Report {
   }[];
 }
 
+/** Runs a small bench (`--smoke`, 1 s per scenario, no warm-up unless `args` say otherwise) that must succeed. */
+function smokeBench(args: string[]): { stdout: string; stderr: string } {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--duration', '1', '--warmup', '0', '--baskets', '300', '--connections', '4', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
+  return res;
+}
+
 describe('bench smoke run', () => {
   it('runs every scenario without errors', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-smoke-'));
     const out = path.join(dir, 'bench.json');
     try {
-      const res = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', 'bench/run.ts', '--smoke', '--duration', '1', '--warmup', '0', '--baskets', '300', '--users', '100', '--connections', '4', '--json', out],
-        { encoding: 'utf8', timeout: 120_000 },
-      );
-      assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
+      const res = smokeBench(['--users', '100', '--json', out]);
       const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
       const names = report.results.map((r) => r.scenario);
       const scenarios = ['get', 'assign', 'mixed', 'guest', 'transfer', 'transfer-qr', 'checkout'];
@@ -67,13 +72,7 @@ describe('bench smoke run', () => {
     const users = 100;
     try {
       // a store of our own, which the bench leaves in place, and no warm-up: every write is one the report counts
-      const res = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', 'bench/run.ts', '--smoke', '--scenarios', 'assign', '--ceiling', 'once', '--duration', '1', '--warmup', '0',
-          '--baskets', '300', '--users', String(users), '--connections', '4', '--store-url', `sqlite:${file}`, '--json', out],
-        { encoding: 'utf8', timeout: 120_000 },
-      );
-      assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
+      smokeBench(['--scenarios', 'assign', '--ceiling', 'once', '--users', String(users), '--store-url', `sqlite:${file}`, '--json', out]);
       const assign = (JSON.parse(readFileSync(out, 'utf8')) as Report).results.find((r) => r.scenario === 'assign');
       assert.ok(assign && assign.requests > users * 4, 'assign sent requests');
       const db = new Database(file, { readonly: true });
@@ -94,13 +93,7 @@ describe('bench smoke run', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-repeat-'));
     const out = path.join(dir, 'bench.json');
     try {
-      const res = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', 'bench/run.ts', '--smoke', '--scenarios', 'get', '--repeat', '2', '--duration', '1', '--warmup', '0',
-          '--baskets', '300', '--users', '100', '--connections', '4', '--json', out],
-        { encoding: 'utf8', timeout: 120_000 },
-      );
-      assert.equal(res.status, 0, `bench failed:\n${res.stderr}\n${res.stdout}`);
+      const res = smokeBench(['--scenarios', 'get', '--repeat', '2', '--users', '100', '--json', out]);
       const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
       assert.equal(report.settings.repeat, 2);
       assert.deepEqual(
