@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { ConfigError } from '../../src/config.js';
 import { SERVICE_KEYS_FILE, loadServiceKeys } from '../../src/auth/service-keys.js';
 import { T0, expectRejected, serviceKeyConfig } from './helpers.js';
@@ -91,6 +91,25 @@ describe('service keys', () => {
       assert.deepEqual(Object.keys(keys[0]!).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
       // Nothing was written: configured keys never touch the data directory.
       assert.deepEqual(await readdir(dir), []);
+    });
+
+    it('signs tokens that jose verifies against the published JWKS alone, for each algorithm', async () => {
+      for (const alg of ['ES256', 'EdDSA'] as const) {
+        const { config, kids } = await serviceKeyConfig([alg], 0);
+        const keys = await loadServiceKeys({ config, dataDir: dir, issuer: ISSUER });
+        const before = Math.floor(Date.now() / 1000);
+        const token = await keys.sign({ sub: 'u1', guest: true, pid: 'p' }, EXP);
+        const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(keys.jwks()), {
+          issuer: ISSUER,
+          algorithms: [alg],
+          currentDate: new Date(T0),
+        });
+        assert.deepEqual(protectedHeader, { alg, kid: kids[0], typ: 'JWT' });
+        assert.deepEqual({ ...payload, iat: undefined }, { sub: 'u1', guest: true, pid: 'p', iss: ISSUER, iat: undefined, exp: Math.floor(EXP / 1000) });
+        assert.ok(payload.iat! >= before && payload.iat! <= Math.floor(Date.now() / 1000), 'issued now');
+        // JWS wants ES256's raw r‖s (64 bytes), Ed25519's signature is 64 bytes too; DER would be ~70
+        assert.equal(Buffer.from(token.split('.')[2]!, 'base64url').length, 64);
+      }
     });
 
     it('defaults the signing key to the first key', async () => {
