@@ -500,6 +500,42 @@ describe('SQLite store', { timeout: 60_000 }, () => {
       }
     });
 
+    it("transfer tokens join the turn's group commit, and are answered once another connection can read them", async () => {
+      const file = dbFile('group-statements');
+      const store = await openSqliteStore(file);
+      const reader = new Database(file, { readonly: true });
+      const stored = (hash: string) => reader.prepare<[string], { user_id: string }>('SELECT user_id FROM transfers WHERE token_hash = ?').get(hash)?.user_id ?? null;
+      const transfer = (n: number) => ({ partnerId: 'p', userId: `u${n}`, url: `https://shop.example/t${n}`, expires: 9e12 });
+      try {
+        const key = newKey();
+        const writes = [store.updateBasket(key, () => ({ state: cartOf(1), result: null })), store.putTransfer('hash-1', transfer(1)), store.putTransfer('hash-2', transfer(2))];
+        // not written in the call, as a transaction of its own would be: the group commits when the turn ends
+        assert.deepEqual([stored('hash-1'), stored('hash-2')], [null, null]);
+        const answered = await Promise.all(writes.slice(1).map((w) => w.then(() => [stored('hash-1'), stored('hash-2')])));
+        await Promise.all(writes);
+        assert.deepEqual(answered, [['u1', 'u2'], ['u1', 'u2']], 'each answered after the commit of both');
+
+        // taken once, in a group too; the second take of the same token finds nothing
+        const takes = [store.takeTransfer('hash-1', 0), store.takeTransfer('hash-1', 0), store.takeTransfer('hash-2', 0)];
+        assert.deepEqual([stored('hash-1'), stored('hash-2')], ['u1', 'u2']);
+        assert.deepEqual((await Promise.all(takes)).map((t) => t?.userId ?? null), ['u1', null, 'u2']);
+        assert.deepEqual([stored('hash-1'), stored('hash-2')], [null, null]);
+
+        // a failing statement fails alone (a NULL url breaks NOT NULL): its neighbours in the group commit
+        const outcomes = await Promise.allSettled([
+          store.putTransfer('hash-4', { ...transfer(4), url: null as unknown as string }),
+          store.putTransfer('hash-5', transfer(5)),
+          store.updateBasket(key, () => ({ state: cartOf(9), result: null })),
+        ]);
+        assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'fulfilled', 'fulfilled']);
+        assert.deepEqual([stored('hash-4'), stored('hash-5')], [null, 'u5']);
+        assert.equal(counter((await store.getBasket(key))?.state), 9);
+      } finally {
+        reader.close();
+        await store.close();
+      }
+    });
+
     it('close() commits the updates already accepted', async () => {
       const file = dbFile('group-close');
       const store = await openSqliteStore(file);
