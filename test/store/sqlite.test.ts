@@ -536,6 +536,27 @@ describe('SQLite store', { timeout: 60_000 }, () => {
       }
     });
 
+    it('a multi-statement write in a group is all or nothing, and fails alone', async () => {
+      const store = await openSqliteStore(dbFile('group-savepoint'));
+      const key = newKey();
+      try {
+        // the second product cannot be serialised: the body throws after the first one was written
+        const broken = { ...productInput('B', { stock: 1 }), name: 10n as unknown as string };
+        const outcomes = await Promise.allSettled([
+          store.updateBasket(key, () => ({ state: cartOf(1), result: 'a' })),
+          store.upsertProducts(key.partnerId, [productInput('A', { stock: 5 }), broken]),
+          store.upsertProducts(key.partnerId, [productInput('C', { stock: 7 })]),
+        ]);
+        assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+        assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof TypeError);
+        const products = await store.getProducts(key.partnerId, ['A', 'B', 'C']);
+        assert.deepEqual([...products.keys()], ['C'], 'nothing of the failed body is left');
+        assert.equal(counter((await store.getBasket(key))?.state), 1);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('close() commits the updates already accepted', async () => {
       const file = dbFile('group-close');
       const store = await openSqliteStore(file);
@@ -646,6 +667,7 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     });
 
     it('writes and transactions issued in the same turn as reads end the read transaction first', async () => {
+      const pick = (p: { stock: number | null; reserved: number } | undefined) => (p ? { stock: p.stock, reserved: p.reserved } : null);
       const store = await openSqliteStore(dbFile('read-then-write'));
       const key = newKey();
       try {
@@ -663,14 +685,15 @@ describe('SQLite store', { timeout: 60_000 }, () => {
         ]);
         assert.equal(results[0], null);
         assert.equal(results[1].size, 0);
-        assert.equal(results[3].get('A')?.stock, 5);
         assert.deepEqual(results[4], [{ productId: 'A', stocked: 2 }]);
-        assert.equal(results[5], true);
         assert.equal(results[6], 'written');
-        // the update is committed at the end of the turn, after this read ran
+        // the writes are committed together at the end of the turn, after the reads of the turn ran
+        assert.equal(results[3].size, 0);
+        assert.equal(results[5], false);
         assert.equal(results[7], null);
         assert.deepEqual(await store.getBasket(key), { state: state(3), version: 1 });
-        assert.equal((await store.getProducts(key.partnerId, ['A'])).get('A')?.reserved, 2);
+        assert.deepEqual(pick((await store.getProducts(key.partnerId, ['A'])).get('A')), { stock: 5, reserved: 2 });
+        assert.equal(await store.hasCatalogue(key.partnerId), true);
       } finally {
         await store.close();
       }
