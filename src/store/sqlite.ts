@@ -548,9 +548,9 @@ class SqliteStore implements Store {
 
   /** The transaction wrapper is built once, as the basket write is the hot path. */
   private readonly groupCommit: Database.Transaction<(group: readonly PendingWrite[]) => Attempt<unknown>[]>;
-  /** The transaction of writeTransaction(): runs the body it is given. */
+  /** The transaction of writeTransaction(): runs the body it is given (a savepoint inside a group). */
   private readonly transaction: Database.Transaction<(body: () => unknown) => unknown>;
-  /** Basket updates waiting for the next group commit, and whether one is scheduled. */
+  /** Writes (basket updates and the others) waiting for the next group commit, and whether one is scheduled. */
   private pending: PendingWrite[] = [];
   private flushScheduled = false;
   /** The retry of a group commit that found the write lock taken; new updates wait for it. */
