@@ -15,8 +15,8 @@
  * Group commit: basket updates that arrive in the same turn of the event loop share one IMMEDIATE transaction
  * (each is still its own read → fn → write, in arrival order), and every caller is answered after the commit.
  * A commit costs far more than the updates inside it, so a burst of "add to basket" pays it once. The other
- * writes (transfer tokens, stock, orders, outbox, idempotency records) join the same groups; a multi-statement
- * one runs in a savepoint, so it fails alone too.
+ * writes (transfer tokens, stock, orders, outbox, idempotency records, the expiry purge) join the same groups; a
+ * multi-statement one runs in a savepoint, so it fails alone too.
  *
  * Shared reads: the hot reads (baskets, products) of one turn of the event loop share one read transaction,
  * opened by the first and committed when the turn ends (setImmediate) or before anything else touches the
@@ -491,7 +491,7 @@ function prepareStatements(db: Db) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-/** What one basket-update attempt did inside its transaction. */
+/** What one write of a group (a basket update or another write) did inside the group's transaction. */
 type Attempt<R> = { outcome: 'kept' | 'written'; result: R } | { outcome: 'conflict' } | { outcome: 'failed'; error: unknown };
 
 interface PendingBase {
@@ -594,24 +594,6 @@ class SqliteStore implements Store {
       return op();
     } catch (error) {
       throw this.mapError(error);
-    }
-  }
-
-  /**
-   * Runs a write (a transaction or a single statement) as run() does, but without sleeping in SQLite's busy
-   * handler when another connection holds the write lock: refused at once, it tries again on a later turn, then
-   * every millisecond, while this process serves other requests, until the lock timeout. A refused write did
-   * nothing (SQLite refuses it before it changes anything), so trying it again is safe.
-   */
-  private async write<T>(op: () => T): Promise<T> {
-    const started = performance.now();
-    for (let tries = 0; ; tries++) {
-      try {
-        return this.run(() => this.withoutBusyWait(op));
-      } catch (error) {
-        if (!this.refusedLock(error) || performance.now() - started >= this.lockTimeoutMs) throw error;
-      }
-      await new Promise<void>((resolve) => lockRetryLater(tries, resolve));
     }
   }
 
@@ -883,7 +865,7 @@ class SqliteStore implements Store {
   }
 
   async purgeExpiredBaskets(now: number, limit: number): Promise<number> {
-    const purged = await this.write(() => this.st.purgeBaskets.run(expiresHour(now), now, limit).changes);
+    const purged = await this.groupWrite(() => this.st.purgeBaskets.run(expiresHour(now), now, limit).changes);
     if (purged > 0) this.cache.clear();
     return purged;
   }
