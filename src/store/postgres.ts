@@ -84,6 +84,8 @@ export interface PostgresStoreOptions {
 
 /** Optimistic attempts before an update takes the row lock instead. */
 const OPTIMISTIC_TRIES = 4;
+/** Most optimistic basket updates read and written together (one statement each). */
+const MAX_BATCH = 256;
 const MAX_UPDATE_TRIES = 50;
 /** Serialization failures and deadlocks are retried this often. */
 const MAX_TX_TRIES = 10;
@@ -248,6 +250,57 @@ const types: pg.CustomTypesConfig = {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** What one attempt of an update did: wrote fn's new state, or kept the stored one. */
+interface Attempted<R> {
+  written: boolean;
+  result: R;
+}
+
+/** An optimistic basket update waiting for its batch (see optimisticAttempt). */
+interface BatchedUpdate {
+  key: BasketKey;
+  fn: BasketUpdater<unknown>;
+  resolve(outcome: Attempted<unknown> | null): void;
+  reject(error: unknown): void;
+}
+
+/** A basket read waiting for its batch (see getBasket). */
+interface BatchedRead {
+  key: BasketKey;
+  resolve(stored: StoredBasket | null): void;
+  reject(error: unknown): void;
+}
+
+/** partner ids hold no NUL (config allows [A-Za-z0-9._-]), so the first NUL splits. */
+function changeKey(partnerId: string, userId: string): string {
+  return `${partnerId}\u0000${userId}`;
+}
+
+/**
+ * Writes a batch given as one JSON array of {p, u, e, x, c, d, n} (partner, user, version read or null for a new
+ * basket, expires, has_checkout, state, notification) and notifies for each row written, in one statement and so
+ * one commit. A row whose version moved on, or whose basket was created meanwhile, is not written and not
+ * returned.
+ */
+const WRITE_BATCH_SQL = `
+  WITH v AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(p text, u text, e integer, x bigint, c boolean, d jsonb, n text)
+  ), updated AS (
+    UPDATE baskets b SET version = b.version + 1, expires = v.x, has_checkout = v.c, data = v.d
+    FROM v WHERE v.e IS NOT NULL AND b.partner_id = v.p AND b.user_id = v.u AND b.version = v.e
+    RETURNING b.partner_id AS p, b.user_id AS u, v.n
+  ), inserted AS (
+    INSERT INTO baskets (partner_id, user_id, version, expires, has_checkout, data)
+    SELECT v.p, v.u, 1, v.x, v.c, v.d FROM v WHERE v.e IS NULL
+    ON CONFLICT (partner_id, user_id) DO NOTHING
+    RETURNING partner_id AS p, user_id AS u
+  ), written AS (
+    SELECT p, u, n FROM updated
+    UNION ALL
+    SELECT i.p, i.u, v.n FROM inserted i JOIN v ON v.p = i.p AND v.u = i.u
+  )
+  SELECT p, u, pg_notify($2, n) FROM written`;
+
 // --- the store -------------------------------------------------------------------------------------------------
 
 class PostgresStore implements Store {
@@ -260,6 +313,14 @@ class PostgresStore implements Store {
   private readonly serial = new KeyedSerializer();
   private listenClient: pg.Client | null = null;
   private closed = false;
+  /** Basket reads of this turn, answered together by the next runReads(). */
+  private reads: BatchedRead[] = [];
+  private readsScheduled = false;
+  private readonly runReadsLater = () => this.runReads();
+  /** Optimistic basket updates of this turn, read and written together by the next runBatch(). */
+  private batch: BatchedUpdate[] = [];
+  private batchScheduled = false;
+  private readonly runBatchLater = () => this.runBatch();
   private initDone: Promise<void> | null = null;
 
   constructor(
@@ -384,13 +445,39 @@ class PostgresStore implements Store {
 
   // --- baskets ---------------------------------------------------------------------------------------------------
 
-  async getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    const { rows } = await this.q<BasketRow>('SELECT version, data FROM baskets WHERE partner_id = $1 AND user_id = $2', [
-      key.partnerId,
-      key.userId,
-    ]);
-    const row = rows[0];
-    return row ? { state: row.data, version: row.version } : null;
+  /**
+   * Read together with the other basket reads of this turn, in one statement: a statement per read bounded GET
+   * to what the pool's connections could round-trip. The statement starts after every read of the batch was
+   * asked for, so each sees the baskets as fresh as a statement of its own would.
+   */
+  getBasket(key: BasketKey): Promise<StoredBasket | null> {
+    return new Promise<StoredBasket | null>((resolve, reject) => {
+      this.reads.push({ key, resolve, reject });
+      if (this.readsScheduled) return;
+      this.readsScheduled = true;
+      setImmediate(this.runReadsLater);
+    });
+  }
+
+  private runReads(): void {
+    this.readsScheduled = false;
+    while (this.reads.length > 0) void this.readBatch(this.reads.splice(0, MAX_BATCH));
+  }
+
+  private async readBatch(batch: readonly BatchedRead[]): Promise<void> {
+    try {
+      // WITH ORDINALITY: a row per read, by its place in the batch, so two reads of one basket get an object each
+      const { rows } = await this.q<BasketRow & { i: string }>(
+        `SELECT k.i, b.version, b.data FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, u, i)
+         JOIN baskets b ON b.partner_id = k.p AND b.user_id = k.u`,
+        [batch.map((r) => r.key.partnerId), batch.map((r) => r.key.userId)],
+      );
+      const found: (StoredBasket | undefined)[] = [];
+      for (const row of rows) found[Number(row.i) - 1] = { state: row.data, version: row.version };
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(found[i] ?? null);
+    } catch (error) {
+      for (const r of batch) r.reject(error);
+    }
   }
 
   /**
@@ -420,7 +507,7 @@ class PostgresStore implements Store {
   private async updateBasketNow<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
     for (let attempt = 0; attempt < MAX_UPDATE_TRIES; attempt++) {
       if (attempt > 0) await jitter(attempt);
-      let outcome: { written: boolean; result: R } | null;
+      let outcome: Attempted<R> | null;
       try {
         outcome = attempt < OPTIMISTIC_TRIES ? await this.optimisticAttempt(key, fn) : await this.lockedAttempt(key, fn);
       } catch (error) {
@@ -433,17 +520,82 @@ class PostgresStore implements Store {
     throw new StoreUnavailableError(`basket update kept conflicting after ${MAX_UPDATE_TRIES} tries`);
   }
 
-  /** Read, fn, compare-and-set: two autocommit statements. Null on conflict. */
-  private async optimisticAttempt<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<{ written: boolean; result: R } | null> {
-    const current = await this.getBasket(key);
-    const change = callerFn(() => fn(current));
-    if ('keep' in change) return { written: false, result: change.result };
-    const ok = await this.writeBasket(this.pool, key, change.state, current?.version ?? null);
-    return ok ? { written: true, result: change.result } : null;
+  /**
+   * Read, fn, compare-and-set, together with the other updates of this turn: one statement reads every basket of
+   * the batch, one writes (and notifies) all that changed. Each commit waits for PostgreSQL's WAL flush, so a
+   * statement per update bounded a process to (pool size / flush time) updates a second. Null on conflict.
+   */
+  private optimisticAttempt<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<Attempted<R> | null> {
+    return new Promise<Attempted<R> | null>((resolve, reject) => {
+      // fn's result type is erased for the shared batch; what is resolved is fn's own R
+      this.batch.push({ key, fn, resolve: resolve as BatchedUpdate['resolve'], reject });
+      if (this.batchScheduled) return;
+      this.batchScheduled = true;
+      // setImmediate: every request read from the sockets in this turn can join
+      setImmediate(this.runBatchLater);
+    });
+  }
+
+  private runBatch(): void {
+    this.batchScheduled = false;
+    while (this.batch.length > 0) void this.writeBatch(this.batch.splice(0, MAX_BATCH));
+  }
+
+  /** One batch: the KeyedSerializer lets a basket into at most one attempt at a time, so its keys are distinct. */
+  private async writeBatch(batch: readonly BatchedUpdate[]): Promise<void> {
+    const waiting = new Set(batch);
+    try {
+      const { rows } = await this.q<BasketRow & { partner_id: string; user_id: string }>(
+        `SELECT b.partner_id, b.user_id, b.version, b.data FROM baskets b
+         JOIN unnest($1::text[], $2::text[]) AS k(p, u) ON b.partner_id = k.p AND b.user_id = k.u`,
+        [batch.map((u) => u.key.partnerId), batch.map((u) => u.key.userId)],
+      );
+      const stored = new Map<string, StoredBasket>();
+      for (const row of rows) stored.set(changeKey(row.partner_id, row.user_id), { state: row.data, version: row.version });
+      // one JSON document of the rows to write: each state serialized on its own, so one that cannot be fails alone
+      const parts: string[] = [];
+      const writes = new Map<string, { u: BatchedUpdate; result: unknown }>();
+      for (const u of batch) {
+        const current = stored.get(changeKey(u.key.partnerId, u.key.userId)) ?? null;
+        let part: string;
+        let result: unknown;
+        try {
+          const change = callerFn(() => u.fn(current));
+          if ('keep' in change) {
+            waiting.delete(u);
+            u.resolve({ written: false, result: change.result });
+            continue;
+          }
+          const { state } = change;
+          const row = { p: u.key.partnerId, u: u.key.userId, e: current?.version ?? null, x: state.expires, c: hasCheckout(state), n: encodeChange(this.origin, u.key) };
+          part = `${JSON.stringify(row).slice(0, -1)},"d":${toJson(state)}}`;
+          result = change.result;
+        } catch (error) {
+          waiting.delete(u);
+          u.reject(error);
+          continue;
+        }
+        parts.push(part);
+        writes.set(changeKey(u.key.partnerId, u.key.userId), { u, result });
+      }
+      if (parts.length === 0) return;
+      const written = await this.q<{ p: string; u: string }>(WRITE_BATCH_SQL, [`[${parts.join(',')}]`, this.channel]);
+      for (const row of written.rows) {
+        const w = writes.get(changeKey(row.p, row.u));
+        if (w === undefined) continue;
+        waiting.delete(w.u);
+        w.u.resolve({ written: true, result: w.result });
+      }
+      // the others lost a race with another process (the version moved on, or the basket was created meanwhile)
+      for (const u of waiting) u.resolve(null);
+      waiting.clear();
+    } catch (error) {
+      for (const u of waiting) u.reject(error);
+    }
   }
 
   /** Read under the row lock, fn, write: no other writer can come between. Null on conflict (concurrent create). */
-  private async lockedAttempt<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<{ written: boolean; result: R } | null> {
+  private async lockedAttempt<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<Attempted<R> | null> {
     return this.tx(async (c) => {
         const { rows } = await c.query<BasketRow>(
           'SELECT version, data FROM baskets WHERE partner_id = $1 AND user_id = $2 FOR UPDATE',

@@ -218,6 +218,38 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(await store.getBasket(key), before);
       });
 
+      // Stores may read and write the baskets of one turn together (SQLite's group commit, PostgreSQL's batches):
+      // each caller must still get its own basket and its own outcome, more than one batch's worth included.
+      it('300 baskets written and read together: each its own state and version, failures alone', async () => {
+        const keys = range(300).map(newKey);
+        await store.updateBasket(keys[7]!, () => ({ state: basket(T, [{ productId: 'OLD', count: 1 }]), result: null }));
+        const boom = new RangeError('boom');
+        const outcomes = await Promise.allSettled(
+          keys.map((key, i) =>
+            store.updateBasket(key, (current) => {
+              if (i === 3) throw boom;
+              // a state that cannot be stored (BigInt does not serialize) fails its own update only
+              if (i === 5) return { state: { ...basket(T), lastChanged: 10n as unknown as number }, result: i };
+              if (i === 9) return { keep: true, result: 'kept' };
+              return { state: basket(T, [...(current?.state.cart ?? []), { productId: `P${i}`, count: i + 1 }]), result: i };
+            }),
+          ),
+        );
+        outcomes.forEach((o, i) => {
+          if (i === 3) assert.deepEqual(o, { status: 'rejected', reason: boom });
+          else if (i === 5) assert.equal(o.status, 'rejected');
+          else assert.deepEqual(o, { status: 'fulfilled', value: i === 9 ? 'kept' : i });
+        });
+        const read = await Promise.all([...keys, keys[7]!, newKey()].map((key) => store.getBasket(key)));
+        read.slice(0, 300).forEach((stored, i) => {
+          if (i === 3 || i === 5 || i === 9) return assert.equal(stored, null, `basket ${i}`);
+          const cart = i === 7 ? [{ productId: 'OLD', count: 1 }, { productId: 'P7', count: 8 }] : [{ productId: `P${i}`, count: i + 1 }];
+          assert.deepEqual(stored, { state: basket(T, cart), version: i === 7 ? 2 : 1 }, `basket ${i}`);
+        });
+        assert.deepEqual(read[300], read[7], 'a basket read twice together');
+        assert.equal(read[301], null, 'an unknown basket among known ones');
+      });
+
       it('keeps baskets of different users and partners apart', async () => {
         const a = newKey();
         const b: BasketKey = { partnerId: a.partnerId, userId: uid('user') };
