@@ -226,7 +226,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         const boom = new RangeError('boom');
         const outcomes = await Promise.allSettled(
           keys.map((key, i) =>
-            store.updateBasket(key, (current) => {
+            store.updateBasket<number | string>(key, (current) => {
               if (i === 3) throw boom;
               // a state that cannot be stored (BigInt does not serialize) fails its own update only
               if (i === 5) return { state: { ...basket(T), lastChanged: 10n as unknown as number }, result: i };
