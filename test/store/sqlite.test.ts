@@ -251,6 +251,55 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     }
   });
 
+  it('migrating a version-3 file keeps every basket, and a full cart is then stored without overflow pages', async () => {
+    const file = dbFile('v3');
+    const v3 = new Database(file);
+    // a cart of 20 lines with variants: ~2 KB of JSON, more than a WITHOUT ROWID leaf keeps on its page
+    const fullCart = (n: number) => ({
+      cart: Array.from({ length: 20 }, (_, i) => ({ productId: `product-${i}`, count: n, variant: `variant-${i}`, mainProductIdentifier: `main-${i}` })),
+      saved: [],
+      checkout: [],
+      lastChanged: n,
+      expires: 9e12,
+      session: null,
+    });
+    const overflowPages = (db: Database.Database) =>
+      db.prepare<[], { n: number }>("SELECT count(*) AS n FROM dbstat WHERE name = 'baskets' AND pagetype = 'overflow'").get()!.n;
+    try {
+      v3.pragma('journal_mode = WAL');
+      for (const m of MIGRATIONS.slice(0, 3)) v3.exec(m);
+      v3.pragma('user_version = 3');
+      const insert = v3.prepare(
+        'INSERT INTO baskets (partner_id, user_id, version, expires, expires_hour, has_checkout, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (let u = 0; u < 50; u++) insert.run('p', `u${u}`, u + 1, 9e12, expiresHour(9e12), u % 2, JSON.stringify(fullCart(u)));
+      assert.ok(overflowPages(v3) > 0, 'the old layout spills full carts into overflow pages');
+    } finally {
+      v3.close();
+    }
+    const store = await openSqliteStore(file);
+    try {
+      for (let u = 0; u < 50; u++) assert.deepEqual(await store.getBasket({ partnerId: 'p', userId: `u${u}` }), { state: fullCart(u), version: u + 1 });
+      const key = { partnerId: 'p', userId: 'u7' };
+      assert.equal(await store.updateBasket(key, (cur) => ({ state: fullCart((cur?.version ?? 0) * 10), result: 'written' })), 'written');
+      assert.deepEqual(await store.getBasket(key), { state: fullCart(80), version: 9 });
+      // a new basket next to the migrated ones, and the purge index (has_checkout 0, expires_hour) still in use:
+      // the 25 even users', u7's (its write left checkout) and the new one go, the other 24 are held by checkout
+      await store.updateBasket({ partnerId: 'p', userId: 'new' }, () => ({ state: fullCart(1), result: null }));
+      assert.equal(await store.purgeExpiredBaskets(9e12 + 1, 100), 27);
+      const db = new Database(file, { readonly: true });
+      try {
+        assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+        assert.equal(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM baskets').get()!.n, 24);
+        assert.equal(overflowPages(db), 0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('eight processes opening (and migrating) a fresh file at once all succeed', async () => {
     const file = dbFile('migrate');
     const children = Array.from({ length: 8 }, () => spawnWriter(['migrate', file]));
