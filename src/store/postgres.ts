@@ -21,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { KeyedSerializer } from './serial.js';
+import { TurnBatch } from './turn-batch.js';
 import type { BasketState } from '../domain/basket.js';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import {
@@ -313,14 +314,10 @@ class PostgresStore implements Store {
   private readonly serial = new KeyedSerializer();
   private listenClient: pg.Client | null = null;
   private closed = false;
-  /** Basket reads of this turn, answered together by the next runReads(). */
-  private reads: BatchedRead[] = [];
-  private readsScheduled = false;
-  private readonly runReadsLater = () => this.runReads();
-  /** Optimistic basket updates of this turn, read and written together by the next runBatch(). */
-  private batch: BatchedUpdate[] = [];
-  private batchScheduled = false;
-  private readonly runBatchLater = () => this.runBatch();
+  /** Basket reads of one turn, answered together (getBasket). */
+  private readonly reads = new TurnBatch<BatchedRead>(MAX_BATCH, (batch) => void this.readBatch(batch));
+  /** Optimistic basket updates of one turn, read and written together (optimisticAttempt). */
+  private readonly updates = new TurnBatch<BatchedUpdate>(MAX_BATCH, (batch) => void this.writeBatch(batch));
   private initDone: Promise<void> | null = null;
 
   constructor(
@@ -451,17 +448,7 @@ class PostgresStore implements Store {
    * asked for, so each sees the baskets as fresh as a statement of its own would.
    */
   getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    return new Promise<StoredBasket | null>((resolve, reject) => {
-      this.reads.push({ key, resolve, reject });
-      if (this.readsScheduled) return;
-      this.readsScheduled = true;
-      setImmediate(this.runReadsLater);
-    });
-  }
-
-  private runReads(): void {
-    this.readsScheduled = false;
-    while (this.reads.length > 0) void this.readBatch(this.reads.splice(0, MAX_BATCH));
+    return new Promise<StoredBasket | null>((resolve, reject) => this.reads.add({ key, resolve, reject }));
   }
 
   private async readBatch(batch: readonly BatchedRead[]): Promise<void> {
@@ -526,19 +513,10 @@ class PostgresStore implements Store {
    * statement per update bounded a process to (pool size / flush time) updates a second. Null on conflict.
    */
   private optimisticAttempt<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<Attempted<R> | null> {
-    return new Promise<Attempted<R> | null>((resolve, reject) => {
-      // fn's result type is erased for the shared batch; what is resolved is fn's own R
-      this.batch.push({ key, fn, resolve: resolve as BatchedUpdate['resolve'], reject });
-      if (this.batchScheduled) return;
-      this.batchScheduled = true;
-      // setImmediate: every request read from the sockets in this turn can join
-      setImmediate(this.runBatchLater);
-    });
-  }
-
-  private runBatch(): void {
-    this.batchScheduled = false;
-    while (this.batch.length > 0) void this.writeBatch(this.batch.splice(0, MAX_BATCH));
+    // fn's result type is erased for the shared batch; what is resolved is fn's own R
+    return new Promise<Attempted<R> | null>((resolve, reject) =>
+      this.updates.add({ key, fn, resolve: resolve as BatchedUpdate['resolve'], reject }),
+    );
   }
 
   /** One batch: the KeyedSerializer lets a basket into at most one attempt at a time, so its keys are distinct. */
