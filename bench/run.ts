@@ -6,7 +6,7 @@
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
  *                    [--node-options "--max-old-space-size=96"] [--service-log file] [--ceiling around|once]
- *                    [--repeat 1]
+ *                    [--repeat 1] [--cart-lines 3]
  *
  * The machine's speed drifts during a run (a VM's slower and faster spells), so by default the ceiling is measured
  * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it.
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     users: { type: 'string', default: '10000' },
+    /** Lines in each preloaded basket's cart (1–20); a full cart's JSON is ~2 KB, the default's ~0.5 KB. */
+    'cart-lines': { type: 'string', default: '3' },
     store: { type: 'string', default: 'sqlite' },
     'store-url': { type: 'string' },
     workers: { type: 'string', default: '1' },
@@ -68,6 +70,8 @@ for (const [name, v] of Object.entries({ BASKETS, DURATION, CONNECTIONS, USERS, 
 if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat ${args.repeat}: use a whole number from 1`);
 if (args.ceiling !== 'around' && args.ceiling !== 'once') throw new Error(`--ceiling ${args.ceiling}: use around or once`);
 const CEILING_AROUND = args.ceiling === 'around';
+const CART_LINES = Number(args['cart-lines']);
+if (!Number.isInteger(CART_LINES) || CART_LINES < 1 || CART_LINES > 20) throw new Error(`--cart-lines ${args['cart-lines']}: use 1 to 20`);
 
 const API_KEY = 'bench-api-key-000';
 const SECRET = 'bench-secret-0123456789abcdef';
@@ -143,14 +147,16 @@ async function dropBenchData(url: string): Promise<void> {
 
 function basketOf(i: number, now: number): BasketState {
   const s = emptyBasket(now, 30 * 86_400_000);
-  const pick = (k: number) => PRODUCTS[(i + k) % 10]!;
+  // the k-th line of user i: the ten limited products first, then the ten unlimited ones, each once
+  const pick = (k: number) => PRODUCTS[k < 10 ? (i + k) % 10 : 10 + ((i + k) % 10)]!;
   const line = (p: ProductInput, count: number) => ({
     productId: p.productId,
     count,
     ...(p.variant ? { variant: p.variant } : {}),
     ...(p.mainProductIdentifier ? { mainProductIdentifier: p.mainProductIdentifier } : {}),
   });
-  return { ...s, cart: [line(pick(0), 1), line(pick(1), 2), line(pick(2), 1)], saved: [line(pick(3), 1)] };
+  const cart = Array.from({ length: CART_LINES }, (_, k) => line(pick(k), k === 1 ? 2 : 1));
+  return { ...s, cart, saved: CART_LINES < 20 ? [line(pick(CART_LINES), 1)] : [] };
 }
 
 /** Preloads baskets `u0..u{n-1}` and checkout users straight into the store, before the service starts. */

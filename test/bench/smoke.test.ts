@@ -89,6 +89,31 @@ describe('bench smoke run', () => {
     }
   });
 
+  it('--cart-lines preloads full carts (distinct products, nothing saved at 20), and assign answers on them', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-lines-'));
+    const out = path.join(dir, 'bench.json');
+    const file = path.join(dir, 'basket.db');
+    try {
+      smokeBench(['--scenarios', 'assign', '--ceiling', 'once', '--users', '50', '--cart-lines', '20', '--store-url', `sqlite:${file}`, '--json', out]);
+      const assign = (JSON.parse(readFileSync(out, 'utf8')) as Report).results.find((r) => r.scenario === 'assign');
+      assert.ok(assign && assign.requests > 0 && assign.non2xx === 0, 'assign answered every request with 2xx');
+      const db = new Database(file, { readonly: true });
+      try {
+        const rows = db.prepare<[], { data: string }>("SELECT data FROM baskets WHERE user_id LIKE 'u%'").all();
+        assert.equal(rows.length, 300);
+        for (const { data } of rows) {
+          const state = JSON.parse(data) as { cart: { productId: string }[]; saved: unknown[] };
+          assert.equal(new Set(state.cart.map((l) => l.productId)).size, 20);
+          assert.deepEqual(state.saved, []);
+        }
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--repeat runs everything again on fresh processes and reports the medians', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-repeat-'));
     const out = path.join(dir, 'bench.json');
