@@ -21,6 +21,20 @@ return nv
 `;
 
 /**
+ * Reads several baskets at once (a single Redis node only: the keys are in different slots). KEYS: basket hashes.
+ * Returns their version and data, two values per key, false for an absent basket.
+ */
+export const BASKETS_READ = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local r = redis.call('HMGET', key, 'v', 'd')
+  out[2 * i - 1] = r[1]
+  out[2 * i] = r[2]
+end
+return out
+`;
+
+/**
  * Deletes the basket if it is expired at `now` and holds no checkout. KEYS: basket hash. ARGV: now.
  * Returns 1 deleted, 0 absent, -1 held by a checkout, or its expiry (not yet expired).
  */

@@ -34,6 +34,7 @@ import type { BasketState } from '../domain/basket.js';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import * as scripts from './redis-scripts.js';
 import { KeyedSerializer } from './serial.js';
+import { TurnBatch } from './turn-batch.js';
 import {
   cutPage,
   decodeChange,
@@ -110,6 +111,22 @@ function mapError(error: unknown): unknown {
   return error;
 }
 
+/** Most basket reads in one script call. */
+const READ_BATCH = 256;
+
+/** A basket read waiting for its turn's script call (getBasket). */
+interface BatchedRead {
+  key: BasketKey;
+  resolve(stored: StoredBasket | null): void;
+  reject(error: unknown): void;
+}
+
+/** A basket from its hash's `v` and `d` fields; null when it has none. */
+function storedBasket(v: string | null | undefined, d: string | null | undefined): StoredBasket | null {
+  if (v === null || v === undefined || d === null || d === undefined) return null;
+  return { state: parseJson<BasketState>(d), version: Number(v) };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- encoding --------------------------------------------------------------------------------------------------
@@ -154,6 +171,11 @@ class RedisStore implements Store {
   private readonly shas = new Map<string, string>();
   private subscribed = false;
   private closed = false;
+  /**
+   * Basket reads of one turn, answered by one script call; null in Redis Cluster, where a script may only touch
+   * one slot and each user's keys have a slot of their own.
+   */
+  private readonly reads: TurnBatch<BatchedRead> | null;
 
   constructor(
     private readonly client: Client,
@@ -161,6 +183,7 @@ class RedisStore implements Store {
     private readonly prefix: string,
   ) {
     this.channel = `${prefix}basket-change`;
+    this.reads = client instanceof Cluster ? null : new TurnBatch<BatchedRead>(READ_BATCH, (batch) => void this.readBatch(batch));
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // Connection errors are reported per command; without listeners ioredis would log every reconnect attempt.
     client.on('error', () => undefined);
@@ -267,9 +290,29 @@ class RedisStore implements Store {
   // --- baskets ---------------------------------------------------------------------------------------------------
 
   async getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    const [v, d] = await this.cmd((c) => c.hmget(this.basketKey(key), 'v', 'd'));
-    if (v === null || v === undefined || d === null || d === undefined) return null;
-    return { state: parseJson<BasketState>(d), version: Number(v) };
+    if (this.reads === null) {
+      const [v, d] = await this.cmd((c) => c.hmget(this.basketKey(key), 'v', 'd'));
+      return storedBasket(v, d);
+    }
+    const reads = this.reads;
+    return new Promise<StoredBasket | null>((resolve, reject) => reads.add({ key, resolve, reject }));
+  }
+
+  /** One script call for the reads of a turn: a command per read cost ioredis ~6.5 µs of CPU, this ~3. */
+  private async readBatch(batch: readonly BatchedRead[]): Promise<void> {
+    try {
+      const values = (await this.script(scripts.BASKETS_READ, batch.map((r) => this.basketKey(r.key)), [])) as (string | null)[];
+      for (let i = 0; i < batch.length; i++) {
+        const r = batch[i]!;
+        try {
+          r.resolve(storedBasket(values[2 * i], values[2 * i + 1]));
+        } catch (error) {
+          r.reject(error); // a basket that does not parse fails its own read
+        }
+      }
+    } catch (error) {
+      for (const r of batch) r.reject(error);
+    }
   }
 
   updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
