@@ -35,6 +35,37 @@ return out
 `;
 
 /**
+ * BASKET_CAS for several baskets at once, with the expiry index written in the same call (a single Redis node
+ * only). KEYS: the expiry index, then the basket hashes. ARGV: channel, then seven per basket: expected version,
+ * data, expires, has_checkout, gc ttl ms, notification payload, expiry index member. Returns each basket's new
+ * version, or 0 where it conflicted.
+ */
+export const BASKETS_CAS = `
+local out = {}
+for i = 2, #KEYS do
+  local a = 2 + (i - 2) * 7
+  local key = KEYS[i]
+  local v = redis.call('HGET', key, 'v')
+  if (v or '0') ~= ARGV[a] then
+    out[i - 1] = 0
+  else
+    local nv = tonumber(ARGV[a]) + 1
+    redis.call('HSET', key, 'v', nv, 'd', ARGV[a + 1], 'e', ARGV[a + 2], 'c', ARGV[a + 3])
+    if ARGV[a + 3] == '1' then
+      redis.call('PERSIST', key)
+      redis.call('ZREM', KEYS[1], ARGV[a + 6])
+    else
+      redis.call('PEXPIRE', key, ARGV[a + 4])
+      redis.call('ZADD', KEYS[1], ARGV[a + 2], ARGV[a + 6])
+    end
+    redis.call('PUBLISH', ARGV[1], ARGV[a + 5])
+    out[i - 1] = nv
+  end
+end
+return out
+`;
+
+/**
  * Deletes the basket if it is expired at `now` and holds no checkout. KEYS: basket hash. ARGV: now.
  * Returns 1 deleted, 0 absent, -1 held by a checkout, or its expiry (not yet expired).
  */

@@ -111,8 +111,16 @@ function mapError(error: unknown): unknown {
   return error;
 }
 
-/** Most basket reads in one script call. */
-const READ_BATCH = 256;
+/** Most basket reads, or writes, in one script call. */
+const BASKET_BATCH = 256;
+
+/** A basket compare-and-set waiting for its turn's script call: BASKETS_CAS's seven arguments for it. */
+interface BatchedWrite {
+  redisKey: string;
+  args: readonly (string | number)[];
+  resolve(version: number): void;
+  reject(error: unknown): void;
+}
 
 /** A basket read waiting for its turn's script call (getBasket). */
 interface BatchedRead {
@@ -176,6 +184,8 @@ class RedisStore implements Store {
    * one slot and each user's keys have a slot of their own.
    */
   private readonly reads: TurnBatch<BatchedRead> | null;
+  /** Basket compare-and-set writes of one turn, one script call; null in Redis Cluster (as reads). */
+  private readonly writes: TurnBatch<BatchedWrite> | null;
 
   constructor(
     private readonly client: Client,
@@ -183,7 +193,9 @@ class RedisStore implements Store {
     private readonly prefix: string,
   ) {
     this.channel = `${prefix}basket-change`;
-    this.reads = client instanceof Cluster ? null : new TurnBatch<BatchedRead>(READ_BATCH, (batch) => void this.readBatch(batch));
+    const single = !(client instanceof Cluster);
+    this.reads = single ? new TurnBatch<BatchedRead>(BASKET_BATCH, (batch) => void this.readBatch(batch)) : null;
+    this.writes = single ? new TurnBatch<BatchedWrite>(BASKET_BATCH, (batch) => void this.writeBatch(batch)) : null;
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // Connection errors are reported per command; without listeners ioredis would log every reconnect attempt.
     client.on('error', () => undefined);
@@ -298,6 +310,17 @@ class RedisStore implements Store {
     return new Promise<StoredBasket | null>((resolve, reject) => reads.add({ key, resolve, reject }));
   }
 
+  /** One script call for the compare-and-set writes of a turn; each caller gets its basket's new version or 0. */
+  private async writeBatch(batch: readonly BatchedWrite[]): Promise<void> {
+    try {
+      const keys = [this.gcKey('baskets'), ...batch.map((w) => w.redisKey)];
+      const versions = (await this.script(scripts.BASKETS_CAS, keys, [this.channel, ...batch.flatMap((w) => w.args)])) as number[];
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(num(versions[i]));
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    }
+  }
+
   /** One script call for the reads of a turn: a command per read cost ioredis ~6.5 µs of CPU, this ~3. */
   private async readBatch(batch: readonly BatchedRead[]): Promise<void> {
     try {
@@ -333,25 +356,21 @@ class RedisStore implements Store {
       if ('keep' in change) return change.result;
       const { state } = change;
       const checkout = hasCheckout(state);
-      const written = num(
-        await this.script(
-          scripts.BASKET_CAS,
-          [redisKey],
-          [
-            String(current?.version ?? 0),
-            toJson(state),
-            state.expires,
-            checkout ? '1' : '0',
-            gcTtl(state.expires),
-            this.channel,
-            encodeChange(this.origin, key),
-          ],
-        ),
-      );
+      const member = JSON.stringify([key.partnerId, key.userId]);
+      const args = [String(current?.version ?? 0), toJson(state), state.expires, checkout ? '1' : '0', gcTtl(state.expires), encodeChange(this.origin, key)] as const;
+      const writes = this.writes;
+      if (writes !== null) {
+        // with the turn's other writes, the expiry index in the same script call
+        const written = await new Promise<number>((resolve, reject) => writes.add({ redisKey, args: [...args, member], resolve, reject }));
+        if (written === 0) continue;
+        this.listeners.emit(key);
+        return change.result;
+      }
+      const [expected, data, expires, hasCheckoutArg, ttl, payload] = args;
+      const written = num(await this.script(scripts.BASKET_CAS, [redisKey], [expected, data, expires, hasCheckoutArg, ttl, this.channel, payload]));
       if (written === 0) continue;
       // The expiry index (another slot) is written after the commit; a crash in between leaves the basket to
       // its TTL. Entries are verified when purging, so a stale one is harmless.
-      const member = JSON.stringify([key.partnerId, key.userId]);
       await this.cmd((c) => (checkout ? c.zrem(this.gcKey('baskets'), member) : c.zadd(this.gcKey('baskets'), state.expires, member)));
       this.listeners.emit(key);
       return change.result;
