@@ -1,7 +1,8 @@
 /**
  * Lua scripts of the Redis adapter. Rule for Redis Cluster: every script touches keys of ONE hash slot only.
  * Keys passed in KEYS share one hash tag; the few keys a script builds itself (outbox messages and queues) are
- * built from a prefix that carries the same hash tag as KEYS[1], so they live in the same slot.
+ * built from a prefix that carries the same hash tag as KEYS[1], so they live in the same slot. The two exceptions,
+ * BASKETS_READ and BASKETS_CAS, take the baskets of many users and are only called on a single Redis node.
  *
  * Numbers: times are epoch milliseconds; Lua numbers are doubles, exact far beyond any realistic epoch ms.
  */
