@@ -357,21 +357,25 @@ class RedisStore implements Store {
       const { state } = change;
       const checkout = hasCheckout(state);
       const member = JSON.stringify([key.partnerId, key.userId]);
-      const args = [String(current?.version ?? 0), toJson(state), state.expires, checkout ? '1' : '0', gcTtl(state.expires), encodeChange(this.origin, key)] as const;
+      const expected = String(current?.version ?? 0);
+      const data = toJson(state);
+      const checkoutArg = checkout ? '1' : '0';
+      const ttl = gcTtl(state.expires);
+      const payload = encodeChange(this.origin, key);
       const writes = this.writes;
-      if (writes !== null) {
-        // with the turn's other writes, the expiry index in the same script call
-        const written = await new Promise<number>((resolve, reject) => writes.add({ redisKey, args: [...args, member], resolve, reject }));
-        if (written === 0) continue;
-        this.listeners.emit(key);
-        return change.result;
-      }
-      const [expected, data, expires, hasCheckoutArg, ttl, payload] = args;
-      const written = num(await this.script(scripts.BASKET_CAS, [redisKey], [expected, data, expires, hasCheckoutArg, ttl, this.channel, payload]));
+      const written =
+        writes !== null
+          ? // with the turn's other writes, and the expiry index, in one script call
+            await new Promise<number>((resolve, reject) =>
+              writes.add({ redisKey, args: [expected, data, state.expires, checkoutArg, ttl, payload, member], resolve, reject }),
+            )
+          : num(await this.script(scripts.BASKET_CAS, [redisKey], [expected, data, state.expires, checkoutArg, ttl, this.channel, payload]));
       if (written === 0) continue;
-      // The expiry index (another slot) is written after the commit; a crash in between leaves the basket to
-      // its TTL. Entries are verified when purging, so a stale one is harmless.
-      await this.cmd((c) => (checkout ? c.zrem(this.gcKey('baskets'), member) : c.zadd(this.gcKey('baskets'), state.expires, member)));
+      // In Redis Cluster the expiry index (another slot) is written after the commit; a crash in between leaves
+      // the basket to its TTL. Entries are verified when purging, so a stale one is harmless.
+      if (writes === null) {
+        await this.cmd((c) => (checkout ? c.zrem(this.gcKey('baskets'), member) : c.zadd(this.gcKey('baskets'), state.expires, member)));
+      }
       this.listeners.emit(key);
       return change.result;
     }
