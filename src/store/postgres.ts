@@ -85,7 +85,7 @@ export interface PostgresStoreOptions {
 
 /** Optimistic attempts before an update takes the row lock instead. */
 const OPTIMISTIC_TRIES = 4;
-/** Most optimistic basket updates read and written together (one statement each). */
+/** Most basket reads, or optimistic updates, answered together (one statement each). */
 const MAX_BATCH = 256;
 const MAX_UPDATE_TRIES = 50;
 /** Serialization failures and deadlocks are retried this often. */
@@ -453,18 +453,24 @@ class PostgresStore implements Store {
 
   private async readBatch(batch: readonly BatchedRead[]): Promise<void> {
     try {
-      // WITH ORDINALITY: a row per read, by its place in the batch, so two reads of one basket get an object each
-      const { rows } = await this.q<BasketRow & { i: string }>(
-        `SELECT k.i, b.version, b.data FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, u, i)
-         JOIN baskets b ON b.partner_id = k.p AND b.user_id = k.u`,
-        [batch.map((r) => r.key.partnerId), batch.map((r) => r.key.userId)],
-      );
-      const found: (StoredBasket | undefined)[] = [];
-      for (const row of rows) found[Number(row.i) - 1] = { state: row.data, version: row.version };
+      const found = await this.readBaskets(batch.map((r) => r.key));
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(found[i] ?? null);
     } catch (error) {
       for (const r of batch) r.reject(error);
     }
+  }
+
+  /** The baskets of `keys` in one statement, in their order; undefined where a basket does not exist. */
+  private async readBaskets(keys: readonly BasketKey[]): Promise<(StoredBasket | undefined)[]> {
+    // WITH ORDINALITY: a row per key, by its place in the list, so two reads of one basket get an object each
+    const { rows } = await this.q<BasketRow & { i: string }>(
+      `SELECT k.i, b.version, b.data FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(p, u, i)
+       JOIN baskets b ON b.partner_id = k.p AND b.user_id = k.u`,
+      [keys.map((k) => k.partnerId), keys.map((k) => k.userId)],
+    );
+    const found: (StoredBasket | undefined)[] = [];
+    for (const row of rows) found[Number(row.i) - 1] = { state: row.data, version: row.version };
+    return found;
   }
 
   /**
@@ -523,18 +529,13 @@ class PostgresStore implements Store {
   private async writeBatch(batch: readonly BatchedUpdate[]): Promise<void> {
     const waiting = new Set(batch);
     try {
-      const { rows } = await this.q<BasketRow & { partner_id: string; user_id: string }>(
-        `SELECT b.partner_id, b.user_id, b.version, b.data FROM baskets b
-         JOIN unnest($1::text[], $2::text[]) AS k(p, u) ON b.partner_id = k.p AND b.user_id = k.u`,
-        [batch.map((u) => u.key.partnerId), batch.map((u) => u.key.userId)],
-      );
-      const stored = new Map<string, StoredBasket>();
-      for (const row of rows) stored.set(changeKey(row.partner_id, row.user_id), { state: row.data, version: row.version });
+      const stored = await this.readBaskets(batch.map((u) => u.key));
       // one JSON document of the rows to write: each state serialized on its own, so one that cannot be fails alone
       const parts: string[] = [];
       const writes = new Map<string, { u: BatchedUpdate; result: unknown }>();
-      for (const u of batch) {
-        const current = stored.get(changeKey(u.key.partnerId, u.key.userId)) ?? null;
+      for (let i = 0; i < batch.length; i++) {
+        const u = batch[i]!;
+        const current = stored[i] ?? null;
         let part: string;
         let result: unknown;
         try {
