@@ -91,6 +91,12 @@ export interface Lifetimes {
   transferMs: number;
   checkoutMs: number;
   idempotencyMs: number;
+  /**
+   * How long an order finished as ordered waits for its PSP's payment confirmation (Stripe's webhook) before
+   * the payment is cancelled and the order's stock returned. At most 7 days: the reservation it returns is kept
+   * 30 days (RESERVATION_RETENTION_MS).
+   */
+  paymentMs: number;
 }
 
 export interface Config {
@@ -168,11 +174,12 @@ function readInt(env: Env, name: string, def: number, min: number, max: number):
   return n;
 }
 
-function readDuration(env: Env, name: string, def: string, minMs: number): number {
+function readDuration(env: Env, name: string, def: string, minMs: number, maxMs = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name] ?? def;
   const ms = parseDuration(raw);
-  if (ms === null || ms < minMs) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a duration like 60s, 30m, 24h or 30d (at least ${minMs} ms)`);
+  if (ms === null || ms < minMs || ms > maxMs) {
+    const range = maxMs === Number.MAX_SAFE_INTEGER ? `at least ${minMs} ms` : `${minMs} to ${maxMs} ms`;
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a duration like 60s, 30m, 24h or 30d (${range})`);
   }
   return ms;
 }
@@ -307,6 +314,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       transferMs: readDuration(env, 'TRANSFER_TTL', '60s', 1000),
       checkoutMs: readDuration(env, 'CHECKOUT_TTL', '30m', 1000),
       idempotencyMs: readDuration(env, 'IDEMPOTENCY_TTL', '24h', 1000),
+      paymentMs: readDuration(env, 'PAYMENT_TTL', '24h', 60_000, 7 * 86_400_000),
     },
     tokenCacheSize: readInt(env, 'TOKEN_CACHE_SIZE', 10_000, 0, 10_000_000),
     productCacheMs: readDuration(env, 'PRODUCT_CACHE_TTL', '1s', 0),

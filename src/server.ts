@@ -21,7 +21,15 @@ import { startSweeper, type Sweeper } from './worker/sweeper.js';
 import { PspRegistry, type Psp } from './psp/psp.js';
 import { SandboxPsp } from './psp/sandbox.js';
 import { StripePsp } from './psp/stripe.js';
-import { CheckoutService, TOPIC_EXPIRE, TOPIC_ORDER, type ExpirePayload, type OrderPayload } from './service/checkout.js';
+import {
+  CheckoutService,
+  TOPIC_EXPIRE,
+  TOPIC_ORDER,
+  TOPIC_PAYMENT_DEADLINE,
+  type ExpirePayload,
+  type OrderPayload,
+  type PaymentDeadlinePayload,
+} from './service/checkout.js';
 import { OrderDelivery } from './service/orders.js';
 import { OutboxWorker } from './worker/outbox.js';
 
@@ -97,6 +105,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       partner: partnerById,
       checkoutMs: config.lifetimes.checkoutMs,
       idempotencyMs: config.lifetimes.idempotencyMs,
+      paymentMs: config.lifetimes.paymentMs,
       now,
       log,
     });
@@ -108,6 +117,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       handlers: {
         [TOPIC_EXPIRE]: (payload) => checkout.expire(payload as ExpirePayload),
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
+        [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });

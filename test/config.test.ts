@@ -30,6 +30,8 @@ describe('configuration', () => {
     assert.equal(c.limits.maxLineCount, 99);
     assert.equal(c.lifetimes.basketMs, 30 * 86_400_000);
     assert.equal(c.lifetimes.transferMs, 60_000);
+    assert.equal(c.lifetimes.paymentMs, 86_400_000);
+    assert.equal(loadConfig({ PAYMENT_TTL: '7d' }, '/srv/app').lifetimes.paymentMs, 7 * 86_400_000);
     assert.equal(c.productCacheMs, 1000);
     assert.equal(loadConfig({ PRODUCT_CACHE_TTL: '0s' }, '/srv/app').productCacheMs, 0);
   });
@@ -51,6 +53,8 @@ describe('configuration', () => {
       [{ BASKET_TTL: 'forever' }, /^BASKET_TTL=/],
       [{ TRANSFER_TTL: '0s' }, /^TRANSFER_TTL=/],
       [{ PRODUCT_CACHE_TTL: '-1s' }, /^PRODUCT_CACHE_TTL=/],
+      [{ PAYMENT_TTL: '8d' }, /^PAYMENT_TTL="8d" is invalid: .*60000 to 604800000 ms/],
+      [{ PAYMENT_TTL: '30s' }, /^PAYMENT_TTL=/],
       [{ STORE_URL: 'mysql://x' }, /^STORE_URL=/],
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
       [{ DEV_PARTNER: 'maybe' }, /^DEV_PARTNER=/],

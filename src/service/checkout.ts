@@ -9,7 +9,8 @@
  *   session (finish, expiry, the Stripe webhook, a failed start) claims an outcome there and then runs the same
  *   idempotent steps for the outcome that won. (The Store interface has no session record; this is the
  *   service-layer workaround.)
- * - A settled reservation (committed / released) is the final word and takes precedence over the register.
+ * - A settled reservation (committed, or returned after it / released) is the final word and takes precedence over
+ *   the register.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { PartnerConfig } from '../config.js';
@@ -22,6 +23,8 @@ import type { BasketOwner, BasketService } from './baskets.js';
 
 export const TOPIC_EXPIRE = 'checkout.expire';
 export const TOPIC_ORDER = 'order.process';
+/** An order left `pending_payment` after its session ended as ordered: its PSP's confirmation is due by then. */
+export const TOPIC_PAYMENT_DEADLINE = 'order.payment-deadline';
 
 export interface ExpirePayload {
   partnerId: string;
@@ -36,6 +39,11 @@ export interface OrderPayload {
   orderNo: string;
   /** `ordered`: the session was ordered (PSPs without webhook); `paid`: the PSP confirmed the payment. */
   event: 'ordered' | 'paid';
+}
+
+export interface PaymentDeadlinePayload {
+  partnerId: string;
+  orderNo: string;
 }
 
 export interface StartInput {
@@ -66,6 +74,8 @@ export interface CheckoutServiceOptions {
   partner: (partnerId: string) => PartnerConfig | undefined;
   checkoutMs: number;
   idempotencyMs: number;
+  /** How long a webhook-confirmed order may stay unpaid after its session ended as ordered (PAYMENT_TTL). */
+  paymentMs: number;
   now?: () => number;
   log?: Logger;
 }
@@ -92,6 +102,7 @@ export class CheckoutService {
   private readonly partnerOf: (partnerId: string) => PartnerConfig | undefined;
   private readonly checkoutMs: number;
   private readonly idempotencyMs: number;
+  private readonly paymentMs: number;
   readonly now: () => number;
   private readonly log: Logger;
 
@@ -102,6 +113,7 @@ export class CheckoutService {
     this.partnerOf = opts.partner;
     this.checkoutMs = opts.checkoutMs;
     this.idempotencyMs = opts.idempotencyMs;
+    this.paymentMs = opts.paymentMs;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? silent;
   }
@@ -334,6 +346,11 @@ export class CheckoutService {
         // queued before the status changes: an order marked `ordered` has always been queued
         const payload: OrderPayload = { partnerId, orderNo: order.orderNo, event: 'ordered' };
         await this.store.enqueue([{ topic: TOPIC_ORDER, key: `${partnerId}/${order.orderNo}/ordered`, payload, availableAt: this.now() }]);
+      } else if (ordered && order.status === 'pending_payment') {
+        // its stock is committed now; a payment that never comes must not keep it (paymentDeadline)
+        const payload: PaymentDeadlinePayload = { partnerId, orderNo: order.orderNo };
+        const availableAt = this.now() + this.paymentMs;
+        await this.store.enqueue([{ topic: TOPIC_PAYMENT_DEADLINE, key: `${partnerId}/${order.orderNo}`, payload, availableAt }]);
       }
       await this.store.updateOrder(partnerId, order.orderNo, (o) => {
         if (o.status !== 'pending_payment') return null;
@@ -350,7 +367,7 @@ export class CheckoutService {
   /** First writer wins: the outcome claimed first for this session (a settled reservation overrides it). */
   private async decide(partnerId: string, sessionId: string, wanted: SessionOutcome): Promise<SessionOutcome> {
     const state = await this.store.getReservationState(partnerId, sessionId);
-    if (state === 'committed') return 'ordered';
+    if (state === 'committed' || state === 'returned') return 'ordered';
     if (state === 'released') return 'aborted';
     const now = this.now();
     const claim = await this.store.beginIdempotent(`session:${partnerId}`, sessionId, wanted, now, this.checkoutMs + this.idempotencyMs, CLAIM_LEASE_MS);
@@ -392,6 +409,7 @@ export class CheckoutService {
     const state = await this.store.getReservationState(partnerId, sessionId);
     const order = await this.store.getOrder(partnerId, orderNo);
     if (state === 'released') return order === null || order.status !== 'pending_payment';
+    if (state === 'returned') return true; // ordered, then given up at its payment deadline
     if (state === 'committed') {
       return order !== null && (order.status !== 'pending_payment' || WEBHOOK_CONFIRMED.has(order.paymentProvider));
     }
@@ -418,6 +436,48 @@ export class CheckoutService {
     const payload: OrderPayload = { partnerId: order.partnerId, orderNo: order.orderNo, event: 'paid' };
     await this.store.enqueue([{ topic: TOPIC_ORDER, key: `${order.partnerId}/${order.orderNo}/paid`, payload, availableAt: this.now() }]);
     return paid;
+  }
+
+  /**
+   * The TOPIC_PAYMENT_DEADLINE handler, and the `payment_intent.canceled` webhook's: an order still unpaid gets
+   * its payment cancelled, and once that payment can no longer succeed, its committed stock back and the status
+   * `cancelled`. A payment that turns out to have succeeded makes the order paid instead. Idempotent; a PSP that
+   * cannot be reached rejects (PspError), and the outbox retries.
+   */
+  async paymentDeadline(payload: PaymentDeadlinePayload): Promise<Order | null> {
+    const { partnerId, orderNo } = payload;
+    const order = await this.store.getOrder(partnerId, orderNo);
+    if (!order || order.status !== 'pending_payment') return order;
+    // a session not yet ended (never the case for a queued deadline) is for its own finish or expiry to settle
+    if ((await this.store.getReservationState(partnerId, order.sessionId)) === 'reserved') return order;
+    if (order.paymentRef) {
+      const partner = this.requirePartner(partnerId);
+      const result = await this.psps.forOrder(order.paymentProvider).cancelPayment(partner, order.paymentRef, order.testMode);
+      if (result === 'succeeded') {
+        this.log.warn({ orderNo }, 'payment deadline found the payment succeeded (its webhook missing): the order is paid');
+        return this.paymentSucceeded(order);
+      }
+    }
+    // stock before status: a crash in between leaves the order pending, so the retry gets here again
+    const returned = await this.store.returnReservation(partnerId, order.sessionId);
+    const cancelled = await this.store.updateOrder(partnerId, orderNo, (o) =>
+      o.status === 'pending_payment' ? { ...o, status: 'cancelled', updated: this.now() } : null,
+    );
+    this.log.warn({ orderNo, stockReturned: returned }, 'order cancelled: its payment did not succeed in time');
+    return cancelled;
+  }
+
+  /**
+   * The PSP cancelled the payment on its own (Stripe's `payment_intent.canceled`, from the dashboard or its own
+   * expiry). An order whose session ended as ordered is given up now instead of at its deadline; one still in
+   * its session is left to the session's end (finish or expiry), which cancels and releases it anyway.
+   */
+  async paymentCanceled(order: Order): Promise<boolean> {
+    if (order.status !== 'pending_payment') return false;
+    // still in its session (or never reserved, or already returned): nothing for the deadline to do now
+    if ((await this.store.getReservationState(order.partnerId, order.sessionId)) !== 'committed') return false;
+    await this.paymentDeadline({ partnerId: order.partnerId, orderNo: order.orderNo });
+    return true;
   }
 
   private async markPaid(partnerId: string, orderNo: string): Promise<Order | null> {

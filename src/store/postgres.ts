@@ -193,7 +193,23 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE reservations SET finished = (extract(epoch from now()) * 1000)::bigint WHERE state <> 'reserved';
   CREATE INDEX reservations_finished ON reservations (finished) WHERE finished IS NOT NULL;
   `,
+  // A fourth reservation state, `returned`: committed, then put back on stock (docs/checkout.md).
+  `
+  ALTER TABLE reservations DROP CONSTRAINT reservations_state_check;
+  ALTER TABLE reservations ADD CONSTRAINT reservations_state_check
+    CHECK (state IN ('reserved', 'released', 'committed', 'returned'));
+  `,
 ];
+
+/**
+ * The lines that hold units, in product-id order: product rows are always locked in that order, so two
+ * transactions touching the same products cannot deadlock.
+ */
+function heldInLockOrder(lines: readonly ReservedLine[]): ReservedLine[] {
+  return lines
+    .filter((l) => l.stocked !== null && l.stocked > 0)
+    .sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
+}
 
 // --- errors ----------------------------------------------------------------------------------------------------
 
@@ -711,10 +727,7 @@ class PostgresStore implements Store {
       );
       const row = rows[0];
       if (!row) return false;
-      const held = row.lines
-        .filter((l) => l.stocked !== null && l.stocked > 0)
-        .sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
-      for (const line of held) {
+      for (const line of heldInLockOrder(row.lines)) {
         const n = line.stocked ?? 0;
         if (to === 'released') {
           await c.query('UPDATE products SET reserved = GREATEST(reserved - $3, 0) WHERE partner_id = $1 AND product_id = $2', [
@@ -731,6 +744,26 @@ class PostgresStore implements Store {
             [partnerId, line.productId, n],
           );
         }
+      }
+      return true;
+    });
+  }
+
+  async returnReservation(partnerId: string, reservationId: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<{ lines: ReservedLine[] }>(
+        `UPDATE reservations SET state = 'returned', finished = $3
+         WHERE partner_id = $1 AND reservation_id = $2 AND state = 'committed' RETURNING lines`,
+        [partnerId, reservationId, Date.now()],
+      );
+      const row = rows[0];
+      if (!row) return false;
+      for (const line of heldInLockOrder(row.lines)) {
+        await c.query('UPDATE products SET stock = stock + $3 WHERE partner_id = $1 AND product_id = $2 AND stock IS NOT NULL', [
+          partnerId,
+          line.productId,
+          line.stocked,
+        ]);
       }
       return true;
     });

@@ -171,6 +171,35 @@ end
 return {0, r[1], r[2]}
 `;
 
+/**
+ * Puts one committed line's units back on stock, once. KEYS: product stock hash, line record. Unlimited ('') or
+ * deleted products are left alone. Returns 1 when it acted.
+ */
+export const LINE_RETURN = `
+if redis.call('HGET', KEYS[2], 'st') ~= 'committed' then return 0 end
+local n = tonumber(redis.call('HGET', KEYS[2], 'o'))
+if n and n > 0 then
+  local s = redis.call('HGET', KEYS[1], 's')
+  if s and s ~= '' then redis.call('HSET', KEYS[1], 's', tonumber(s) + n) end
+end
+redis.call('HSET', KEYS[2], 'st', 'returned')
+return 1
+`;
+
+/**
+ * Moves the reservation from 'committed' to 'returned'. KEYS: record hash.
+ * Returns false when unknown, else {1 if this call moved it else 0, the state now, requested lines}.
+ */
+export const RESERVATION_RETURN = `
+local r = redis.call('HMGET', KEYS[1], 'st', 'req')
+if not r[1] then return false end
+if r[1] == 'committed' then
+  redis.call('HSET', KEYS[1], 'st', 'returned')
+  return {1, 'returned', r[2]}
+end
+return {0, r[1], r[2]}
+`;
+
 /** Consumes a transfer token if unexpired. KEYS: token hash. ARGV: now. Returns {p, u, url, e} or false. */
 export const TRANSFER_TAKE = `
 local r = redis.call('HMGET', KEYS[1], 'p', 'u', 'url', 'e')

@@ -507,9 +507,24 @@ class RedisStore implements Store {
     return num(moved) === 1;
   }
 
+  /** Like settleReservation: the record moves once, then every line is returned (idempotent per line). */
+  async returnReservation(partnerId: string, reservationId: string): Promise<boolean> {
+    const result = await this.script(scripts.RESERVATION_RETURN, [this.reservationKey(partnerId, reservationId)], []);
+    if (result === null) return false;
+    const [moved, state, req] = list(result);
+    if (str(state) !== 'returned') return false;
+    const requested = parseJson<ReserveLine[]>(str(req) ?? '[]');
+    await Promise.all(
+      requested.map((line) =>
+        this.script(scripts.LINE_RETURN, [this.stockKey(partnerId, line.productId), this.lineKey(partnerId, line.productId, reservationId)], []),
+      ),
+    );
+    return num(moved) === 1;
+  }
+
   async getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null> {
     const state = await this.cmd((c) => c.hget(this.reservationKey(partnerId, reservationId), 'st'));
-    return state === 'reserved' || state === 'released' || state === 'committed' ? state : null;
+    return state === 'reserved' || state === 'released' || state === 'committed' || state === 'returned' ? state : null;
   }
 
   // --- transfer tokens (valid while now < expires) ---------------------------------------------------------------

@@ -239,6 +239,22 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE baskets_by_rowid RENAME TO baskets;
   CREATE INDEX baskets_purge ON baskets (expires_hour) WHERE has_checkout = 0;
   `,
+  // A fourth reservation state, `returned` (docs/checkout.md): SQLite cannot change a CHECK constraint in place.
+  `
+  CREATE TABLE reservations_v5 (
+    partner_id     TEXT NOT NULL,
+    reservation_id TEXT NOT NULL,
+    lines          TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('reserved', 'released', 'committed', 'returned')),
+    finished       INTEGER NULL,
+    PRIMARY KEY (partner_id, reservation_id)
+  );
+  INSERT INTO reservations_v5 (partner_id, reservation_id, lines, state, finished)
+    SELECT partner_id, reservation_id, lines, state, finished FROM reservations;
+  DROP TABLE reservations;
+  ALTER TABLE reservations_v5 RENAME TO reservations;
+  CREATE INDEX reservations_finished ON reservations (finished) WHERE finished IS NOT NULL;
+  `,
 ];
 
 /** The purge index's bucket of an expiry: the hour it falls in (SQLite's integer division of a positive value). */
@@ -399,6 +415,10 @@ function prepareStatements(db: Db) {
          stock = CASE WHEN stock IS NULL THEN NULL ELSE MAX(stock - ?, 0) END
        WHERE partner_id = ? AND product_id = ?`,
     ),
+    // Units back on hand; a product with unlimited stock (NULL) stays unlimited.
+    returnUnits: db.prepare<[number, string, string]>(
+      'UPDATE products SET stock = stock + ? WHERE partner_id = ? AND product_id = ? AND stock IS NOT NULL',
+    ),
     getReservation: db.prepare<[string, string], ReservationRow>(
       'SELECT lines, state FROM reservations WHERE partner_id = ? AND reservation_id = ?',
     ),
@@ -407,6 +427,9 @@ function prepareStatements(db: Db) {
     ),
     setReservationState: db.prepare<[ReservationState, number, string, string]>(
       `UPDATE reservations SET state = ?, finished = ? WHERE partner_id = ? AND reservation_id = ? AND state = 'reserved'`,
+    ),
+    returnReservation: db.prepare<[number, string, string]>(
+      `UPDATE reservations SET state = 'returned', finished = ? WHERE partner_id = ? AND reservation_id = ? AND state = 'committed'`,
     ),
     purgeReservations: db.prepare<[number, number]>(
       'DELETE FROM reservations WHERE rowid IN (SELECT rowid FROM reservations WHERE finished <= ? LIMIT ?)',
@@ -962,6 +985,17 @@ class SqliteStore implements Store {
         else this.st.commitUnits.run(line.stocked, line.stocked, partnerId, line.productId);
       }
       return this.st.setReservationState.run(to, Date.now(), partnerId, reservationId).changes === 1;
+    });
+  }
+
+  async returnReservation(partnerId: string, reservationId: string): Promise<boolean> {
+    return this.writeTransaction((): boolean => {
+      if (this.st.returnReservation.run(Date.now(), partnerId, reservationId).changes !== 1) return false;
+      const row = this.st.getReservation.get(partnerId, reservationId);
+      for (const line of parseJson<ReservedLine[]>(row?.lines ?? '[]')) {
+        if (line.stocked !== null && line.stocked > 0) this.st.returnUnits.run(line.stocked, partnerId, line.productId);
+      }
+      return true;
     });
   }
 

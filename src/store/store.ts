@@ -43,7 +43,8 @@ export interface ReservedLine {
   stocked: number | null;
 }
 
-export type ReservationState = 'reserved' | 'released' | 'committed';
+/** `returned`: committed, then its units were put back on stock (an order cancelled after its commit). */
+export type ReservationState = 'reserved' | 'released' | 'committed' | 'returned';
 
 export interface TransferRecord {
   partnerId: string;
@@ -185,6 +186,12 @@ export interface Store {
   releaseReservation(partnerId: string, reservationId: string): Promise<boolean>;
   /** Turns reserved units into stock decrements. Idempotent; false when there was nothing (left) to commit. */
   commitReservation(partnerId: string, reservationId: string): Promise<boolean>;
+  /**
+   * Puts a committed reservation's units back on stock (an order whose payment never came). Idempotent; false
+   * when the reservation is not committed (never was, or was returned already). Unlimited or deleted products
+   * are left alone.
+   */
+  returnReservation(partnerId: string, reservationId: string): Promise<boolean>;
   getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null>;
 
   // --- transfer tokens (keyed by the token's hash, never the token) -----------------------------------------

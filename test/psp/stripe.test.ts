@@ -163,6 +163,20 @@ function succeeded(pi: Any, id = `evt_${pi.id}`) {
   return { id, object: 'event', type: 'payment_intent.succeeded', data: { object: { ...pi, status: 'succeeded', amount_received: pi.amount } } };
 }
 
+/** Runs the outbox until nothing is due; messages of the topics in `keep` are given back unhandled. */
+async function drainOutbox(opts: { keep?: string[] } = {}): Promise<void> {
+  const keep = opts.keep ?? [];
+  const kept: string[] = [];
+  for (let pass = 0; pass < 20; pass++) {
+    if (keep.length > 0) {
+      const claimed = await t.server.store.claim({ now: t.clock.now, limit: 100, leaseMs: 3_600_000, owner: 'keep', topics: keep });
+      kept.push(...claimed.map((m) => m.id));
+    }
+    if ((await t.server.outbox.runOnce()) === 0) break;
+  }
+  for (const id of kept) await t.server.store.retry(id, 'keep', t.clock.now, 'kept for the test');
+}
+
 describe('Stripe PaymentIntents', () => {
   it('creates a PaymentIntent with amount, currency, metadata, idempotency key; SDK fields returned', async () => {
     const r = await startShop('u1');
@@ -279,6 +293,91 @@ describe('Stripe PaymentIntents', () => {
     const live = await shop('POST', '/v2/baskets/users/u7/checkout/sessions?testMode=false', 'u7', {});
     assert.equal(live.status, 422);
     assert.equal(live.body.error?.code, 3002);
+  });
+
+  it('an order ordered but never paid: at PAYMENT_TTL its payment is cancelled and its stock returned', async () => {
+    // the earlier tests' sessions and orders first: their expiries and deadlines would move the same stock
+    t.clock.now += 25 * 3_600_000;
+    await drainOutbox();
+    const stock = async () => (await t.server.store.getProducts('shop', ['tee'])).get('tee')!;
+    const before = await stock();
+    const r = await startShop('d1');
+    const { orderNo } = r.body.data;
+    const piId = r.body.data.payment.paymentIntentId as string;
+    assert.equal((await shop('POST', '/v2/baskets/users/d1/checkout/sessions/finish-active', 'd1', { ordered: true })).status, 200);
+    assert.deepEqual([(await stock()).stock, (await stock()).reserved], [before.stock! - 2, before.reserved], 'committed at finish');
+
+    t.clock.now += 24 * 3_600_000 - 60_000; // a minute before the deadline: nothing happens to it
+    await drainOutbox();
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'pending_payment');
+    assert.equal(standIn.intents.get(piId)!.status, 'requires_payment_method');
+
+    standIn.failNext = 5; // Stripe unreachable at the deadline: the message is retried, nothing changes meanwhile
+    t.clock.now += 60_000;
+    await drainOutbox();
+    standIn.failNext = 0;
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'pending_payment');
+    assert.equal((await stock()).stock, before.stock! - 2);
+
+    t.clock.now += 10_000; // the retry's backoff (5 s)
+    await drainOutbox();
+    assert.equal(standIn.intents.get(piId)!.status, 'canceled');
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'cancelled');
+    assert.deepEqual([(await stock()).stock, (await stock()).reserved], [before.stock, before.reserved], 'the units are back');
+    assert.equal(await t.server.store.getReservationState('shop', (await t.server.store.getOrder('shop', orderNo))!.sessionId), 'returned');
+    // the paid webhook cannot come any more; a duplicate deadline changes nothing
+    assert.equal((await t.server.checkout.paymentDeadline({ partnerId: 'shop', orderNo }))?.status, 'cancelled');
+    assert.equal((await stock()).stock, before.stock);
+    // a late expiry of its session (PAYMENT_TTL may be shorter than CHECKOUT_TTL) finds it ended
+    const sessionId = (await t.server.store.getOrder('shop', orderNo))!.sessionId;
+    await t.server.checkout.expire({ partnerId: 'shop', userId: 'd1', guest: false, sessionId, orderNo });
+    assert.equal(await t.server.store.getReservationState('shop', sessionId), 'returned');
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'cancelled');
+    assert.deepEqual([(await stock()).stock, (await stock()).reserved], [before.stock, before.reserved]);
+  });
+
+  it('a deadline that finds the payment succeeded (its webhook lost) makes the order paid and keeps the stock', async () => {
+    const stock = async () => (await t.server.store.getProducts('shop', ['tee'])).get('tee')!.stock;
+    const before = await stock();
+    const r = await startShop('d2');
+    const { orderNo } = r.body.data;
+    assert.equal((await shop('POST', '/v2/baskets/users/d2/checkout/sessions/finish-active', 'd2', { ordered: true })).status, 200);
+    standIn.intents.get(r.body.data.payment.paymentIntentId)!.status = 'succeeded';
+    t.clock.now += 24 * 3_600_000;
+    await drainOutbox({ keep: ['order.process'] });
+    assert.equal((await t.server.store.getOrder('shop', orderNo))?.status, 'paid');
+    assert.equal(await stock(), before! - 2);
+    const claimed = await t.server.store.claim({ now: t.clock.now, limit: 50, leaseMs: 1000, owner: 'test', topics: ['order.process'] });
+    assert.equal(claimed.filter((m) => (m.payload as Any).orderNo === orderNo && (m.payload as Any).event === 'paid').length, 1);
+    for (const m of claimed) await t.server.store.complete(m.id, 'test');
+  });
+
+  it('payment_intent.canceled gives up an ordered order at once, and leaves one still in its session alone', async () => {
+    const stock = async () => (await t.server.store.getProducts('shop', ['tee'])).get('tee')!.stock;
+    const before = await stock();
+    const r = await startShop('d3');
+    const pi = standIn.intents.get(r.body.data.payment.paymentIntentId)!;
+    // still in its session: the session's own end decides
+    const early = await webhook({ id: `evt_c_${pi.id}`, object: 'event', type: 'payment_intent.canceled', data: { object: { ...pi, status: 'canceled' } } });
+    assert.equal(early.statusCode, 200);
+    assert.equal(early.json().data.handled, false);
+    assert.equal((await t.server.store.getOrder('shop', r.body.data.orderNo))?.status, 'pending_payment');
+    assert.equal((await shop('GET', '/v2/baskets/users/d3', 'd3')).body.data.checkout.length, 1);
+    // nor does a deadline (never queued for an open session) touch it
+    assert.equal((await t.server.checkout.paymentDeadline({ partnerId: 'shop', orderNo: r.body.data.orderNo }))?.status, 'pending_payment');
+    assert.equal(pi.status, 'requires_payment_method');
+
+    assert.equal((await shop('POST', '/v2/baskets/users/d3/checkout/sessions/finish-active', 'd3', { ordered: true })).status, 200);
+    assert.equal(await stock(), before! - 2);
+    pi.status = 'canceled';
+    const w = await webhook({ id: `evt_c2_${pi.id}`, object: 'event', type: 'payment_intent.canceled', data: { object: { ...pi } } });
+    assert.equal(w.statusCode, 200);
+    assert.equal(w.json().data.handled, true);
+    assert.equal((await t.server.store.getOrder('shop', r.body.data.orderNo))?.status, 'cancelled');
+    assert.equal(await stock(), before);
+    const dup = await webhook({ id: `evt_c2_${pi.id}`, object: 'event', type: 'payment_intent.canceled', data: { object: { ...pi } } });
+    assert.equal(dup.json().data.handled, false);
+    assert.equal(await stock(), before);
   });
 
   it('a PSP the partner cannot use: 422 2001, nothing reserved', async () => {

@@ -580,11 +580,60 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(await stockOf(partner, 'A'), expected);
       });
 
-      it('unknown reservations: state null, release and commit false', async () => {
+      it('unknown reservations: state null, release, commit and return false', async () => {
         const partner = uid('partner');
         assert.equal(await store.getReservationState(partner, 'nope'), null);
         assert.equal(await store.releaseReservation(partner, 'nope'), false);
         assert.equal(await store.commitReservation(partner, 'nope'), false);
+        assert.equal(await store.returnReservation(partner, 'nope'), false);
+      });
+
+      it('return puts committed units back on stock, once; only a committed reservation can be returned', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 5), product('B', 1), product('U', null), product('G', 4)]);
+        const id = uid('res');
+        await store.reserveStock(partner, id, [
+          { productId: 'A', count: 2 },
+          { productId: 'B', count: 2 },
+          { productId: 'U', count: 3 },
+          { productId: 'G', count: 1 },
+        ]);
+        const held = uid('res');
+        await store.reserveStock(partner, held, [{ productId: 'A', count: 1 }]);
+        assert.equal(await store.returnReservation(partner, id), false, 'still reserved: nothing to return');
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 3 });
+        assert.equal(await store.commitReservation(partner, id), true);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 3, reserved: 1 });
+        // an admin's stock count in between is kept: the returned units are added to it
+        await store.upsertProducts(partner, [product('G', 10)]);
+        assert.equal(await store.returnReservation(partner, id), true);
+        assert.equal(await store.getReservationState(partner, id), 'returned');
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 1 }, 'the other reservation still holds its unit');
+        assert.deepEqual(await stockOf(partner, 'B'), { stock: 1, reserved: 0 }, 'the failed line took nothing and gets nothing');
+        assert.deepEqual(await stockOf(partner, 'U'), { stock: null, reserved: 0 }, 'unlimited stays unlimited');
+        assert.deepEqual(await stockOf(partner, 'G'), { stock: 11, reserved: 0 });
+        assert.equal(await store.returnReservation(partner, id), false);
+        assert.equal(await store.commitReservation(partner, id), false);
+        assert.equal(await store.releaseReservation(partner, id), false);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 1 });
+        assert.equal(await store.getReservationState(partner, id), 'returned');
+
+        const released = uid('res');
+        await store.reserveStock(partner, released, [{ productId: 'A', count: 1 }]);
+        await store.releaseReservation(partner, released);
+        assert.equal(await store.returnReservation(partner, released), false);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 1 });
+      });
+
+      it('concurrent returns of one committed reservation: exactly one acts', async () => {
+        const partner = uid('partner');
+        await store.upsertProducts(partner, [product('A', 5)]);
+        const id = uid('res');
+        await store.reserveStock(partner, id, [{ productId: 'A', count: 2 }]);
+        await store.commitReservation(partner, id);
+        const results = await Promise.all(range(20).map(() => store.returnReservation(partner, id)));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.deepEqual(await stockOf(partner, 'A'), { stock: 5, reserved: 0 });
       });
 
       it(

@@ -51,6 +51,42 @@ describe('PostgreSQL store', { timeout: 60_000 }, () => {
     }
   });
 
+  it('migrating a schema from before the returned state keeps its reservations and lets a committed one be returned', async () => {
+    const url = schemaUrl();
+    const schema = new URL(url).searchParams.get('schema') ?? '';
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${pg.escapeIdentifier(schema)}`);
+      await client.query(`SET search_path TO ${pg.escapeIdentifier(schema)}`);
+      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)');
+      // the migrations before the one that added the returned state
+      const returnedAt = MIGRATIONS.findIndex((m) => m.includes("'returned'"));
+      assert.ok(returnedAt > 0);
+      for (let v = 0; v < returnedAt; v++) {
+        await client.query(MIGRATIONS[v]!);
+        await client.query('INSERT INTO schema_migrations (version, applied) VALUES ($1, 0)', [v + 1]);
+      }
+      await client.query(`INSERT INTO products (partner_id, product_id, stock, reserved, data) VALUES ('p', 'A', 3, 1, '{}')`);
+      const insert = "INSERT INTO reservations (partner_id, reservation_id, lines, state, finished) VALUES ('p', $1, $2, $1, $3)";
+      await client.query(insert, ['reserved', JSON.stringify([{ productId: 'A', stocked: 1 }]), null]);
+      await client.query(insert, ['committed', JSON.stringify([{ productId: 'A', stocked: 2 }]), 2000]);
+      await assert.rejects(client.query(insert, ['returned', '[]', 3000]), /reservations_state_check/, 'the old schema knows no returned state');
+    } finally {
+      await client.end();
+    }
+    const store = await openPostgresStore(url);
+    try {
+      assert.equal(await store.getReservationState('p', 'reserved'), 'reserved');
+      assert.equal(await store.returnReservation('p', 'committed'), true);
+      assert.equal(await store.getReservationState('p', 'committed'), 'returned');
+      const a = (await store.getProducts('p', ['A'])).get('A');
+      assert.deepEqual([a?.stock, a?.reserved], [5, 1]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('three store instances incrementing one basket at once lose no update', async () => {
     const url = schemaUrl();
     const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore(url, { poolSize: 4 })));

@@ -301,6 +301,51 @@ describe('SQLite store', { timeout: 60_000 }, () => {
     }
   });
 
+  it('migrating a version-4 file keeps every reservation and lets a committed one be returned', async () => {
+    const file = dbFile('v4');
+    const v4 = new Database(file);
+    try {
+      v4.pragma('journal_mode = WAL');
+      for (const m of MIGRATIONS.slice(0, 4)) v4.exec(m);
+      v4.pragma('user_version = 4');
+      v4.prepare("INSERT INTO products (partner_id, product_id, stock, reserved, data) VALUES ('p', 'A', 3, 1, ?)").run(
+        JSON.stringify({ ...productInput('A'), stock: undefined }),
+      );
+      const insert = v4.prepare("INSERT INTO reservations (partner_id, reservation_id, lines, state, finished) VALUES ('p', ?, ?, ?, ?)");
+      const lines = JSON.stringify([{ productId: 'A', stocked: 2 }]);
+      insert.run('reserved', JSON.stringify([{ productId: 'A', stocked: 1 }]), 'reserved', null);
+      insert.run('released', lines, 'released', 1000);
+      insert.run('committed', lines, 'committed', 2000);
+      assert.throws(() => insert.run('x', lines, 'returned', 3000), /CHECK constraint/, 'version 4 knows no returned state');
+    } finally {
+      v4.close();
+    }
+    const store = await openSqliteStore(file);
+    try {
+      assert.equal(await store.getReservationState('p', 'reserved'), 'reserved');
+      assert.equal(await store.getReservationState('p', 'released'), 'released');
+      assert.equal(await store.returnReservation('p', 'committed'), true);
+      assert.equal(await store.getReservationState('p', 'committed'), 'returned');
+      const a = (await store.getProducts('p', ['A'])).get('A');
+      assert.deepEqual([a?.stock, a?.reserved], [5, 1]);
+      const db = new Database(file, { readonly: true });
+      try {
+        assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+        const finished = db.prepare<[], { reservation_id: string; finished: number | null }>('SELECT reservation_id, finished FROM reservations').all();
+        assert.deepEqual(Object.fromEntries(finished.filter((r) => r.reservation_id !== 'committed').map((r) => [r.reservation_id, r.finished])), {
+          reserved: null,
+          released: 1000,
+        });
+        const indexes = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reservations' AND sql IS NOT NULL").all();
+        assert.deepEqual(indexes.map((i) => i.name), ['reservations_finished']);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('eight processes opening (and migrating) a fresh file at once all succeed', async () => {
     const file = dbFile('migrate');
     const children = Array.from({ length: 8 }, () => spawnWriter(['migrate', file]));

@@ -3,7 +3,8 @@
  * endpoint secret of a partner (`stripe.webhookSecret`; each configured partner is tried) by the SDK's
  * `constructEvent`, which also refuses timestamps older than 5 minutes (replays). Only
  * `payment_intent.succeeded` marks an order paid, and only when the intent's amount and currency are the
- * order's. Duplicates change nothing (the handlers are idempotent).
+ * order's. `payment_intent.canceled` gives up an order that was ordered but never paid (its stock returned).
+ * Duplicates change nothing (the handlers are idempotent).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type Stripe from 'stripe';
@@ -55,13 +56,14 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
       return sendError(reply, 'BAD_REQUEST', 'Invalid Stripe signature', 'SIGNATURE_INVALID');
     }
 
-    if (event.type === 'payment_intent.succeeded') {
+    if (event.type === 'payment_intent.succeeded' || event.type === 'payment_intent.canceled') {
       const intent = event.data.object;
       const order = await checkout.store.getOrderByPaymentRef('stripe', intent.id);
       if (!order || order.partnerId !== partner.id) {
         req.log.warn({ intent: intent.id, partner: partner.id }, 'stripe webhook for an unknown payment intent');
         return ok({ received: true, handled: false });
       }
+      if (event.type === 'payment_intent.canceled') return ok({ received: true, handled: await checkout.paymentCanceled(order) });
       const received = intent.amount_received || intent.amount;
       if (received !== order.fullPrice || intent.currency.toUpperCase() !== order.currency) {
         req.log.error({ orderNo: order.orderNo, received, currency: intent.currency }, 'stripe payment does not match the order: not marked paid');
