@@ -14,6 +14,7 @@
  * `--repeat N` runs everything N times with fresh server processes and prints the median of each figure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, sign as signBytes, type KeyObject } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -330,9 +331,44 @@ async function settleCheckouts(base: string, t: Tokens): Promise<void> {
 interface Tokens {
   users: string[];
   tokens: string[];
+  /** Guest tokens signed with the service's key, each for a guest of its own (`guest-add`); minted on first use. */
+  guests: () => string[];
 }
 
-async function mintTokens(): Promise<Tokens> {
+/** The guest scenario's user ids: g<index into Tokens.guests>. */
+const guestUser = (i: number): string => `g${i}`;
+/**
+ * Guests per second of the run the pool is sized for: more than the service answers, so every request carries a
+ * token it has not seen (a pool that runs out starts over; by then the service's token cache has long dropped the
+ * first ones, so they are still checked in full).
+ */
+const GUEST_RATE = 12_000;
+
+/**
+ * The service's own signing key, written where the service looks for it (DATA_DIR/service-keys.json, the file it
+ * would otherwise generate), so that the bench can sign guest tokens the service accepts.
+ */
+function writeServiceKey(dataDir: string): KeyObject {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'ES256' };
+  writeFileSync(path.join(dataDir, 'service-keys.json'), JSON.stringify({ signingKid: 'bench', keys: [jwk] }), { mode: 0o600 });
+  return privateKey;
+}
+
+/** Guest tokens as the service issues them (ES256, iss `basket`, claims sub, guest, pid), signed with node:crypto. */
+function mintGuestTokens(key: KeyObject, count: number): string[] {
+  const segment = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const header = segment({ alg: 'ES256', kid: 'bench', typ: 'JWT' });
+  const iat = Math.floor(Date.now() / 1000);
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const input = `${header}.${segment({ sub: guestUser(i), guest: true, pid: PARTNER.id, iss: 'basket', iat, exp: iat + 3600 })}`;
+    tokens.push(`${input}.${signBytes('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`);
+  }
+  return tokens;
+}
+
+async function mintTokens(serviceKey: KeyObject): Promise<Tokens> {
   const key = new TextEncoder().encode(SECRET);
   const exp = Math.floor(Date.now() / 1000) + 3600;
   const users: string[] = [];
@@ -342,7 +378,9 @@ async function mintTokens(): Promise<Tokens> {
   for (let k = 0; k < USERS; k++) users.push(`u${(k * stride) % BASKETS}`);
   for (let c = 0; c < CHECKOUT_USERS; c++) users.push(`c${c}`);
   for (const u of users) tokens.push(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(u).setExpirationTime(exp).sign(key));
-  return { users, tokens };
+  let guests: string[] | null = null;
+  const pool = Math.max(1000, Math.ceil(GUEST_RATE * (DURATION + WARMUP)));
+  return { users, tokens, guests: () => (guests ??= mintGuestTokens(serviceKey, pool)) };
 }
 
 function scenarios(t: Tokens): Scenario[] {
@@ -443,6 +481,16 @@ function scenarios(t: Tokens): Scenario[] {
     headers: json,
     body: JSON.stringify({ products: [{ productId: 'p1', count: 1 }, { productId: 'p2', count: 2 }] }),
   };
+  // each request a viewer's first add: a guest token the service has not verified yet, a guest without a basket
+  let nextGuest = 0;
+  const guestAdd: autocannon.Request = {
+    setupRequest: (req) => {
+      const pool = t.guests();
+      const i = nextGuest++ % pool.length;
+      const path = `/v2/baskets/users/${guestUser(i)}/products/p${Math.floor(Math.random() * 10)}`;
+      return { ...req, method: 'POST', path, headers: { ...json, authorization: `Bearer ${pool[i]}` }, body: '{"count":1}' };
+    },
+  };
   const transfer = (qr: boolean): autocannon.Request => ({
     setupRequest: (req) => {
       const i = pick();
@@ -509,6 +557,7 @@ function scenarios(t: Tokens): Scenario[] {
     },
     { name: 'mixed', title: '90% GET / 10% assign', target: 'service', requests: [mixed] },
     { name: 'guest', title: 'guest creation', target: 'service', requests: [guests] },
+    { name: 'guest-add', title: "a new guest's first add (a guest JWT not verified before)", target: 'service', requests: [guestAdd] },
     { name: 'transfer', title: 'transfer without QR', target: 'service', requests: [transfer(false)] },
     { name: 'transfer-qr', title: 'transfer with QR', target: 'service', requests: [transfer(true)] },
     { name: 'checkout', title: 'checkout start + finish (sandbox PSP)', target: 'service', requests: checkout },
@@ -558,7 +607,7 @@ async function main(): Promise<void> {
   try {
     const url = storeUrl(dataDir);
     await preload(url);
-    const tokens = await mintTokens();
+    const tokens = await mintTokens(writeServiceKey(dataDir));
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.profile)}`] : [];
     const nodeOptions = [...startFlags(), ...(args['node-options'] ? args['node-options'].split(/\s+/).filter(Boolean) : [])];
     const serverCmd = [...profile, ...nodeOptions, ...(args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])];
@@ -578,6 +627,9 @@ async function main(): Promise<void> {
           LOG_LEVEL: 'warn',
           WORKERS: String(WORKERS),
           NODE_ENV: 'production',
+          // the bench's own guest-signing key (DATA_DIR/service-keys.json) and issuer, whatever the shell has set
+          SERVICE_KEYS: '',
+          SERVICE_ISSUER: 'basket',
         },
         /listening on http:\/\/127\.0\.0\.1:(\d+)/,
         args['service-log'],
@@ -589,6 +641,8 @@ async function main(): Promise<void> {
 
     const wanted = args.scenarios ? new Set(args.scenarios.split(',')) : null;
     const list = scenarios(tokens).filter((s) => (wanted ? wanted.has(s.name) || s.name === 'ceiling' : !s.diagnostic));
+    // minted before any run, not in the load generator's first request (~35 µs each)
+    if (list.some((s) => s.name === 'guest-add')) log(`minted ${tokens.guests().length} guest tokens`);
     type Servers = Awaited<ReturnType<typeof startServers>>;
     const measure = async ({ ceiling, service }: Servers, s: Scenario, repetition: number): Promise<ScenarioResult> => {
       const target = s.target === 'ceiling' ? ceiling : service;

@@ -4,7 +4,6 @@
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import {
-  base64url,
   createRemoteJWKSet,
   decodeJwt,
   errors,
@@ -23,6 +22,7 @@ import {
 import type { PartnerConfig, PartnerJwtConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { invalidToken, tokenError } from './errors.js';
+import { verifyJws, type SignatureCheck } from './jws-verify.js';
 import { partnerKeyInfo } from './partner-keys.js';
 import type { ServiceKeys } from './service-keys.js';
 
@@ -41,6 +41,8 @@ export interface TokenVerifier {
 }
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
+/** A partner token must name its user and expire; checked in this order (jose's, for requiredClaims exp, sub). */
+const PARTNER_REQUIRED_CLAIMS = ['sub', 'exp'] as const;
 const DEFAULT_JWKS_CACHE_MS = 10 * 60_000;
 /** Least time between JWKS fetches, so tokens with made-up kids cannot make us hammer a partner's endpoint. */
 const JWKS_COOLDOWN_MS = 10_000;
@@ -75,11 +77,11 @@ interface JwksSource {
 /** A partner's imported key material, kept until the partner's jwt config object changes. */
 type Material = SecretMaterial | JoseMaterial;
 
-/** A shared secret (HS256/384/512): verified by verifyHmacToken, without jose. */
+/** A shared secret (HS256/384/512): verified by verifyJws with node:crypto's HMAC, synchronously, without jose. */
 interface SecretMaterial {
   jwt: PartnerJwtConfig;
   algorithms: string[];
-  secret: KeyObject;
+  check: SignatureCheck<boolean>;
 }
 
 /** Public keys (PEM, certificate, JWK, JWKS): verified by jose's jwtVerify. */
@@ -92,114 +94,18 @@ interface JoseMaterial {
 
 const HS_HASHES: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 
-/** jose's decoder for header and claims: invalid UTF-8 is an error, a leading BOM is dropped. */
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** What JSON.parse returns for `{...}`: not null, not an array (jose's isObject, for parsed JSON). */
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-interface ClaimRules {
-  issuer: string | undefined;
-  audience: string | undefined;
-  /** seconds */
-  clockTolerance: number;
-  /** epoch ms */
-  now: number;
-}
-
-/**
- * Verifies an HS256/384/512 compact JWT with node:crypto, synchronously: jose's jwtVerify goes through WebCrypto,
- * whose thread-pool round trip costs more than the HMAC itself. It repeats jose 6's jwtVerify checks in jose's order
- * and throws jose's error classes with jose's messages, so tokenError maps every failure exactly as before.
- * `claims` is decodeJwt's parse of this token's payload segment (the same base64url/UTF-8/JSON-object rules as jose's
- * claims-set parse), so the payload is not decoded twice.
- */
-function verifyHmacToken(token: string, claims: JWTPayload, secret: KeyObject, algorithms: readonly string[], rules: ClaimRules): JWTPayload {
-  const [h = '', p = '', s = ''] = token.split('.');
-  let header: unknown;
-  try {
-    header = JSON.parse(strictUtf8.decode(base64url.decode(h)));
-  } catch (cause) {
-    throw new errors.JWSInvalid('JWS Protected Header is invalid', { cause });
-  }
-  if (!isJsonObject(header)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
-
-  // jose understands a single extension, b64 (RFC 7797); any other critical parameter is refused.
-  let b64 = true;
-  const { crit } = header;
-  if (crit !== undefined) {
-    if (!Array.isArray(crit) || crit.length === 0 || crit.some((c) => typeof c !== 'string' || c === '')) {
-      throw new errors.JWSInvalid('"crit" (Critical) Header Parameter MUST be an array of non-empty strings when present');
-    }
-    for (const name of crit as string[]) {
-      if (name !== 'b64') throw new errors.JOSENotSupported(`Extension Header Parameter "${name}" is not recognized`);
-      if (header.b64 === undefined) throw new errors.JWSInvalid('Extension Header Parameter "b64" is missing');
-    }
-    if (typeof header.b64 !== 'boolean') throw new errors.JWSInvalid('The "b64" (base64url-encode payload) Header Parameter must be a boolean');
-    b64 = header.b64;
-  }
-
-  const { alg } = header;
-  if (typeof alg !== 'string' || alg === '') throw new errors.JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
-  // The allow-list is what refuses `none` and every non-HS algorithm for a shared secret.
-  if (!algorithms.includes(alg)) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
-  const hash = HS_HASHES[alg];
-  // Unreachable: partnerKeyInfo allows only HS algorithms with a secret.
-  if (hash === undefined) throw new errors.JOSENotSupported(`Unsupported JWS algorithm ${alg}`);
-
-  let signature: Uint8Array;
-  try {
-    signature = base64url.decode(s);
-  } catch (cause) {
-    throw new errors.JWSInvalid('Failed to base64url decode the signature', { cause });
-  }
-  // The segments decoded as base64url, so they are ASCII: the string is hashed as the exact bytes jose signs.
-  const expected = createHmac(hash, secret).update(`${h}.${p}`).digest();
-  // timingSafeEqual throws on a length mismatch; WebCrypto's verify answered false.
-  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) throw new errors.JWSSignatureVerificationFailed();
-  // jose checks this only after the signature, so a forged b64:false token still reads "bad signature".
-  if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
-  return checkClaims(claims, rules);
-}
-
-/** jose 6's validateClaimsSet (not exported) for the options used here: required exp/sub, iss, aud, tolerance. */
-function checkClaims(claims: JWTPayload, rules: ClaimRules): JWTPayload {
-  const failed = (message: string, claim: string, reason: 'missing' | 'invalid' | 'check_failed'): errors.JWTClaimValidationFailed =>
-    new errors.JWTClaimValidationFailed(message, claims, claim, reason);
-  const { issuer, audience } = rules;
-  // jose's order: iss, aud, then the required claims in reverse.
-  const required = [...(issuer === undefined ? [] : ['iss']), ...(audience === undefined ? [] : ['aud']), 'sub', 'exp'];
-  for (const claim of required) {
-    if (!Object.hasOwn(claims, claim)) throw failed(`missing required "${claim}" claim`, claim, 'missing');
-  }
-  if (issuer !== undefined && claims.iss !== issuer) throw failed('unexpected "iss" claim value', 'iss', 'check_failed');
-  if (audience !== undefined) {
-    const { aud } = claims;
-    if (!(typeof aud === 'string' ? aud === audience : Array.isArray(aud) && aud.includes(audience))) {
-      throw failed('unexpected "aud" claim value', 'aud', 'check_failed');
-    }
-  }
-  const tolerance = rules.clockTolerance;
-  if (!Number.isFinite(tolerance) || tolerance < 0) throw new TypeError('Invalid clockTolerance option input');
-  // As jose: whole seconds of a Date built from the clock.
-  const now = Math.floor(new Date(rules.now).getTime() / 1000);
-  if (!Number.isFinite(now)) throw new TypeError('Invalid currentDate option input');
-  const numericDate = (claim: 'iat' | 'nbf' | 'exp'): number | undefined => {
-    const value: unknown = claims[claim];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'number') throw failed(`"${claim}" claim must be a number`, claim, 'invalid');
-    return value;
+/** A shared secret's check for verifyJws, answered in the call: the HMAC of the header's alg, compared in constant time. */
+function hmacSignature(secret: KeyObject): SignatureCheck<boolean> {
+  return (_header, alg) => {
+    const hash = HS_HASHES[alg];
+    // Unreachable: partnerKeyInfo allows only HS algorithms with a secret.
+    if (hash === undefined) throw new errors.JOSENotSupported(`Unsupported JWS algorithm ${alg}`);
+    return (input, signature) => {
+      const expected = createHmac(hash, secret).update(input).digest();
+      // timingSafeEqual throws on a length mismatch; WebCrypto's verify answered false.
+      return signature.length === expected.length && timingSafeEqual(signature, expected);
+    };
   };
-  numericDate('iat');
-  const nbf = numericDate('nbf');
-  if (nbf !== undefined && nbf > now + tolerance) throw failed('"nbf" claim timestamp check failed', 'nbf', 'check_failed');
-  const exp = numericDate('exp');
-  if (exp !== undefined && exp <= now - tolerance) {
-    throw new errors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', 'check_failed');
-  }
-  return claims;
 }
 
 export function createTokenVerifier(opts: {
@@ -242,7 +148,7 @@ export function createTokenVerifier(opts: {
       // WebCrypto refused an empty HMAC key (so every token was rejected); node:crypto would accept one.
       if (jwt.secret === '') throw new Error('secret must not be empty');
       // One KeyObject for every HS algorithm: createHmac takes the hash per call.
-      made = { jwt, algorithms, secret: createSecretKey(Buffer.from(jwt.secret!, 'utf8')) };
+      made = { jwt, algorithms, check: hmacSignature(createSecretKey(Buffer.from(jwt.secret!, 'utf8'))) };
     } else if (kind === 'jwks') {
       // jose's own refresh rules use the wall clock; switch them off and drive fetches from now() instead.
       const set = createRemoteJWKSet(new URL(jwt.jwksUrl!), { cacheMaxAge: Infinity, cooldownDuration: Infinity });
@@ -337,10 +243,11 @@ export function createTokenVerifier(opts: {
       const { jwt } = partner;
       try {
         payload =
-          'secret' in m
-            ? verifyHmacToken(token, unverified, m.secret, m.algorithms, {
+          'check' in m
+            ? verifyJws(token, unverified, m.algorithms, m.check, {
                 issuer: jwt.issuer,
                 audience: jwt.audience,
+                required: PARTNER_REQUIRED_CLAIMS,
                 clockTolerance: jwt.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC,
                 now: t,
               })

@@ -1,10 +1,12 @@
 /** Guest tokens: issued and verified only with the service's own keys, bound to one partner. */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
+import { createPrivateKey, generateKeyPairSync, sign as signBytes, type KeyObject } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { tokenError, invalidToken } from '../../src/auth/errors.js';
 import { createTokenVerifier, issueGuestToken, type TokenVerifier } from '../../src/auth/tokens.js';
-import type { ServiceKeys } from '../../src/auth/service-keys.js';
-import { Clock, ISSUER, T0, expectRejected, partner, rawToken, sec, secretKey, signToken, testServiceKeys } from './helpers.js';
+import { loadServiceKeys, type ServiceKeys } from '../../src/auth/service-keys.js';
+import { Clock, ISSUER, T0, expectRejected, partner, rawToken, sec, secretKey, serviceKeyConfig, signToken, testServiceKeys } from './helpers.js';
 
 const A = partner('partner-a', { secret: 'partner-a-secret-0123456789abcdef', issuer: 'partner-a' });
 const B = partner('partner-b', { secret: 'partner-b-secret-0123456789abcdef' });
@@ -95,6 +97,73 @@ describe('guest tokens', () => {
     const claims = decodeJwt(token);
     assert.equal(claims.iss, ISSUER);
     assert.equal(claims.exp, sec(T0 + DAY));
+  });
+
+  it('verifies with node:crypto exactly as jose jwtVerify did, across a matrix of headers, claims and signatures', async () => {
+    const { config, kids } = await serviceKeyConfig(['ES256', 'EdDSA']);
+    const [es, ed] = kids as [string, string];
+    const set = await loadServiceKeys({ config, dataDir: '/nonexistent-not-used', issuer: ISSUER });
+    const privateJwks = (JSON.parse(config) as { keys: (JWK & { kid: string })[] }).keys;
+    const privateKeys = new Map(privateJwks.map((k) => [k.kid, createPrivateKey({ key: k as import('node:crypto').JsonWebKey, format: 'jwk' })]));
+    // the verification of the code before: jose's jwtVerify with the published keys, found by kid
+    const published = new Map<string, { alg: string; key: CryptoKey }>();
+    for (const jwk of set.jwks().keys) published.set(jwk.kid!, { alg: jwk.alg!, key: (await importJWK(jwk, jwk.alg)) as CryptoKey });
+    const keyFor = (header: JWTHeaderParameters): CryptoKey => {
+      const found = header.kid === undefined ? undefined : published.get(header.kid);
+      if (!found) throw invalidToken('token was not signed by a known service key');
+      if (found.alg !== header.alg) throw invalidToken('token algorithm does not match the service key');
+      return found.key;
+    };
+    const reference = (token: string): Promise<string> =>
+      jwtVerify(token, keyFor, { issuer: ISSUER, algorithms: ['ES256', 'EdDSA'], requiredClaims: ['exp'], currentDate: new Date(T0), clockTolerance: 30 }).then(
+        ({ payload }) => `ok ${String(payload.sub)}`,
+        (err: unknown) => tokenError(err).message,
+      );
+
+    const foreign = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const sign = (key: KeyObject, input: string): string =>
+      (key.asymmetricKeyType === 'ec' ? signBytes('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }) : signBytes(null, Buffer.from(input), key)).toString('base64url');
+    const signatures: ((input: string) => string)[] = [
+      (input) => sign(privateKeys.get(es)!, input),
+      (input) => sign(privateKeys.get(ed)!, input),
+      (input) => sign(foreign, input),
+      (input) => sign(privateKeys.get(es)!, input).slice(0, 40),
+      () => '',
+      () => 'not*base64url',
+    ];
+    const headers: object[] = [
+      { alg: 'ES256', kid: es, typ: 'JWT' }, { alg: 'EdDSA', kid: ed }, { alg: 'Ed25519', kid: ed }, { alg: 'ES256', kid: ed }, { alg: 'EdDSA', kid: es },
+      { alg: 'ES256' }, { alg: 'ES256', kid: 'unknown' }, { alg: 'ES256', kid: 7 }, { alg: 'none', kid: es }, { alg: 'HS256', kid: es }, { alg: 'RS256', kid: es }, {},
+      { alg: 'ES256', kid: es, crit: ['b64'], b64: false }, { alg: 'ES256', kid: es, crit: ['b64'], b64: true }, { alg: 'ES256', kid: es, crit: ['x'] },
+      { alg: 'ES256', kid: es, crit: ['b64'] },
+    ];
+    const now = sec(T0);
+    const good = (over: Record<string, unknown> = {}): JWTPayload => ({ iss: ISSUER, sub: 'g', guest: true, pid: A.id, exp: now + 3600, ...over });
+    const claims: JWTPayload[] = [
+      good(), good({ iss: 'someone-else' }), good({ iss: undefined }), good({ exp: undefined }), good({ sub: undefined }),
+      good({ exp: now - 29 }), good({ exp: now - 30 }), good({ nbf: now + 30 }), good({ nbf: now + 31 }), good({ iat: 'x' }), good({ exp: 'y' }),
+    ];
+    const segment = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+    let compared = 0;
+    let accepted = 0;
+    for (const header of headers) {
+      for (const c of claims) {
+        for (const signature of signatures) {
+          const input = `${segment(header)}.${segment(c)}`;
+          const token = `${input}.${signature(input)}`;
+          const got = await set.verify(token, T0).then(
+            (payload) => `ok ${String(payload.sub)}`,
+            (err: unknown) => (err as Error).message,
+          );
+          const want = await reference(token);
+          assert.equal(got, want, `${JSON.stringify(header)} ${JSON.stringify(c)} signature ${signatures.indexOf(signature)}`);
+          compared++;
+          if (want.startsWith('ok')) accepted++;
+        }
+      }
+    }
+    assert.equal(compared, headers.length * claims.length * signatures.length);
+    assert.ok(accepted >= 10 && accepted < compared / 4, `both verdicts are exercised: ${accepted} of ${compared} accepted`);
   });
 
   it('cached guest tokens stay bound to their partner', async () => {
