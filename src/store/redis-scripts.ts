@@ -1,8 +1,10 @@
 /**
  * Lua scripts of the Redis adapter. Rule for Redis Cluster: every script touches keys of ONE hash slot only.
  * Keys passed in KEYS share one hash tag; the few keys a script builds itself (outbox messages and queues) are
- * built from a prefix that carries the same hash tag as KEYS[1], so they live in the same slot. The two exceptions,
- * BASKETS_READ and BASKETS_CAS, take the baskets of many users and are only called on a single Redis node.
+ * built from a prefix that carries the same hash tag as KEYS[1], so they live in the same slot. The exceptions take
+ * the baskets of many users: BASKETS_CAS on a single Redis node only; BASKETS_READ (on either) and NODE_BASKETS_CAS
+ * on one node of a Cluster, for the baskets that node serves, their keys passed in ARGV (declared keys of several
+ * slots are refused before a script runs; keys it reaches itself may span the node's slots).
  *
  * Numbers: times are epoch milliseconds; Lua numbers are doubles, exact far beyond any realistic epoch ms.
  */
@@ -22,15 +24,44 @@ return nv
 `;
 
 /**
- * Reads several baskets at once (a single Redis node only: the keys are in different slots). KEYS: basket hashes.
- * Returns their version and data, two values per key, false for an absent basket.
+ * Reads several baskets at once. ARGV: basket hashes (not declared as KEYS: in Redis Cluster they span slots, so
+ * the call goes to one master with the baskets it serves, and a key it does not serve fails the call). Returns
+ * their version and data, two values per key, false for an absent basket.
  */
 export const BASKETS_READ = `
 local out = {}
-for i, key in ipairs(KEYS) do
+for i, key in ipairs(ARGV) do
   local r = redis.call('HMGET', key, 'v', 'd')
   out[2 * i - 1] = r[1]
   out[2 * i] = r[2]
+end
+return out
+`;
+
+/**
+ * BASKET_CAS for several baskets on one Cluster node. ARGV: channel, the number of baskets n, their n hashes, then
+ * six per basket: expected version, data, expires, has_checkout, gc ttl ms, notification payload. Returns each
+ * basket's new version, or 0 where it conflicted. Every key is read before anything is written: a script is not
+ * undone when it fails, and a key this node does not serve (moved by a resharding) fails the call at its first
+ * access, so that a failed call has written nothing.
+ */
+export const NODE_BASKETS_CAS = `
+local n = tonumber(ARGV[2])
+for i = 1, n do redis.call('EXISTS', ARGV[2 + i]) end
+local out = {}
+for i = 1, n do
+  local key = ARGV[2 + i]
+  local a = 3 + n + (i - 1) * 6
+  local v = redis.call('HGET', key, 'v')
+  if (v or '0') ~= ARGV[a] then
+    out[i] = 0
+  else
+    local nv = tonumber(ARGV[a]) + 1
+    redis.call('HSET', key, 'v', nv, 'd', ARGV[a + 1], 'e', ARGV[a + 2], 'c', ARGV[a + 3])
+    if ARGV[a + 3] == '1' then redis.call('PERSIST', key) else redis.call('PEXPIRE', key, ARGV[a + 4]) end
+    redis.call('PUBLISH', ARGV[1], ARGV[a + 5])
+    out[i] = nv
+  end
 end
 return out
 `;

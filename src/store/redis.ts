@@ -29,6 +29,7 @@
  * StoreUnavailableError while Redis is down (the HTTP layer answers 503 3005 with Retry-After).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { BasketState } from '../domain/basket.js';
 import type { Product, ProductInput } from '../domain/catalogue.js';
@@ -122,6 +123,14 @@ interface BatchedWrite {
   reject(error: unknown): void;
 }
 
+/** A Redis Cluster expiry-index change waiting for its turn's ZADD (score) or ZREM (score null). */
+interface BatchedIndexUpdate {
+  member: string;
+  score: number | null;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /** A basket read waiting for its turn's script call (getBasket). */
 interface BatchedRead {
   key: BasketKey;
@@ -180,12 +189,16 @@ class RedisStore implements Store {
   private subscribed = false;
   private closed = false;
   /**
-   * Basket reads of one turn, answered by one script call; null in Redis Cluster, where a script may only touch
-   * one slot and each user's keys have a slot of their own.
+   * Basket reads of one turn, answered by one script call; in Redis Cluster by one call per node, for the baskets
+   * that node serves (each user's keys have a slot of their own).
    */
-  private readonly reads: TurnBatch<BatchedRead> | null;
-  /** Basket compare-and-set writes of one turn, one script call; null in Redis Cluster (as reads). */
-  private readonly writes: TurnBatch<BatchedWrite> | null;
+  private readonly reads: TurnBatch<BatchedRead>;
+  /** Basket compare-and-set writes of one turn, one script call (per node in Redis Cluster, as reads). */
+  private readonly writes: TurnBatch<BatchedWrite>;
+  /** Whether the write script also writes the expiry index: not in Redis Cluster, where the index has its own slot. */
+  private readonly indexInBatch: boolean;
+  /** Redis Cluster: the turn's expiry-index changes, one ZADD and one ZREM for all of them. */
+  private readonly indexUpdates = new TurnBatch<BatchedIndexUpdate>(BASKET_BATCH, (batch) => void this.indexBatch(batch));
 
   constructor(
     private readonly client: Client,
@@ -193,9 +206,10 @@ class RedisStore implements Store {
     private readonly prefix: string,
   ) {
     this.channel = `${prefix}basket-change`;
-    const single = !(client instanceof Cluster);
-    this.reads = single ? new TurnBatch<BatchedRead>(BASKET_BATCH, (batch) => void this.readBatch(batch)) : null;
-    this.writes = single ? new TurnBatch<BatchedWrite>(BASKET_BATCH, (batch) => void this.writeBatch(batch)) : null;
+    const cluster = client instanceof Cluster ? client : null;
+    this.indexInBatch = cluster === null;
+    this.reads = new TurnBatch<BatchedRead>(BASKET_BATCH, (batch) => void (cluster ? this.readBatchByNode(cluster, batch) : this.readBatch(batch)));
+    this.writes = new TurnBatch<BatchedWrite>(BASKET_BATCH, (batch) => void (cluster ? this.writeBatchByNode(cluster, batch) : this.writeBatch(batch)));
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // Connection errors are reported per command; without listeners ioredis would log every reconnect attempt.
     client.on('error', () => undefined);
@@ -256,22 +270,48 @@ class RedisStore implements Store {
     }
   }
 
-  /** EVALSHA with a fallback to EVAL when the node does not know the script yet (routed by the first key). */
-  private async script(source: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  /** EVALSHA with a fallback to EVAL when the server does not know the script yet. */
+  private async evalOn(c: Client, source: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     let sha = this.shas.get(source);
     if (sha === undefined) {
       sha = createHash('sha1').update(source).digest('hex');
       this.shas.set(source, sha);
     }
-    const digest = sha;
-    return this.cmd(async (c) => {
-      try {
-        return await c.evalsha(digest, keys.length, ...keys, ...args);
-      } catch (error) {
-        if (isReplyError(error) && error.message.startsWith('NOSCRIPT')) return c.eval(source, keys.length, ...keys, ...args);
-        throw error;
-      }
-    });
+    try {
+      return await c.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (isReplyError(error) && error.message.startsWith('NOSCRIPT')) return c.eval(source, keys.length, ...keys, ...args);
+      throw error;
+    }
+  }
+
+  /** A script, routed by ioredis by its first key. */
+  private script(source: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return this.cmd((c) => this.evalOn(c, source, keys, args));
+  }
+
+  /** A script on one node of a Cluster, its keys in ARGV (none declared: the node is chosen here, not by ioredis). */
+  private scriptOn(node: Redis, source: string, args: readonly (string | number)[]): Promise<unknown> {
+    return this.cmd(() => this.evalOn(node, source, [], args));
+  }
+
+  /**
+   * Splits a turn's baskets by the master that serves their slot, as ioredis last saw the slots; baskets of a slot
+   * it knows no master for form a group of their own, with node null.
+   */
+  private byNode<T>(cluster: Cluster, items: readonly T[], keyOf: (item: T) => string): { node: Redis | null; items: T[] }[] {
+    const masters = new Map<string, Redis>();
+    for (const n of cluster.nodes('master')) masters.set(`${n.options.host}:${n.options.port}`, n);
+    const groups = new Map<string, { node: Redis | null; items: T[] }>();
+    for (const item of items) {
+      const nodeKey = cluster.slots[calculateSlot(keyOf(item))]?.[0];
+      const node = nodeKey === undefined ? undefined : masters.get(nodeKey);
+      const id = node === undefined || nodeKey === undefined ? '' : nodeKey;
+      let group = groups.get(id);
+      if (group === undefined) groups.set(id, (group = { node: node ?? null, items: [] }));
+      group.items.push(item);
+    }
+    return [...groups.values()];
   }
 
   async init(): Promise<void> {
@@ -302,12 +342,91 @@ class RedisStore implements Store {
   // --- baskets ---------------------------------------------------------------------------------------------------
 
   async getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    if (this.reads === null) {
-      const [v, d] = await this.cmd((c) => c.hmget(this.basketKey(key), 'v', 'd'));
-      return storedBasket(v, d);
+    return new Promise<StoredBasket | null>((resolve, reject) => this.reads.add({ key, resolve, reject }));
+  }
+
+  /** The expiry-index changes of a turn (Redis Cluster), one ZADD and one ZREM; a failure fails them all. */
+  private async indexBatch(batch: readonly BatchedIndexUpdate[]): Promise<void> {
+    const index = this.gcKey('baskets');
+    const adds = batch.filter((u) => u.score !== null).flatMap((u) => [u.score!, u.member]);
+    const removes = batch.filter((u) => u.score === null).map((u) => u.member);
+    try {
+      await Promise.all([
+        adds.length > 0 ? this.cmd((c) => c.zadd(index, ...adds)) : null,
+        removes.length > 0 ? this.cmd((c) => c.zrem(index, ...removes)) : null,
+      ]);
+      for (const u of batch) u.resolve();
+    } catch (error) {
+      for (const u of batch) u.reject(error);
     }
-    const reads = this.reads;
-    return new Promise<StoredBasket | null>((resolve, reject) => reads.add({ key, resolve, reject }));
+  }
+
+  /** One basket read on its own, routed by ioredis (which follows a moved slot). */
+  private readOne(r: BatchedRead): void {
+    this.cmd((c) => c.hmget(this.basketKey(r.key), 'v', 'd')).then(([v, d]) => r.resolve(storedBasket(v, d)), r.reject).catch(r.reject);
+  }
+
+  /** One basket compare-and-set on its own (BASKET_CAS), routed by ioredis; the expiry index is the caller's. */
+  private writeOne(w: BatchedWrite): void {
+    const [expected, data, expires, checkout, ttl, payload] = w.args;
+    this.script(scripts.BASKET_CAS, [w.redisKey], [expected!, data!, expires!, checkout!, ttl!, this.channel, payload!])
+      .then((v) => w.resolve(num(v)), w.reject)
+      .catch(w.reject);
+  }
+
+  /**
+   * The reads of a turn in Redis Cluster: one script call per node. A call that fails (a slot moved since ioredis
+   * last looked, a node going away) leaves its reads to readOne.
+   */
+  private async readBatchByNode(cluster: Cluster, batch: readonly BatchedRead[]): Promise<void> {
+    const groups = this.byNode(cluster, batch, (r) => this.basketKey(r.key));
+    await Promise.all(
+      groups.map(async ({ node, items }) => {
+        let values: unknown[] | null = null;
+        if (node !== null) {
+          values = await this.scriptOn(node, scripts.BASKETS_READ, items.map((r) => this.basketKey(r.key))).then(list, () => null);
+        }
+        for (let i = 0; i < items.length; i++) {
+          const r = items[i]!;
+          if (values === null) {
+            this.readOne(r);
+            continue;
+          }
+          try {
+            r.resolve(storedBasket(str(values[2 * i]), str(values[2 * i + 1])));
+          } catch (error) {
+            r.reject(error); // a basket that does not parse fails its own read
+          }
+        }
+      }),
+    );
+  }
+
+  /**
+   * The compare-and-set writes of a turn in Redis Cluster: one script call per node. A call Redis refused (a slot
+   * moved) has written nothing (NODE_BASKETS_CAS reads every key first), so its writes go on one by one; a
+   * connection failure fails them, as it would fail a single write, since it is not known what was written.
+   */
+  private async writeBatchByNode(cluster: Cluster, batch: readonly BatchedWrite[]): Promise<void> {
+    const groups = this.byNode(cluster, batch, (w) => w.redisKey);
+    await Promise.all(
+      groups.map(async ({ node, items }) => {
+        if (node !== null) {
+          try {
+            const args = [this.channel, items.length, ...items.map((w) => w.redisKey), ...items.flatMap((w) => w.args.slice(0, 6))];
+            const versions = list(await this.scriptOn(node, scripts.NODE_BASKETS_CAS, args));
+            for (let i = 0; i < items.length; i++) items[i]!.resolve(num(versions[i]));
+            return;
+          } catch (error) {
+            if (!isReplyError(error)) {
+              for (const w of items) w.reject(error);
+              return;
+            }
+          }
+        }
+        for (const w of items) this.writeOne(w);
+      }),
+    );
   }
 
   /** One script call for the compare-and-set writes of a turn; each caller gets its basket's new version or 0. */
@@ -324,7 +443,7 @@ class RedisStore implements Store {
   /** One script call for the reads of a turn: a command per read cost ioredis ~6.5 µs of CPU, this ~3. */
   private async readBatch(batch: readonly BatchedRead[]): Promise<void> {
     try {
-      const values = (await this.script(scripts.BASKETS_READ, batch.map((r) => this.basketKey(r.key)), [])) as (string | null)[];
+      const values = (await this.script(scripts.BASKETS_READ, [], batch.map((r) => this.basketKey(r.key)))) as (string | null)[];
       for (let i = 0; i < batch.length; i++) {
         const r = batch[i]!;
         try {
@@ -362,19 +481,16 @@ class RedisStore implements Store {
       const checkoutArg = checkout ? '1' : '0';
       const ttl = gcTtl(state.expires);
       const payload = encodeChange(this.origin, key);
-      const writes = this.writes;
-      const written =
-        writes !== null
-          ? // with the turn's other writes, and the expiry index, in one script call
-            await new Promise<number>((resolve, reject) =>
-              writes.add({ redisKey, args: [expected, data, state.expires, checkoutArg, ttl, payload, member], resolve, reject }),
-            )
-          : num(await this.script(scripts.BASKET_CAS, [redisKey], [expected, data, state.expires, checkoutArg, ttl, this.channel, payload]));
+      // with the turn's other writes in one script call (per node in Redis Cluster), with the expiry index on a
+      // single node
+      const written = await new Promise<number>((resolve, reject) =>
+        this.writes.add({ redisKey, args: [expected, data, state.expires, checkoutArg, ttl, payload, member], resolve, reject }),
+      );
       if (written === 0) continue;
       // In Redis Cluster the expiry index (another slot) is written after the commit; a crash in between leaves
       // the basket to its TTL. Entries are verified when purging, so a stale one is harmless.
-      if (writes === null) {
-        await this.cmd((c) => (checkout ? c.zrem(this.gcKey('baskets'), member) : c.zadd(this.gcKey('baskets'), state.expires, member)));
+      if (!this.indexInBatch) {
+        await new Promise<void>((resolve, reject) => this.indexUpdates.add({ member, score: checkout ? null : state.expires, resolve, reject }));
       }
       this.listeners.emit(key);
       return change.result;
