@@ -301,6 +301,10 @@ interface BuiltRequestIterator {
   currentRequest: BuiltRequest | undefined;
 }
 
+interface GuestJourneyContext {
+  guest: { userId: string; token: string } | undefined;
+}
+
 interface CheckoutContext {
   user: number;
 }
@@ -491,6 +495,26 @@ function scenarios(t: Tokens): Scenario[] {
       return { ...req, method: 'POST', path, headers: { ...json, authorization: `Bearer ${pool[i]}` }, body: '{"count":1}' };
     },
   };
+  // a viewer's first two presses: the first creates the guest with its product, the second adds one more with the
+  // token just issued (the service that issued it has it cached; another node would check it in full: guest-add)
+  const guestJourney: autocannon.Request[] = [
+    {
+      ...guests,
+      body: '{"products":[{"productId":"p1"}]}',
+      onResponse: (status, body, ctx) => {
+        const c = ctx as GuestJourneyContext;
+        c.guest = status === 200 ? (JSON.parse(body) as { data: { userId: string; token: string } }).data : undefined;
+      },
+    },
+    {
+      setupRequest: (req, ctx) => {
+        const g = (ctx as GuestJourneyContext).guest;
+        // a failed creation is counted as its non-2xx; this request then goes without a token (401, counted too)
+        const headers = g ? { ...json, authorization: `Bearer ${g.token}` } : json;
+        return { ...req, method: 'POST', path: `/v2/baskets/users/${g?.userId ?? 'none'}/products/p2`, headers, body: '{"count":1}' };
+      },
+    },
+  ];
   const transfer = (qr: boolean): autocannon.Request => ({
     setupRequest: (req) => {
       const i = pick();
@@ -558,6 +582,12 @@ function scenarios(t: Tokens): Scenario[] {
     { name: 'mixed', title: '90% GET / 10% assign', target: 'service', requests: [mixed] },
     { name: 'guest', title: 'guest creation', target: 'service', requests: [guests] },
     { name: 'guest-add', title: "a new guest's first add (a guest JWT not verified before)", target: 'service', requests: [guestAdd] },
+    {
+      name: 'guest-journey',
+      title: "a new guest's creation with a product, then its second add with the token just issued (two requests)",
+      target: 'service',
+      requests: guestJourney,
+    },
     { name: 'transfer', title: 'transfer without QR', target: 'service', requests: [transfer(false)] },
     { name: 'transfer-qr', title: 'transfer with QR', target: 'service', requests: [transfer(true)] },
     { name: 'checkout', title: 'checkout start + finish (sandbox PSP)', target: 'service', requests: checkout },

@@ -90,7 +90,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
     });
     if (config.devPartner) await seedDemoCatalogue(store);
-    const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs });
+    const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs, tokens });
     const transfers = new TransferService({ store, guests, publicUrl: config.publicUrl, transferMs: config.lifetimes.transferMs, now });
     const log = serviceLogger(opts.logger, config.logLevel);
     const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log };

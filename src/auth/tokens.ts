@@ -38,6 +38,11 @@ export interface TokenVerifier {
   verify(partner: PartnerConfig, token: string): Promise<Principal>;
   /** The principal of a token verified before and not expired since, without verifying anything; else undefined. */
   cached(partner: PartnerConfig, token: string): Principal | undefined;
+  /**
+   * Caches a token this process has just issued (a guest token), as if it had been verified: the guest's first
+   * request to this process then skips the signature check. Only for tokens the service signed itself.
+   */
+  remember(token: string, principal: Principal): void;
 }
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
@@ -263,6 +268,12 @@ export function createTokenVerifier(opts: {
     return payload.nbf === undefined ? { principal } : { principal, nbf: payload.nbf * 1000 };
   }
 
+  function store(token: string, principal: Principal): void {
+    if (cache.size >= cacheSize && !cache.has(token)) evictOne();
+    // a token presented with another partner's key replaces the entry: one partner per token is the norm
+    cache.set(token, { partnerId: principal.partnerId, principal, hit: false });
+  }
+
   function lookup(partnerId: string, token: string, t: number): Principal | undefined {
     if (cacheSize === 0) return undefined;
     const entry = cache.get(token);
@@ -285,12 +296,11 @@ export function createTokenVerifier(opts: {
       if (hit) return hit;
       const { principal, nbf } = await verifyUncached(partner, token, t);
       // Tokens accepted only thanks to clock tolerance (before nbf, after exp) are not cached.
-      if (cacheSize > 0 && t < principal.expires && (nbf === undefined || nbf <= t)) {
-        if (cache.size >= cacheSize && !cache.has(token)) evictOne();
-        // a token presented with another partner's key replaces the entry: one partner per token is the norm
-        cache.set(token, { partnerId: partner.id, principal, hit: false });
-      }
+      if (cacheSize > 0 && t < principal.expires && (nbf === undefined || nbf <= t)) store(token, principal);
       return principal;
+    },
+    remember(token, principal) {
+      if (cacheSize > 0 && now() < principal.expires) store(token, Object.freeze({ ...principal }));
     },
   };
 }

@@ -4,7 +4,7 @@
  * store's compare-and-set seam (BasketService.change), so the cart limit and count rules hold here too.
  */
 import type { ServiceKeys } from '../auth/service-keys.js';
-import { issueGuestToken } from '../auth/tokens.js';
+import { issueGuestToken, type TokenVerifier } from '../auth/tokens.js';
 import { assignProduct, validateCount, type BasketState, type ProductRef } from '../domain/basket.js';
 import { productRef } from '../domain/catalogue.js';
 import { BasketError } from '../domain/errors.js';
@@ -31,6 +31,8 @@ export interface GuestServiceOptions {
   serviceKeys: ServiceKeys;
   /** Lifetime of guest tokens (and guest baskets, through BasketService). */
   guestMs: number;
+  /** Told of every token issued, so that the guest's first request to this process needs no signature check. */
+  tokens?: Pick<TokenVerifier, 'remember'>;
 }
 
 /** Sums the counts of repeated product ids, keeping the order in which ids first appear. */
@@ -44,11 +46,13 @@ export class GuestService {
   readonly #baskets: BasketService;
   readonly #keys: ServiceKeys;
   readonly #guestMs: number;
+  readonly #tokens: Pick<TokenVerifier, 'remember'> | undefined;
 
   constructor(opts: GuestServiceOptions) {
     this.#baskets = opts.baskets;
     this.#keys = opts.serviceKeys;
     this.#guestMs = opts.guestMs;
+    this.#tokens = opts.tokens;
   }
 
   /** createGuestBasket without a token: a new guest holding exactly `products`. */
@@ -81,6 +85,7 @@ export class GuestService {
   async #credentials(owner: BasketOwner, basket: BasketState): Promise<GuestCredentials> {
     const expires = Math.floor((this.#baskets.now() + this.#guestMs) / 1000) * 1000;
     const token = await issueGuestToken(this.#keys, owner.partnerId, owner.userId, expires);
+    this.#tokens?.remember(token, { partnerId: owner.partnerId, userId: owner.userId, guest: true, expires });
     return { userId: owner.userId, token, expires, basket };
   }
 

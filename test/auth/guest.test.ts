@@ -172,4 +172,29 @@ describe('guest tokens', () => {
     assert.equal((await v.verify(A, token)).guest, true);
     await expectRejected(v.verify(B, token), /another partner/);
   });
+
+  it('a token remembered when it is issued is answered without a signature check, for its partner, until it expires', async () => {
+    let checks = 0;
+    const counting: ServiceKeys = { ...keys, sign: (c, e) => keys.sign(c, e), jwks: () => keys.jwks(), verify: (tk, t) => (checks++, keys.verify(tk, t)) };
+    const c = new Clock();
+    const v = createTokenVerifier({ serviceKeys: counting, cacheSize: 10, now: c.now });
+    const expires = sec(T0 + DAY) * 1000;
+    const token = await issueGuestToken(keys, A.id, 'guest-9', expires);
+    const principal = { partnerId: A.id, userId: 'guest-9', guest: true, expires };
+    v.remember(token, principal);
+    assert.deepEqual({ ...(await v.verify(A, token)) }, principal);
+    assert.equal(checks, 0, 'no signature check for a remembered token');
+    assert.equal(v.cached(B, token), undefined);
+    await expectRejected(v.verify(B, token), /another partner/);
+    assert.equal(checks, 1, 'another partner gets the full check');
+    c.advance(DAY);
+    assert.equal(v.cached(A, token), undefined, 'gone at its expiry');
+
+    const other = await issueGuestToken(keys, A.id, 'guest-10', c.ms + DAY);
+    v.remember(other, { ...principal, userId: 'guest-10', expires: c.ms });
+    assert.equal(v.cached(A, other), undefined, 'an expired principal is not remembered');
+    const off = createTokenVerifier({ serviceKeys: counting, cacheSize: 0, now: c.now });
+    off.remember(other, { ...principal, userId: 'guest-10', expires: c.ms + DAY });
+    assert.equal(off.cached(A, other), undefined, 'no cache, nothing remembered');
+  });
 });

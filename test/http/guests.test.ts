@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import type { BasketView } from '../../src/http/routes/baskets.js';
+import { issueGuestToken } from '../../src/auth/tokens.js';
 import { serviceKeyConfig } from '../auth/helpers.js';
 import { ACME_KEY, DEMO_KEY, OPEN_KEY, startTestServer, userHeaders, type EnvelopeBody, type GuestData, type Res, type TestServer } from './harness.js';
 
@@ -152,6 +153,25 @@ describe('createGuestBasket', () => {
     // a guest of acme cannot reach demo's basket of the same id either
     const acmeGuest = (await createGuest(t, undefined, ACME_KEY)).body.data;
     expectError(await getBasket(t, acmeGuest.userId, acmeGuest.token, DEMO_KEY), 401, 2002, 'acme guest with the demo key');
+  });
+
+  it("a guest's first request to the process that issued its token needs no signature check", async () => {
+    const keys = t.server.serviceKeys;
+    const verify = keys.verify;
+    let checks = 0;
+    keys.verify = (token, now) => (checks++, verify.call(keys, token, now));
+    try {
+      const g = (await createGuest(t)).body.data;
+      assert.equal((await getBasket(t, g.userId, g.token)).status, 200);
+      assert.equal(checks, 0, 'the issued token was remembered');
+      // a token this process did not issue (another node's) is checked in full, once
+      const elsewhere = await issueGuestToken(keys, 'demo', 'guest-from-another-node', t.clock.now + DAY);
+      assert.equal((await getBasket(t, 'guest-from-another-node', elsewhere)).status, 200);
+      assert.equal((await getBasket(t, 'guest-from-another-node', elsewhere)).status, 200);
+      assert.equal(checks, 1);
+    } finally {
+      keys.verify = verify;
+    }
   });
 
   it('expires after 30 days (controllable clock), together with its basket', async () => {
