@@ -1,6 +1,6 @@
 /**
  * Verification of compact JWTs with node:crypto, for the token checks on the request path (partner HS256/384/512
- * secrets, the service's own ES256/EdDSA guest keys). jose's jwtVerify goes through WebCrypto: a thread-pool
+ * secrets, partner public keys, the service's own ES256/EdDSA guest keys). jose's jwtVerify goes through WebCrypto: a thread-pool
  * round trip that costs more than an HMAC itself, and ~2x the CPU of node:crypto for an ES256 check. The
  * signature check is the caller's: synchronous for an HMAC (the answer comes in the same call), or a promise for
  * a public-key check that runs on libuv's thread pool, off the event loop.
@@ -14,10 +14,16 @@ import { base64url, errors, type JWTPayload } from 'jose';
  * may throw (an unknown key id, as a BasketError or a jose error). Returns the check of the signature over `input`
  * (the ASCII `header.payload` segments): false for a bad signature, as a value or a promise.
  */
-export type SignatureCheck<R extends boolean | Promise<boolean>> = (
-  header: Record<string, unknown>,
-  alg: string,
-) => (input: string, signature: Uint8Array) => R;
+export type SignatureCheck<R extends boolean | Promise<boolean>> = (header: Record<string, unknown>, alg: string) => SignatureVerifier<R>;
+
+/** The check of a signature over `input` with a key already found: false for a bad signature. */
+export type SignatureVerifier<R extends boolean | Promise<boolean>> = (input: string, signature: Uint8Array) => R;
+
+/**
+ * As SignatureCheck, for a key that must be imported or fetched first (a partner's public key, a JWKS): jose awaits
+ * its key function at this point, so a key that cannot be found rejects before the signature is decoded.
+ */
+export type KeyedSignatureCheck = (header: Record<string, unknown>, alg: string) => Promise<SignatureVerifier<Promise<boolean>>>;
 
 export interface ClaimRules {
   issuer: string | undefined;
@@ -51,11 +57,12 @@ export function verifyJws(
   check: SignatureCheck<Promise<boolean>>,
   rules: ClaimRules,
 ): Promise<JWTPayload>;
+export function verifyJws(token: string, claims: JWTPayload, algorithms: readonly string[], check: KeyedSignatureCheck, rules: ClaimRules): Promise<JWTPayload>;
 export function verifyJws(
   token: string,
   claims: JWTPayload,
   algorithms: readonly string[],
-  check: SignatureCheck<boolean | Promise<boolean>>,
+  check: SignatureCheck<boolean | Promise<boolean>> | KeyedSignatureCheck,
   rules: ClaimRules,
 ): JWTPayload | Promise<JWTPayload> {
   const [h = '', p = '', s = ''] = token.split('.');
@@ -87,22 +94,25 @@ export function verifyJws(
   // The allow-list is what refuses `none` and every algorithm the key material was not made for.
   if (!algorithms.includes(alg)) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
 
-  const verifySignature = check(header, alg);
-  let signature: Uint8Array;
-  try {
-    signature = base64url.decode(s);
-  } catch (cause) {
-    throw new errors.JWSInvalid('Failed to base64url decode the signature', { cause });
-  }
-  // The segments decoded as base64url, so they are ASCII: the string is checked as the exact bytes jose verifies.
-  const verified = verifySignature(`${h}.${p}`, signature);
   const finish = (ok: boolean): JWTPayload => {
     if (!ok) throw new errors.JWSSignatureVerificationFailed();
     // jose checks this only after the signature, so a forged b64:false token still reads "bad signature".
     if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
     return checkClaims(claims, rules);
   };
-  return typeof verified === 'boolean' ? finish(verified) : verified.then(finish);
+  const withKey = (verifySignature: SignatureVerifier<boolean | Promise<boolean>>): JWTPayload | Promise<JWTPayload> => {
+    let signature: Uint8Array;
+    try {
+      signature = base64url.decode(s);
+    } catch (cause) {
+      throw new errors.JWSInvalid('Failed to base64url decode the signature', { cause });
+    }
+    // The segments decoded as base64url, so they are ASCII: the string is checked as the exact bytes jose verifies.
+    const verified = verifySignature(`${h}.${p}`, signature);
+    return typeof verified === 'boolean' ? finish(verified) : verified.then(finish);
+  };
+  const found = check(header, alg);
+  return typeof found === 'function' ? withKey(found) : found.then(withKey);
 }
 
 /** jose 6's validateClaimsSet (not exported) for the options used here: required claims, iss, aud, tolerance. */

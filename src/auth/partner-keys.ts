@@ -8,7 +8,6 @@ import type { PartnerJwtConfig } from '../config.js';
 
 export const HS_ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
 const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-const PSS_ALGORITHMS = ['PS256', 'PS384', 'PS512'];
 export const ASYMMETRIC_ALGORITHMS: readonly string[] = [...RSA_ALGORITHMS, 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 const CURVE_ALGORITHM: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
 
@@ -25,10 +24,15 @@ const isCertificate = (pem: string): boolean => pem.includes('-----BEGIN CERTIFI
 /** Algorithms a public key can verify, most usual first. */
 function keyAlgorithms(key: KeyObject): string[] {
   switch (key.asymmetricKeyType) {
-    case 'rsa':
+    case 'rsa': {
+      // jose refuses every token of a shorter key (RFC 7518 §3.3): say so at start instead
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (bits < 2048) throw new Error(`an RSA key needs 2048 bits or more, this one has ${bits}`);
       return RSA_ALGORITHMS;
+    }
     case 'rsa-pss':
-      return PSS_ALGORITHMS;
+      // WebCrypto (and so jose, which imports partner keys) refuses an RSASSA-PSS SPKI: every token would fail
+      throw new Error('an RSASSA-PSS key (id-RSASSA-PSS) is not supported; give the same key as a plain RSA public key, with algorithms PS256/PS384/PS512');
     case 'ec': {
       const alg = CURVE_ALGORITHM[key.asymmetricKeyDetails?.namedCurve ?? ''];
       if (!alg) throw new Error(`unsupported EC curve ${key.asymmetricKeyDetails?.namedCurve ?? '(unknown)'}`);

@@ -10,19 +10,17 @@ import {
   importJWK,
   importSPKI,
   importX509,
-  jwtVerify,
   type CryptoKey,
   type JWK,
   type JWTHeaderParameters,
   type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
   type RemoteJWKSet,
 } from 'jose';
 import type { PartnerConfig, PartnerJwtConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { invalidToken, tokenError } from './errors.js';
-import { verifyJws, type SignatureCheck } from './jws-verify.js';
+import { verifyJws, type ClaimRules, type KeyedSignatureCheck, type SignatureCheck } from './jws-verify.js';
+import { publicKeySignature } from './public-key-verify.js';
 import { partnerKeyInfo } from './partner-keys.js';
 import type { ServiceKeys } from './service-keys.js';
 
@@ -80,7 +78,7 @@ interface JwksSource {
 }
 
 /** A partner's imported key material, kept until the partner's jwt config object changes. */
-type Material = SecretMaterial | JoseMaterial;
+type Material = SecretMaterial | PublicKeyMaterial;
 
 /** A shared secret (HS256/384/512): verified by verifyJws with node:crypto's HMAC, synchronously, without jose. */
 interface SecretMaterial {
@@ -89,11 +87,14 @@ interface SecretMaterial {
   check: SignatureCheck<boolean>;
 }
 
-/** Public keys (PEM, certificate, JWK, JWKS): verified by jose's jwtVerify. */
-interface JoseMaterial {
+/**
+ * Public keys (PEM, certificate, JWK, JWKS): imported or selected by jose, the signature checked by verifyJws with
+ * node:crypto on libuv's thread pool (publicKeySignature).
+ */
+interface PublicKeyMaterial {
   jwt: PartnerJwtConfig;
   algorithms: string[];
-  key: JWTVerifyGetKey;
+  keyed: KeyedSignatureCheck;
   jwks?: JwksSource;
 }
 
@@ -158,7 +159,7 @@ export function createTokenVerifier(opts: {
       // jose's own refresh rules use the wall clock; switch them off and drive fetches from now() instead.
       const set = createRemoteJWKSet(new URL(jwt.jwksUrl!), { cacheMaxAge: Infinity, cooldownDuration: Infinity });
       const jwks: JwksSource = { set, fetchedAt: undefined, attemptAt: -Infinity, pending: undefined };
-      made = { jwt, algorithms, key: (header, token) => set(header, token), jwks };
+      made = { jwt, algorithms, keyed: publicKeySignature((header) => set(header)), jwks };
     } else {
       // One import per alg: an RSA key allowed for RS256 and PS256 needs two CryptoKeys.
       const imported = new Map<string, Promise<CryptoKey>>();
@@ -175,7 +176,7 @@ export function createTokenVerifier(opts: {
         }
         return p;
       };
-      made = { jwt, algorithms, key };
+      made = { jwt, algorithms, keyed: publicKeySignature(key) };
     }
     materials.set(partner.id, made);
     return made;
@@ -201,16 +202,8 @@ export function createTokenVerifier(opts: {
     return pending;
   }
 
-  async function verifyPartnerToken(partner: PartnerConfig, m: JoseMaterial, token: string, t: number): Promise<JWTPayload> {
-    const options: JWTVerifyOptions = {
-      algorithms: m.algorithms,
-      requiredClaims: ['exp', 'sub'],
-      clockTolerance: partner.jwt.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC,
-      currentDate: new Date(t),
-    };
-    if (partner.jwt.issuer !== undefined) options.issuer = partner.jwt.issuer;
-    if (partner.jwt.audience !== undefined) options.audience = partner.jwt.audience;
-    const run = async (): Promise<JWTPayload> => (await jwtVerify(token, m.key, options)).payload;
+  async function verifyPartnerToken(m: PublicKeyMaterial, token: string, claims: JWTPayload, rules: ClaimRules, t: number): Promise<JWTPayload> {
+    const run = (): Promise<JWTPayload> => verifyJws(token, claims, m.algorithms, m.keyed, rules);
 
     const source = m.jwks;
     if (!source) return run();
@@ -246,17 +239,15 @@ export function createTokenVerifier(opts: {
     } else {
       const m = material(partner);
       const { jwt } = partner;
+      const rules: ClaimRules = {
+        issuer: jwt.issuer,
+        audience: jwt.audience,
+        required: PARTNER_REQUIRED_CLAIMS,
+        clockTolerance: jwt.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC,
+        now: t,
+      };
       try {
-        payload =
-          'check' in m
-            ? verifyJws(token, unverified, m.algorithms, m.check, {
-                issuer: jwt.issuer,
-                audience: jwt.audience,
-                required: PARTNER_REQUIRED_CLAIMS,
-                clockTolerance: jwt.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC,
-                now: t,
-              })
-            : await verifyPartnerToken(partner, m, token, t);
+        payload = 'check' in m ? verifyJws(token, unverified, m.algorithms, m.check, rules) : await verifyPartnerToken(m, token, unverified, rules, t);
       } catch (err) {
         if (err instanceof BasketError) throw err;
         throw tokenError(err);

@@ -1,6 +1,8 @@
 /** Shared fixtures for the auth tests: a controllable clock, token signing, rejection assertions. */
 import assert from 'node:assert/strict';
-import { SignJWT, base64url, calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JWTPayload } from 'jose';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, base64url, calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import type { PartnerConfig, PartnerJwtConfig } from '../../src/config.js';
 import { BasketError, type ErrorKind } from '../../src/domain/errors.js';
 import { loadServiceKeys, type ServiceKeys } from '../../src/auth/service-keys.js';
@@ -90,3 +92,28 @@ xtLv4pAsP2H4pgddkwxjJd8irjahRANCAAS7QJMsPPSRrIo/m0+ebuX+Kk0KRCOp
 7P0PPUIOHNvSzVUMLlITTXGGBQS/P3htnsEq2/x+b5SMufo+z4DnsU26
 -----END PRIVATE KEY-----
 `;
+
+/** A partner's JWKS URL on a local HTTP server that counts fetches and can rotate or fail. */
+export class JwksServer {
+  fetches = 0;
+  keys: JWK[] = [];
+  failing = false;
+  readonly #server: Server = createServer((req, res) => {
+    this.fetches += 1;
+    if (this.failing || req.url !== '/jwks.json') {
+      res.writeHead(this.failing ? 500 : 404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: this.keys }));
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/jwks.json`;
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}

@@ -1,13 +1,11 @@
 /** Partner JWKS URLs, served by a local HTTP server that counts fetches and can rotate or fail. */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import type { PartnerConfig } from '../../src/config.js';
 import type { ServiceKeys } from '../../src/auth/service-keys.js';
 import { createTokenVerifier, type TokenVerifier } from '../../src/auth/tokens.js';
-import { Clock, T0, expectRejected, partner, sec, signToken, testServiceKeys } from './helpers.js';
+import { Clock, JwksServer, T0, expectRejected, partner, sec, signToken, testServiceKeys } from './helpers.js';
 
 interface Signer {
   kid: string;
@@ -18,30 +16,6 @@ interface Signer {
 async function signer(kid: string): Promise<Signer> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
-}
-
-class JwksServer {
-  fetches = 0;
-  keys: JWK[] = [];
-  failing = false;
-  readonly #server: Server = createServer((req, res) => {
-    this.fetches += 1;
-    if (this.failing || req.url !== '/jwks.json') {
-      res.writeHead(this.failing ? 500 : 404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: this.keys }));
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/jwks.json`;
-  }
-
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
 }
 
 describe('JWKS URL partners', () => {

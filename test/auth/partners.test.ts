@@ -1,6 +1,6 @@
 /** PartnerRegistry: API key lookup by digest, and key material checked at construction. */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { ConfigError, DEV_PARTNER, type PartnerConfig } from '../../src/config.js';
@@ -81,6 +81,12 @@ describe('PartnerRegistry', () => {
     rejectsConfig([{ id: 'x', ...base, jwt: { jwk: asJwk(await exportJWK(es.privateKey)) } }], /private parts/);
     rejectsConfig([{ id: 'x', ...base, jwt: { jwk: asJwk({ kty: 'oct', k: 'c2VjcmV0' }) } }], /public key/);
     rejectsConfig([{ id: 'x', ...base, jwt: { jwk: asJwk({ ...(await exportJWK(es.publicKey)), alg: 'RS256' }) } }], /does not fit/);
+    // keys no token could ever be verified with: refused at start, not on every request
+    const spkiOf = (key: KeyObject): string => key.export({ type: 'spki', format: 'pem' }).toString();
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+    rejectsConfig([{ id: 'x', ...base, jwt: { pem: spkiOf(weak) } }], /2048 bits or more, this one has 1024/);
+    rejectsConfig([{ id: 'x', ...base, jwt: { jwk: asJwk(weak.export({ format: 'jwk' }) as JWK) } }], /2048 bits/);
+    rejectsConfig([{ id: 'x', ...base, jwt: { pem: spkiOf(generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey) } }], /RSASSA-PSS/);
   });
 
   it('error messages never contain an API key', () => {
