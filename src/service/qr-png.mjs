@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * QR code as a 1-bit grayscale PNG. `qrcode` builds the module matrix; the PNG is framed here and compressed by
+ * QR code as a 1-bit grayscale PNG. `qrcode` builds the module matrix (qr-matrix.mjs chooses its mask faster than
+ * qrcode itself); the PNG is framed here and compressed by
  * Node's native zlib. qrcode's own PNG path paints 32-bit pixels and compresses them in JavaScript (~9 ms per
  * code, blocking every other request meanwhile); a black-and-white image needs one bit per pixel.
  *
@@ -8,7 +9,7 @@
  * without a TypeScript loader.
  */
 import { crc32, deflateSync } from 'node:zlib';
-import QRCode from 'qrcode';
+import { qrMatrix } from './qr-matrix.mjs';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -39,20 +40,25 @@ function chunk(type, data) {
  * @returns {Buffer}
  */
 export function qrPng(text, { scale, margin } = { scale: 6, margin: 2 }) {
-  const { modules } = QRCode.create(text, { errorCorrectionLevel: 'M' });
-  const size = (modules.size + 2 * margin) * scale;
-  const rowBytes = Math.ceil(size / 8);
-  // each scanline: filter byte 0, then 1 bit per pixel, 1 = white (grayscale, bit depth 1); a module row is
-  // drawn once and copied to its `scale` scanlines
-  const line = rowBytes + 1;
-  const raw = Buffer.alloc(line * size, 0);
-  for (let my = -margin; my < modules.size + margin; my++) {
+  const { size: modules, data } = qrMatrix(text);
+  const size = (modules + 2 * margin) * scale;
+  // each scanline: filter byte 0, then 1 bit per pixel, 1 = white (grayscale, bit depth 1), padded with 0 bits
+  const line = Math.ceil(size / 8) + 1;
+  const white = Buffer.alloc(line, 0xff);
+  white[0] = 0;
+  if (size % 8 !== 0) white[line - 1] = (0xff << (8 - (size % 8))) & 0xff;
+  const raw = Buffer.allocUnsafe(line * size);
+  for (let y = 0; y < size; y++) white.copy(raw, y * line);
+  // a module row is drawn once, dark modules cleared, then copied to its other `scale - 1` scanlines
+  for (let my = 0; my < modules; my++) {
     const first = (my + margin) * scale * line;
-    for (let x = 0; x < size; x++) {
-      const mx = Math.floor(x / scale) - margin;
-      const dark = my >= 0 && my < modules.size && mx >= 0 && mx < modules.size && modules.get(my, mx) === 1;
-      const at = first + 1 + (x >> 3);
-      if (!dark) raw[at] = (raw[at] ?? 0) | (0x80 >> (x & 7));
+    for (let mx = 0; mx < modules; mx++) {
+      if (data[my * modules + mx] !== 1) continue;
+      const x0 = (mx + margin) * scale;
+      for (let x = x0; x < x0 + scale; x++) {
+        const at = first + 1 + (x >> 3);
+        raw[at] = /** @type {number} */ (raw[at]) & ~(0x80 >> (x & 7));
+      }
     }
     for (let k = 1; k < scale; k++) raw.copy(raw, first + k * line, first, first + line);
   }
@@ -62,5 +68,6 @@ export function qrPng(text, { scale, margin } = { scale: 6, margin: 2 }) {
   ihdr[8] = 1; // bit depth
   ihdr[9] = 0; // grayscale
   // compression, filter and interlace methods: 0
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  // zlib's fastest level: ~25 µs against ~90 at the default, for ~750 bytes instead of ~580 (a typical code)
+  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 1 })), chunk('IEND', Buffer.alloc(0))]);
 }

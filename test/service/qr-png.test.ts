@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import jsqr from 'jsqr';
 import { PNG } from 'pngjs';
+import QRCode from 'qrcode';
 import { qrPng } from '../../src/service/qr-png.mjs';
 
 // jsqr is CommonJS whose typings declare an ES default export: take the function whichever way it arrives.
@@ -29,6 +30,29 @@ describe('qrPng', () => {
       const { text, width, height } = decode(png);
       assert.equal(text, url, url.slice(0, 60));
       assert.equal(width, height);
+    }
+  });
+
+  it("draws exactly qrcode's modules: every pixel of a module dark or light as the module, the margin light", () => {
+    for (const [text, scale, margin] of [
+      ['https://shop.example.com/basket?jaySource=demo&jayToken=' + 'Q'.repeat(43), 6, 2],
+      ['http://a.b/', 3, 1],
+      [`https://x.example/${'long'.repeat(60)}`, 1, 0],
+    ] as const) {
+      const { modules } = QRCode.create(text, { errorCorrectionLevel: 'M' });
+      const img = PNG.sync.read(qrPng(text, { scale, margin }));
+      const side = (modules.size + 2 * margin) * scale;
+      assert.equal(img.width, side);
+      let mismatched = 0;
+      for (let y = 0; y < side; y++) {
+        for (let x = 0; x < side; x++) {
+          const [my, mx] = [Math.floor(y / scale) - margin, Math.floor(x / scale) - margin];
+          const dark = my >= 0 && mx >= 0 && my < modules.size && mx < modules.size && modules.get(my, mx) === 1;
+          // pngjs expands grayscale to RGBA
+          if ((img.data[(y * side + x) * 4] === 0) !== dark) mismatched++;
+        }
+      }
+      assert.equal(mismatched, 0, `${mismatched} pixels differ for ${text.slice(0, 40)}`);
     }
   });
 
