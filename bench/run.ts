@@ -9,7 +9,8 @@
  *                    [--repeat 1] [--cart-lines 3]
  *
  * The machine's speed drifts during a run (a VM's slower and faster spells), so by default the ceiling is measured
- * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it.
+ * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it; how far
+ * those two differ is reported too (`ceiling drift`), and a ratio whose ceiling moved by more than 15 % is marked.
  * A process's JIT decisions also move its figures (the same code lands ~20 % apart from one start to the next), so
  * `--repeat N` runs everything N times with fresh server processes and prints the median of each figure.
  */
@@ -25,7 +26,7 @@ import type { PartnerConfig } from '../src/config.js';
 import { emptyBasket, type BasketState } from '../src/domain/basket.js';
 import { openStore } from '../src/store/open.js';
 import type { ProductInput } from '../src/domain/catalogue.js';
-import { summarize, type ScenarioSummary, type Spread } from './summary.js';
+import { ceilingDrift, summarize, UNSTEADY_DRIFT, type ScenarioSummary, type Spread } from './summary.js';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
@@ -603,6 +604,8 @@ export interface ScenarioResult {
   /** The ceiling's requests/s this ratio is to: the mean of the ceiling runs just before and after (or before). */
   ceilingRequestsPerSec: number | null;
   ratioToCeiling: number | null;
+  /** How far the ceiling moved between the runs around this scenario (ceilingDrift); null for `--ceiling once`. */
+  ceilingDrift: number | null;
   latencyMs: { p50: number; p99: number; max: number };
   requests: number;
   non2xx: number;
@@ -705,6 +708,7 @@ async function main(): Promise<void> {
         repetition,
         requestsPerSec: Math.round(rps),
         ceilingRequestsPerSec: null,
+        ceilingDrift: null,
         ratioToCeiling: null,
         latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
         requests: r.requests.total,
@@ -734,6 +738,7 @@ async function main(): Promise<void> {
         const base = after ? (before.requestsPerSec + after.requestsPerSec) / 2 : before.requestsPerSec;
         result.ceilingRequestsPerSec = Math.round(base);
         result.ratioToCeiling = base > 0 ? Number((result.requestsPerSec / base).toFixed(3)) : null;
+        result.ceilingDrift = after ? Number(ceilingDrift(before.requestsPerSec, after.requestsPerSec).toFixed(3)) : null;
         results.push(result);
         if (after) {
           results.push(after);
@@ -768,12 +773,13 @@ async function main(): Promise<void> {
 }
 
 function printTable(results: ScenarioResult[], heading: string): void {
-  const head = ['scenario', 'req/s', 'ceiling req/s', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'µs CPU/req', 'bench cores', 'idle'];
+  const head = ['scenario', 'req/s', 'ceiling req/s', 'ceiling drift', 'x ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'µs CPU/req', 'bench cores', 'idle'];
   const rows = results.map((r) => [
     r.scenario,
     String(r.requestsPerSec),
     r.ceilingRequestsPerSec === null ? '' : String(r.ceilingRequestsPerSec),
-    r.ratioToCeiling === null ? '' : r.ratioToCeiling.toFixed(2),
+    r.ceilingDrift === null ? '' : `${Math.round(r.ceilingDrift * 100)} %`,
+    r.ratioToCeiling === null ? '' : `${r.ratioToCeiling.toFixed(2)}${unsteady(r) ? '*' : ''}`,
     String(r.latencyMs.p50),
     String(r.latencyMs.p99),
     String(r.latencyMs.max),
@@ -794,6 +800,16 @@ function printTable(results: ScenarioResult[], heading: string): void {
   );
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  if (results.some(unsteady)) {
+    console.log(
+      `* the ceiling moved by more than ${UNSTEADY_DRIFT * 100} % around this scenario: the machine changed speed while it ran, so its ` +
+        'ratio may be off by as much; measure it again (--repeat 3)',
+    );
+  }
+}
+
+function unsteady(r: ScenarioResult): boolean {
+  return r.ceilingDrift !== null && r.ceilingDrift > UNSTEADY_DRIFT;
 }
 
 /** Per scenario over all repetitions: the median, and the lowest and highest value in brackets. */

@@ -66,3 +66,16 @@ export function summarize(repetitions: readonly (readonly RunFigures[])[]): Scen
     };
   });
 }
+
+/**
+ * How far the machine's speed moved while a scenario ran: the change between the ceiling runs before and after
+ * it, as a share of their mean. A VM's slow and fast spells last seconds to minutes, so a scenario whose ceilings
+ * differ by more than UNSTEADY_DRIFT may have run at either speed, and its ratio says little.
+ */
+export function ceilingDrift(before: number, after: number): number {
+  const mean = (before + after) / 2;
+  return mean > 0 ? Math.abs(after - before) / mean : 0;
+}
+
+/** Above this ceiling drift, the bench marks a scenario's ratio as unsteady. */
+export const UNSTEADY_DRIFT = 0.15;

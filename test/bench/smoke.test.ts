@@ -19,6 +19,7 @@ interface Report {
     requestsPerSec: number;
     ceilingRequestsPerSec: number | null;
     ratioToCeiling: number | null;
+    ceilingDrift: number | null;
     requests: number;
     non2xx: number;
     errors: number;
@@ -52,6 +53,8 @@ describe('bench smoke run', () => {
         const [before, r, after] = [report.results[i - 1]!, report.results[i]!, report.results[i + 1]!];
         assert.equal(r.ceilingRequestsPerSec, Math.round((before.requestsPerSec + after.requestsPerSec) / 2), `${r.scenario}'s ceiling`);
         assert.equal(r.ratioToCeiling, Number((r.requestsPerSec / ((before.requestsPerSec + after.requestsPerSec) / 2)).toFixed(3)));
+        const drift = Math.abs(after.requestsPerSec - before.requestsPerSec) / ((before.requestsPerSec + after.requestsPerSec) / 2);
+        assert.equal(r.ceilingDrift, Number(drift.toFixed(3)), `${r.scenario}'s ceiling drift`);
       }
       for (const r of report.results) {
         assert.ok(r.requests > 0, `${r.scenario} sent requests`);
@@ -59,7 +62,7 @@ describe('bench smoke run', () => {
         assert.equal(r.non2xx, 0, `${r.scenario} non-2xx: ${JSON.stringify(r.statusCodes)}`);
         assert.ok(r.peakRssMb > 0, `${r.scenario} measured memory`);
       }
-      assert.match(res.stdout, /scenario\s+req\/s\s+ceiling req\/s\s+x ceiling/);
+      assert.match(res.stdout, /scenario\s+req\/s\s+ceiling req\/s\s+ceiling drift\s+x ceiling/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

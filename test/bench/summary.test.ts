@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spread, summarize, type RunFigures } from '../../bench/summary.js';
+import { ceilingDrift, spread, summarize, type RunFigures } from '../../bench/summary.js';
 
 function run(scenario: string, requestsPerSec: number, ratioToCeiling: number | null, p99 = 2, rss = 100, micros = 20): RunFigures {
   return { scenario, requestsPerSec, ratioToCeiling, latencyMs: { p99 }, peakRssMb: rss, cpu: { serverMicrosPerRequest: micros } };
@@ -12,6 +12,13 @@ describe('bench summary', () => {
     assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 });
     assert.deepEqual(spread([7]), { median: 7, min: 7, max: 7 });
     assert.throws(() => spread([]));
+  });
+
+  it('ceilingDrift: the change between the ceilings around a scenario, as a share of their mean, either way', () => {
+    assert.equal(ceilingDrift(100, 100), 0);
+    assert.equal(ceilingDrift(90, 110), 0.2);
+    assert.equal(ceilingDrift(110, 90), 0.2);
+    assert.equal(ceilingDrift(0, 0), 0);
   });
 
   it('summarize: per scenario over the repetitions, in the order they first appear', () => {
