@@ -26,7 +26,7 @@ import type { PartnerConfig } from '../src/config.js';
 import { emptyBasket, type BasketState } from '../src/domain/basket.js';
 import { openStore } from '../src/store/open.js';
 import type { ProductInput } from '../src/domain/catalogue.js';
-import { ceilingDrift, summarize, UNSTEADY_DRIFT, type ScenarioSummary, type Spread } from './summary.js';
+import { ceilingDrift, isUnsteady, summarize, UNSTEADY_DRIFT, type ScenarioSummary, type Spread } from './summary.js';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
@@ -779,7 +779,7 @@ function printTable(results: ScenarioResult[], heading: string): void {
     String(r.requestsPerSec),
     r.ceilingRequestsPerSec === null ? '' : String(r.ceilingRequestsPerSec),
     r.ceilingDrift === null ? '' : `${Math.round(r.ceilingDrift * 100)} %`,
-    r.ratioToCeiling === null ? '' : `${r.ratioToCeiling.toFixed(2)}${unsteady(r) ? '*' : ''}`,
+    r.ratioToCeiling === null ? '' : `${r.ratioToCeiling.toFixed(2)}${isUnsteady(r.ceilingDrift) ? '*' : ''}`,
     String(r.latencyMs.p50),
     String(r.latencyMs.p99),
     String(r.latencyMs.max),
@@ -800,16 +800,12 @@ function printTable(results: ScenarioResult[], heading: string): void {
   );
   console.log(line(head));
   for (const r of rows) console.log(line(r));
-  if (results.some(unsteady)) {
+  if (results.some((r) => isUnsteady(r.ceilingDrift))) {
     console.log(
       `* the ceiling moved by more than ${UNSTEADY_DRIFT * 100} % around this scenario: the machine changed speed while it ran, so its ` +
         'ratio may be off by as much; measure it again (--repeat 3)',
     );
   }
-}
-
-function unsteady(r: ScenarioResult): boolean {
-  return r.ceilingDrift !== null && r.ceilingDrift > UNSTEADY_DRIFT;
 }
 
 /** Per scenario over all repetitions: the median, and the lowest and highest value in brackets. */

@@ -79,3 +79,8 @@ export function ceilingDrift(before: number, after: number): number {
 
 /** Above this ceiling drift, the bench marks a scenario's ratio as unsteady. */
 export const UNSTEADY_DRIFT = 0.15;
+
+/** Whether a scenario's ratio is marked unsteady; no drift (`--ceiling once`) is never marked. */
+export function isUnsteady(drift: number | null): boolean {
+  return drift !== null && drift > UNSTEADY_DRIFT;
+}

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ceilingDrift, spread, summarize, type RunFigures } from '../../bench/summary.js';
+import { ceilingDrift, isUnsteady, spread, summarize, type RunFigures } from '../../bench/summary.js';
 
 function run(scenario: string, requestsPerSec: number, ratioToCeiling: number | null, p99 = 2, rss = 100, micros = 20): RunFigures {
   return { scenario, requestsPerSec, ratioToCeiling, latencyMs: { p99 }, peakRssMb: rss, cpu: { serverMicrosPerRequest: micros } };
@@ -19,6 +19,13 @@ describe('bench summary', () => {
     assert.equal(ceilingDrift(90, 110), 0.2);
     assert.equal(ceilingDrift(110, 90), 0.2);
     assert.equal(ceilingDrift(0, 0), 0);
+  });
+
+  it('isUnsteady: a drift above 15 % marks the ratio; 15 % itself and no drift (--ceiling once) do not', () => {
+    assert.equal(isUnsteady(0.151), true);
+    assert.equal(isUnsteady(0.15), false);
+    assert.equal(isUnsteady(0), false);
+    assert.equal(isUnsteady(null), false);
   });
 
   it('summarize: per scenario over the repetitions, in the order they first appear', () => {
