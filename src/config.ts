@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -215,8 +215,8 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
   }
   const list = Type.Array(PartnerSchema);
   if (!Value.Check(list, json)) {
-    const first = Value.Errors(list, json).First();
-    const where = first ? `${first.path || '/'}: ${first.message}` : 'invalid';
+    const first = Value.Errors(list, json)[0];
+    const where = first ? `${first.instancePath || '/'}: ${first.message}` : 'invalid';
     throw new ConfigError(`${source} is invalid at ${where}`);
   }
   const partners = json as PartnerConfig[];

@@ -2,7 +2,7 @@
  * Wire schemas shared by the routes: the envelope, the basket and the product view. Response schemas double as
  * fast serializers, so whatever is not declared here never leaves the service.
  */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type TSchema } from 'typebox';
 
 export const API_VERSIONS = ['2025-09-15', '2025-07-21'] as const;
 export const DEFAULT_API_VERSION = API_VERSIONS[0];

@@ -2,8 +2,8 @@
  * Catalogue input: one schema for the admin API and the JSON-lines import, turned into the stored form
  * (money in minor units, tax in basis points). Prices on the wire are decimals in major units.
  */
-import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import { availableStock } from '../domain/catalogue.js';
 import { isCurrency, toMajor, toMinor } from '../domain/money.js';
@@ -93,8 +93,8 @@ export function parseProductLines(text: string): ParsedLines {
       continue;
     }
     if (!Value.Check(ProductBodySchema, json)) {
-      const first = Value.Errors(ProductBodySchema, json).First();
-      errors.push({ line: i + 1, message: first ? `${first.path || '/'} ${first.message}` : 'invalid product' });
+      const first = Value.Errors(ProductBodySchema, json)[0];
+      errors.push({ line: i + 1, message: first ? `${first.instancePath || '/'} ${first.message}` : 'invalid product' });
       continue;
     }
     if (json.productId === undefined) {

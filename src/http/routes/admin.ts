@@ -3,7 +3,7 @@
  * The bulk import is all-or-nothing: one bad line and nothing is written.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { BasketError } from '../../domain/errors.js';

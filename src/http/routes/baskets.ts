@@ -1,7 +1,7 @@
 /**
  * Basket and product operations of the device surface (spec §3.1–3.6), schemas next to the routes.
  */
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { BasketState } from '../../domain/basket.js';

@@ -2,7 +2,7 @@
  * Checkout operations (spec §3.9–3.11) and the user's orders (our addition), schemas next to the routes.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BasketError, ERRORS, isBasketError } from '../../domain/errors.js';

@@ -2,7 +2,7 @@
  * Guest baskets and basket transfer (spec §3.7, §3.8): createGuestBasket (with or without `jayToken`),
  * transferBasket, and the QR image of a live transfer token. Schemas next to the routes.
  */
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { BasketService } from '../../service/baskets.js';

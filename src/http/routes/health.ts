@@ -1,6 +1,6 @@
 /** Liveness, readiness and the service's public keys. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type } from 'typebox';
 import type { ServiceKeys } from '../../auth/service-keys.js';
 import type { Store } from '../../store/store.js';
 import { sendError } from '../errors.js';
