@@ -85,6 +85,20 @@ export interface Limits {
   bodyLimit: number;
 }
 
+/** The HTTP edge (issue 17): how many connections, and how long a client may take. */
+export interface EdgeLimits {
+  /** Open connections per process (MAX_CONNECTIONS); near it, idle and slow connections are shed. */
+  maxConnections: number;
+  /** Open connections per client address (MAX_CONNECTIONS_PER_IP); 0 = no per-address limit. */
+  maxConnectionsPerIp: number;
+  /** A whole request, body included (REQUEST_TIMEOUT): 408 beyond. */
+  requestTimeoutMs: number;
+  /** A request's headers, counted from the connection's first byte or its previous request (HEADERS_TIMEOUT). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection between requests (KEEP_ALIVE_TIMEOUT). */
+  keepAliveTimeoutMs: number;
+}
+
 export interface Lifetimes {
   basketMs: number;
   guestMs: number;
@@ -115,6 +129,7 @@ export interface Config {
   /** True when the built-in development partner is on (README walk-through). */
   devPartner: boolean;
   limits: Limits;
+  edge: EdgeLimits;
   lifetimes: Lifetimes;
   tokenCacheSize: number;
   /** How long add-to-basket may reuse a catalogue hit (PRODUCT_CACHE_TTL); 0 = read the store every time. */
@@ -198,6 +213,39 @@ function readString(env: Env, name: string, def: string, pattern?: RegExp, expec
   if (raw === undefined || raw === '') return def;
   if (pattern && !pattern.test(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
   return raw;
+}
+
+/** The soft limit of open files of this process (Linux /proc), or null where it cannot be read. */
+export function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * MAX_CONNECTIONS' default: 2048, which at the worst (every connection holding a body just under BODY_LIMIT's
+ * 16 KiB) stays near half of `npm start`'s 128 MB heap; lower when the open-file limit leaves less room (a
+ * quarter of the files kept for the store, logs and the rest).
+ */
+export function defaultMaxConnections(fileLimit: number | null = openFileLimit()): number {
+  if (fileLimit === null) return 2048;
+  return Math.max(64, Math.min(2048, Math.floor(fileLimit * 0.75)));
+}
+
+function readEdge(env: Env, trustProxy: boolean): EdgeLimits {
+  const maxConnections = readInt(env, 'MAX_CONNECTIONS', defaultMaxConnections(), 16, 1_000_000);
+  // behind a proxy every connection comes from the proxy's address: no per-address limit unless asked for
+  const maxConnectionsPerIp = readInt(env, 'MAX_CONNECTIONS_PER_IP', trustProxy ? 0 : Math.max(16, Math.floor(maxConnections / 4)), 0, 1_000_000);
+  const requestTimeoutMs = readDuration(env, 'REQUEST_TIMEOUT', '10s', 1000, 600_000);
+  const headersTimeoutMs = readDuration(env, 'HEADERS_TIMEOUT', `${Math.min(5000, requestTimeoutMs)}ms`, 500, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT=${JSON.stringify(env.HEADERS_TIMEOUT)} is invalid: it must not exceed REQUEST_TIMEOUT (${requestTimeoutMs} ms)`);
+  }
+  const keepAliveTimeoutMs = readDuration(env, 'KEEP_ALIVE_TIMEOUT', '5s', 100, 600_000);
+  return { maxConnections, maxConnectionsPerIp, requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs };
 }
 
 /** PG_POOL_SIZE: connections per process in the PostgreSQL pool (default 10). */
@@ -289,6 +337,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   const adminKey = adminKeyRaw ? adminKeyRaw : devPartner ? DEV_ADMIN_KEY : null;
 
+  const trustProxy = readBool(env, 'TRUST_PROXY', false);
   const publicUrl = readString(env, 'PUBLIC_URL', `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, /^https?:\/\/[^/]+/, 'an http(s) URL').replace(/\/+$/, '');
 
   return {
@@ -308,6 +357,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxLineCount: readInt(env, 'LINE_MAX_COUNT', 99, 1, 1_000_000),
       bodyLimit: readInt(env, 'BODY_LIMIT', 16_384, 1024, 10 * 1024 * 1024),
     },
+    edge: readEdge(env, trustProxy),
     lifetimes: {
       basketMs: readDuration(env, 'BASKET_TTL', '30d', 60_000),
       guestMs: readDuration(env, 'GUEST_TTL', '30d', 60_000),
@@ -320,7 +370,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     productCacheMs: readDuration(env, 'PRODUCT_CACHE_TTL', '1s', 0),
     serviceKeys: env.SERVICE_KEYS ? env.SERVICE_KEYS : null,
     serviceIssuer,
-    trustProxy: readBool(env, 'TRUST_PROXY', false),
+    trustProxy,
     runWorkers: readBool(env, 'RUN_WORKERS', true),
     pgPoolSize: readPgPoolSize(env),
     psp: {

@@ -11,6 +11,7 @@ import { PartnerRegistry } from './auth/partners.js';
 import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
 import { createTokenVerifier } from './auth/tokens.js';
 import { buildApp } from './http/app.js';
+import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
 import { BasketService } from './service/baskets.js';
 import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
@@ -67,11 +68,17 @@ async function seedDemoCatalogue(store: Store): Promise<void> {
   await store.upsertProducts(DEV_PARTNER.id, products);
 }
 
-/** The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. */
+/**
+ * The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. Requests are logged
+ * with secret URL parts, headers and body fields masked (src/http/redact.ts).
+ */
 function serviceLogger(options: boolean | Record<string, unknown> | undefined, level: string): FastifyBaseLogger {
   if (options === false) return pino({ level: 'silent' });
   const { stream, ...rest } = typeof options === 'object' ? options : {};
-  return pino({ level, serializers: { err: pino.stdSerializers.err }, ...rest }, stream as DestinationStream | undefined);
+  return pino(
+    { level, serializers: { err: pino.stdSerializers.err, req: serializeRequest }, redact: { paths: REDACT_PATHS, censor: REDACTED }, ...rest },
+    stream as DestinationStream | undefined,
+  );
 }
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {

@@ -2,7 +2,6 @@
  * Builds the Fastify application: envelope-wide error handling, version negotiation, CORS per partner,
  * OpenAPI, and the routes of both prefixes (`/v2/...` and bare).
  */
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -18,7 +17,8 @@ import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
 import { registerAuth } from './auth.js';
 import { installCors } from './cors.js';
-import { installErrorHandling, installNotFound, sendError } from './errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, installNotFound, sendError } from './errors.js';
+import { guardConnections } from './connections.js';
 import { adminRoutes } from './routes/admin.js';
 import { basketRoutes } from './routes/baskets.js';
 import { checkoutRoutes } from './routes/checkout.js';
@@ -28,9 +28,10 @@ import { landingRoutes } from './routes/landing.js';
 import { healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
 import { decodeTracking } from './tracking.js';
-import { lazyChildLogger } from './request-logger.js';
+import { lazyChildLogger, requestId } from './request-logger.js';
 import { BasketError } from '../domain/errors.js';
-import { containsNul, mayHoldNul } from '../domain/nul.js';
+import { containsNul } from '../domain/nul.js';
+import { containsLoneSurrogate, jsonTooDeep, MAX_JSON_DEPTH, mayHoldEscapes } from '../domain/json-guard.js';
 
 export interface AppDeps {
   config: Config;
@@ -49,8 +50,27 @@ export interface AppDeps {
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
-function nulRefused(field: 'url' | 'body'): BasketError {
-  return new BasketError('REQUEST_VALIDATION_ERROR', `${field} must not contain NUL characters`, [{ field, message: 'must not contain NUL characters' }]);
+function refused(field: 'url' | 'body', message: string): BasketError {
+  return new BasketError('REQUEST_VALIDATION_ERROR', `${field} ${message}`, [{ field, message }]);
+}
+const NUL = 'must not contain NUL characters';
+const LONE_SURROGATE = 'must be well-formed Unicode (no lone surrogates)';
+const TOO_DEEP = `must not nest objects and arrays deeper than ${MAX_JSON_DEPTH} levels`;
+
+/**
+ * What is wrong with a URL holding `%`: an encoded NUL, or a query string that is not percent-encoded UTF-8 (the
+ * router refuses such paths itself; the query parser would pass them on as they are).
+ */
+function urlProblem(url: string): BasketError | null {
+  if (url.includes('%00')) return refused('url', NUL);
+  const q = url.indexOf('?');
+  if (q === -1 || !url.includes('%', q)) return null;
+  try {
+    decodeURIComponent(url.slice(q + 1));
+    return null;
+  } catch {
+    return refused('url', 'must be valid percent-encoded UTF-8');
+  }
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -62,10 +82,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(config.logRequests ? { loggerInstance: log } : {}),
     bodyLimit: config.limits.bodyLimit,
     trustProxy: config.trustProxy,
-    requestIdHeader: 'x-request-id',
+    // A bounded edge (issue 17): no request, body included, takes longer than REQUEST_TIMEOUT, idle keep-alive
+    // connections close after KEEP_ALIVE_TIMEOUT, and Node checks for both every second (its default: 30 s).
+    requestTimeout: config.edge.requestTimeoutMs,
+    keepAliveTimeout: config.edge.keepAliveTimeoutMs,
+    http: { requestTimeout: config.edge.requestTimeoutMs, headersTimeout: config.edge.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    clientErrorHandler,
+    frameworkErrors,
+    // the client's X-Request-Id only when short and plain (it is echoed and logged)
+    requestIdHeader: false,
     // let the route schemas judge path parameters (user ids up to 256 chars), not the router's 100-char cap
     routerOptions: { maxParamLength: 1024 },
-    genReqId: () => randomUUID(),
+    genReqId: requestId,
     childLoggerFactory: config.logRequests ? lazyChildLogger : (_none, bindings, options) => lazyChildLogger(log, bindings, options),
     // request logs cost a third of the throughput on the hot path; errors are still logged
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
@@ -75,20 +103,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installErrorHandling(app);
   installNotFound(app);
+  const connections = guardConnections(app.server, { maxConnections: config.edge.maxConnections, maxPerAddress: config.edge.maxConnectionsPerIp }, log);
+  app.addHook('onClose', (_app, done) => {
+    connections.stop();
+    done();
+  });
 
   // An empty JSON body is "no body" (clients send Content-Type on body-less POSTs); anything else is parsed
-  // by Fastify's own parser, which guards against prototype poisoning.
+  // by Fastify's own parser, which guards against prototype poisoning. Deep nesting is refused before the
+  // parser (nothing recursive ever sees it), and strings no store can keep (NUL, lone surrogates) after it.
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    if (!mayHoldNul(text)) return jsonParser(req, text, done);
+    if (jsonTooDeep(text)) return done(refused('body', TOO_DEEP));
+    if (!mayHoldEscapes(text)) return jsonParser(req, text, done);
     jsonParser(req, text, (err, parsed) => {
       if (err) return done(err);
-      if (containsNul(parsed)) return done(nulRefused('body'));
+      if (containsNul(parsed)) return done(refused('body', NUL));
+      if (containsLoneSurrogate(parsed)) return done(refused('body', LONE_SURROGATE));
       done(null, parsed);
     });
   });
+  // the API speaks JSON: a text body is a 415, not a string handed to a schema (the admin import adds its own)
+  app.removeContentTypeParser('text/plain');
 
   // callback style, not async: this runs on every request and needs no promise (a throw reaches the error handler)
   app.addHook('onRequest', (request, reply, done) => {
@@ -104,7 +142,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return;
     }
     reply.header('X-API-Version', version);
-    if (request.url.includes('%00')) throw nulRefused('url');
+    if (request.url.includes('%')) {
+      const problem = urlProblem(request.url);
+      if (problem) throw problem;
+    }
     const tracking = request.headers['x-jay-tracking'];
     if (typeof tracking === 'string' && decodeTracking(tracking) === null) request.log.debug('ignored an undecodable X-JAY-Tracking header');
     done();
