@@ -92,7 +92,7 @@ async function normalGet(ms = 5000): Promise<{ status: number; ms: number }> {
 const envelopeCode = (data: string) => (JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4)) as EnvelopeBody).error?.code;
 
 describe(`a bounded edge (issue 17 items 1 and 2, ${TEST_STORE})`, () => {
-  it('a slow body, slow headers and an idle connection are each closed with 408 in the envelope within their timeouts', async () => {
+  it('a slow body, slow headers and an idle connection are each closed with 408 in the envelope within their timeouts', { timeout: 30_000 }, async () => {
     const body = await hold('127.0.0.1', slowBody);
     const headers = await hold('127.0.0.1', slowHeaders);
     const idle = await hold('127.0.0.1');
@@ -107,14 +107,14 @@ describe(`a bounded edge (issue 17 items 1 and 2, ${TEST_STORE})`, () => {
     }
   });
 
-  it('a keep-alive connection is closed KEEP_ALIVE_TIMEOUT after its last answer', async () => {
+  it('a keep-alive connection is closed KEEP_ALIVE_TIMEOUT after its last answer', { timeout: 30_000 }, async () => {
     const h = await hold('127.0.0.1', 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     const ms = await h.closed;
     assert.match(h.data(), /^HTTP\/1\.1 200 /);
     assert.ok(ms < 6000, `closed after ${ms} ms`);
   });
 
-  it('one address gets at most MAX_CONNECTIONS_PER_IP connections; the rest are answered 503 3005 and closed', async () => {
+  it('one address gets at most MAX_CONNECTIONS_PER_IP connections; the rest are answered 503 3005 and closed', { timeout: 30_000 }, async () => {
     const mine = await Promise.all(Array.from({ length: PER_ADDRESS + 10 }, () => hold('127.0.0.2')));
     await new Promise((r) => setTimeout(r, 300));
     const refused = mine.filter((h) => h.isClosed());
@@ -128,7 +128,7 @@ describe(`a bounded edge (issue 17 items 1 and 2, ${TEST_STORE})`, () => {
     for (const h of mine) h.socket.destroy();
   });
 
-  it('more slow-body and idle connections than the cap: normal clients are answered, the cap holds, memory stays flat', async () => {
+  it('more slow-body and idle connections than the cap: normal clients are answered, the cap holds, memory stays flat', { timeout: 30_000 }, async () => {
     const before = rssMb(server.child.pid!);
     const attackers: Held[] = [];
     // three addresses, each within its share, together half again the cap: slow bodies and idle connections
