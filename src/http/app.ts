@@ -104,6 +104,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandling(app);
   installNotFound(app);
   const connections = guardConnections(app.server, { maxConnections: config.edge.maxConnections, maxPerAddress: config.edge.maxConnectionsPerIp }, log);
+  app.addHook('preClose', (done) => {
+    connections.closing(config.edge.requestTimeoutMs);
+    done();
+  });
   app.addHook('onClose', (_app, done) => {
     connections.stop();
     done();

@@ -29,6 +29,12 @@ export interface ConnectionGuard {
   readonly refused: number;
   /** Connections closed to make room (idle or slow under pressure, or in favour of a new one at the cap). */
   readonly shed: number;
+  /**
+   * The server is closing: connections without a request in flight are closed now, the rest once they had
+   * `graceMs` to finish. Node's own close waits for every connection, and stops the timeouts that would end
+   * them: a connection whose client vanished without a trace (no FIN or RST ever arrives) would hold it forever.
+   */
+  closing(graceMs: number): void;
   stop(): void;
 }
 
@@ -140,6 +146,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   };
   const timer = setInterval(sweep, TICK_MS);
   timer.unref();
+  let lastCall: NodeJS.Timeout | undefined;
 
   return {
     get open() {
@@ -151,8 +158,16 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
     get shed() {
       return shed;
     },
+    closing(graceMs) {
+      for (const socket of open.keys()) if (stateOf(socket).state === 'idle') socket.destroy();
+      lastCall = setTimeout(() => {
+        for (const socket of open.keys()) socket.destroy();
+      }, graceMs);
+      lastCall.unref();
+    },
     stop() {
       clearInterval(timer);
+      clearTimeout(lastCall);
       server.removeListener('connection', onConnection);
     },
   };
