@@ -30,9 +30,10 @@ export interface ConnectionGuard {
   /** Connections closed to make room (idle or slow under pressure, or in favour of a new one at the cap). */
   readonly shed: number;
   /**
-   * The server is closing: connections without a request in flight are closed now, the rest once they had
-   * `graceMs` to finish. Node's own close waits for every connection, and stops the timeouts that would end
-   * them: a connection whose client vanished without a trace (no FIN or RST ever arrives) would hold it forever.
+   * The server is closing: connections without a request in flight are closed now, those still receiving a
+   * request's body after `graceMs`; requests being answered are left to finish. Node's own close waits for every
+   * connection, and stops the timeouts that would end them: a connection whose client vanished without a trace (no
+   * FIN or RST ever arrives) would hold it forever.
    */
   closing(graceMs: number): void;
   stop(): void;
@@ -160,8 +161,9 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
     },
     closing(graceMs) {
       for (const socket of open.keys()) if (stateOf(socket).state === 'idle') socket.destroy();
+      // a request being answered is left to finish (draining is the shutdown's business); a body still not here is not
       lastCall = setTimeout(() => {
-        for (const socket of open.keys()) socket.destroy();
+        for (const socket of open.keys()) if (stateOf(socket).state !== 'busy') socket.destroy();
       }, graceMs);
       lastCall.unref();
     },

@@ -149,4 +149,19 @@ describe(`a bounded edge (issue 17 items 1 and 2, ${TEST_STORE})`, () => {
     assert.ok(after - before < 64, `RSS grew from ${before.toFixed(0)} MB to ${after.toFixed(0)} MB`);
     for (const h of attackers) h.socket.destroy();
   });
+
+  // last: it stops the server
+  it('SIGTERM ends the process although clients hold a silent connection and a body that never comes', { timeout: 30_000 }, async () => {
+    const idle = await hold('127.0.0.6');
+    const body = await hold('127.0.0.6', slowBody);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const exited = new Promise<number>((resolve) => server.child.once('exit', () => resolve(Date.now() - started)));
+    server.child.kill('SIGTERM');
+    const ms = await exited;
+    // the silent connection at once, the pending body after REQUEST_TIMEOUT (3 s)
+    assert.ok(ms < 10_000, `exited after ${ms} ms`);
+    assert.ok(idle.isClosed() || (await idle.closed) >= 0);
+    assert.ok(body.isClosed() || (await body.closed) >= 0);
+  });
 });
