@@ -9,7 +9,8 @@ import path from 'node:path';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { ConfigError } from '../config.js';
 import { invalidToken, tokenError } from './errors.js';
-import { verifyJws, type SignatureCheck } from './jws-verify.js';
+import { verifyJws, type SignatureCheck, type SignatureVerifier } from './jws-verify.js';
+import { publicKeyThumbprint, verifyingKey, type VerifyingKey } from './verifying-key.js';
 
 export interface ServiceKeys {
   readonly issuer: string;
@@ -18,6 +19,13 @@ export interface ServiceKeys {
   sign(claims: JWTPayload, expiresAtMs: number): Promise<string>;
   /** Verifies a token signed by any of the service's keys (by kid); throws BasketError AUTHORIZATION_HEADER_INVALID. */
   verify(token: string, nowMs: number): Promise<JWTPayload>;
+  /** As verify, with the key that verified the token (for the token cache). */
+  verifyWithKey(token: string, nowMs: number): Promise<{ payload: JWTPayload; key: VerifyingKey }>;
+  /**
+   * The record of the signing key, for tokens this process issues. The keys are fixed at start (SERVICE_KEYS or
+   * the key file), so no record is ever revoked within a process: rotation is a restart with a new key set.
+   */
+  readonly signingKey: VerifyingKey;
   /** The public keys (kid, alg, use: 'sig'), for /.well-known/jwks.json. */
   jwks(): { keys: JWK[] };
 }
@@ -42,6 +50,8 @@ interface LoadedKey {
   /** jose's, to prove once at load that the pair matches, through jose rather than our own verifier. */
   publicKey: CryptoKey;
   publicJwk: JWK;
+  /** What the token cache ties a guest token's verification to. */
+  record: VerifyingKey;
 }
 
 const base64urlJson = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -97,7 +107,8 @@ async function parseKeySet(text: string, source: string): Promise<{ keys: Loaded
       const privateKey = createPrivateKey({ key: { ...publicJwk, d: raw.d }, format: 'jwk' });
       const publicKey = (await importJWK(publicJwk, alg)) as CryptoKey;
       const verifyKey = createPublicKey({ key: publicJwk, format: 'jwk' });
-      const key: LoadedKey = { kid, alg, privateKey, verifyKey, publicKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' } };
+      const record = verifyingKey(kid, publicKeyThumbprint(verifyKey));
+      const key: LoadedKey = { kid, alg, privateKey, verifyKey, publicKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, record };
       // A d that does not belong to x/y imports fine but would sign unverifiable tokens: prove the pair once,
       // through the signer the service uses and jose's verification.
       await jwtVerify(await signJws(key, { alg }, {}), publicKey, { algorithms: [alg] });
@@ -177,11 +188,15 @@ export async function loadServiceKeys(opts: { config: string | null; dataDir: st
 
   // The key is found by kid once the header's alg is allowed, where jose called its key function. The check runs
   // on libuv's thread pool (node:crypto's callback form): ~65 µs of CPU per ES256 signature off the event loop.
-  const check: SignatureCheck<Promise<boolean>> = (header, alg) => {
+  const find = (header: Record<string, unknown>, alg: string): LoadedKey => {
     const key = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined;
     if (!key) throw invalidToken('token was not signed by a known service key');
     if (key.alg !== alg) throw invalidToken('token algorithm does not match the service key');
-    return (input, signature) =>
+    return key;
+  };
+  const verifier =
+    (key: LoadedKey): SignatureVerifier<Promise<boolean>> =>
+    (input, signature) =>
       new Promise<boolean>((resolve) => {
         // an error is a signature node:crypto cannot even parse (WebCrypto answered false)
         const done = (err: Error | null, ok: boolean) => resolve(err === null && ok);
@@ -193,6 +208,17 @@ export async function loadServiceKeys(opts: { config: string | null; dataDir: st
           resolve(false);
         }
       });
+  const verifyWithKey = async (token: string, nowMs: number): Promise<{ payload: JWTPayload; key: VerifyingKey }> => {
+    // The key found for this token's header, kept for the token cache: a closure per check, off its hot path.
+    let used: LoadedKey | undefined;
+    const check: SignatureCheck<Promise<boolean>> = (header, alg) => verifier((used = find(header, alg)));
+    try {
+      const rules = { issuer, audience: undefined, required: ['exp'], clockTolerance: CLOCK_TOLERANCE_SEC, now: nowMs };
+      const payload = await verifyJws(token, decodeJwt(token), algorithms, check, rules);
+      return { payload, key: used!.record };
+    } catch (err) {
+      throw tokenError(err);
+    }
   };
 
   return {
@@ -202,14 +228,11 @@ export async function loadServiceKeys(opts: { config: string | null; dataDir: st
       const payload = { ...claims, iss: issuer, iat: Math.floor(Date.now() / 1000), exp: Math.floor(expiresAtMs / 1000) };
       return signJws(signing, { alg: signing.alg, kid: signing.kid, typ: 'JWT' }, payload);
     },
+    signingKey: signing.record,
     async verify(token, nowMs) {
-      try {
-        const rules = { issuer, audience: undefined, required: ['exp'], clockTolerance: CLOCK_TOLERANCE_SEC, now: nowMs };
-        return await verifyJws(token, decodeJwt(token), algorithms, check, rules);
-      } catch (err) {
-        throw tokenError(err);
-      }
+      return (await verifyWithKey(token, nowMs)).payload;
     },
+    verifyWithKey,
     jwks() {
       return { keys: keys.map((k) => ({ ...k.publicJwk })) };
     },
