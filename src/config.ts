@@ -31,6 +31,20 @@ const PartnerJwtSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A rate as `<max>/<window>` (`600/1m`, `200000/10s`), or `0` for none; see parseRate. */
+const RateString = Type.String({ pattern: '^\\s*\\d+\\s*(/\\s*\\d+\\s*(ms|s|m|h|d)?\\s*)?$' });
+
+/** Per-partner overrides of the request-rate limits (RATE_LIMIT_PARTNER, RATE_LIMIT_USER). */
+const PartnerRateLimitsSchema = Type.Object(
+  {
+    /** All requests made with the partner's API keys. */
+    partner: Type.Optional(RateString),
+    /** Each authenticated user of the partner. */
+    user: Type.Optional(RateString),
+  },
+  { additionalProperties: false },
+);
+
 const ShippingSchema = Type.Object(
   {
     flatFee: Type.Integer({ minimum: 0 }),
@@ -72,6 +86,7 @@ export const PartnerSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    rateLimits: Type.Optional(PartnerRateLimitsSchema),
   },
   { additionalProperties: false },
 );
@@ -83,6 +98,28 @@ export interface Limits {
   maxCartLines: number;
   maxLineCount: number;
   bodyLimit: number;
+}
+
+/** A request rate: at most `max` per fixed window of `windowMs`; max 0 = no limit. */
+export interface Rate {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** The request-rate limits (issue 17); defaults in loadConfig, documented in README.md. */
+export interface RateLimits {
+  /** All requests with one partner's API keys (RATE_LIMIT_PARTNER); a partner's `rateLimits.partner` overrides it. */
+  partner: Rate;
+  /** Each authenticated user, counted after authentication (RATE_LIMIT_USER); `rateLimits.user` overrides it. */
+  user: Rate;
+  /** Guest creation per client address (RATE_LIMIT_GUEST_IP). */
+  guestIp: Rate;
+  /** Transfer redemption, landing page and QR image per client address (RATE_LIMIT_REDEEM_IP). */
+  redeemIp: Rate;
+  /** Other routes without an API key per client address (RATE_LIMIT_PUBLIC_IP). */
+  publicIp: Rate;
+  /** Failed authentications per client address; beyond, 429 on authenticated routes (RATE_LIMIT_AUTH_FAILURES_IP). */
+  authFailuresIp: Rate;
 }
 
 export interface Lifetimes {
@@ -115,6 +152,7 @@ export interface Config {
   /** True when the built-in development partner is on (README walk-through). */
   devPartner: boolean;
   limits: Limits;
+  rateLimits: RateLimits;
   lifetimes: Lifetimes;
   tokenCacheSize: number;
   /** How long add-to-basket may reuse a catalogue hit (PRODUCT_CACHE_TTL); 0 = read the store every time. */
@@ -162,6 +200,33 @@ export function parseDuration(value: string): number | null {
   const m = DURATION.exec(value.trim());
   if (!m) return null;
   return Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
+}
+
+const RATE = /^\s*(\d+)\s*(?:\/\s*(\d+\s*(?:ms|s|m|h|d)?)\s*)?$/;
+/** Largest max of a rate (the counters are 32-bit in PostgreSQL). */
+export const MAX_RATE = 1_000_000_000;
+const MIN_RATE_WINDOW_MS = 1000;
+const MAX_RATE_WINDOW_MS = 86_400_000;
+
+/** Parses `<max>/<window>` (`600/1m`, `30/10m`, `200000/10s`) or `0` (no limit); null when invalid. */
+export function parseRate(value: string): Rate | null {
+  const m = RATE.exec(value);
+  if (!m) return null;
+  const max = Number(m[1]);
+  if (!Number.isSafeInteger(max) || max > MAX_RATE) return null;
+  if (m[2] === undefined) return max === 0 ? { max: 0, windowMs: 60_000 } : null;
+  const windowMs = parseDuration(m[2].replace(/\s+/g, ''));
+  if (windowMs === null || windowMs < MIN_RATE_WINDOW_MS || windowMs > MAX_RATE_WINDOW_MS) return null;
+  return { max, windowMs };
+}
+
+const RATE_EXPECTED = 'a rate like 600/1m (at most 1000000000 per a window of 1s to 1d), or 0 for no limit';
+
+function readRate(env: Env, name: string, def: string): Rate {
+  const raw = env[name];
+  const rate = parseRate(raw === undefined || raw === '' ? def : raw);
+  if (rate === null) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${RATE_EXPECTED}`);
+  return rate;
 }
 
 function readInt(env: Env, name: string, def: number, min: number, max: number): number {
@@ -238,6 +303,9 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
     if (p.orderWebhookUrl !== undefined && p.orderWebhookSecret === undefined) {
       throw new ConfigError(`${source} is invalid at /${i}/orderWebhookSecret: an orderWebhookUrl needs a secret to sign deliveries`);
     }
+    for (const [name, value] of Object.entries(p.rateLimits ?? {})) {
+      if (parseRate(value) === null) throw new ConfigError(`${source} is invalid at /${i}/rateLimits/${name}: expected ${RATE_EXPECTED}`);
+    }
     for (const k of p.apiKeys) {
       if (keys.has(k)) throw new ConfigError(`${source} is invalid at /${i}/apiKeys: API key used by two partners`);
       keys.add(k);
@@ -307,6 +375,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxCartLines: readInt(env, 'CART_MAX_LINES', 20, 1, 1000),
       maxLineCount: readInt(env, 'LINE_MAX_COUNT', 99, 1, 1_000_000),
       bodyLimit: readInt(env, 'BODY_LIMIT', 16_384, 1024, 10 * 1024 * 1024),
+    },
+    rateLimits: {
+      partner: readRate(env, 'RATE_LIMIT_PARTNER', '200000/10s'),
+      user: readRate(env, 'RATE_LIMIT_USER', '600/1m'),
+      guestIp: readRate(env, 'RATE_LIMIT_GUEST_IP', '30/1m'),
+      redeemIp: readRate(env, 'RATE_LIMIT_REDEEM_IP', '60/1m'),
+      publicIp: readRate(env, 'RATE_LIMIT_PUBLIC_IP', '300/1m'),
+      authFailuresIp: readRate(env, 'RATE_LIMIT_AUTH_FAILURES_IP', '30/10m'),
     },
     lifetimes: {
       basketMs: readDuration(env, 'BASKET_TTL', '30d', 60_000),

@@ -16,6 +16,8 @@ import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
 import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
+import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
+import { RateLimiting } from './http/rate-limit/install.js';
 import type { Store } from './store/store.js';
 import { startSweeper, type Sweeper } from './worker/sweeper.js';
 import { PspRegistry, type Psp } from './psp/psp.js';
@@ -41,6 +43,8 @@ export interface ServerOptions {
   store?: Store;
   /** Payment providers to use instead of the configured sandbox and Stripe (tests). */
   psps?: Psp[];
+  /** Use this rate-limit counter store instead of opening one for config.storeUrl (closed with the server). */
+  rateLimitStore?: RateLimitStore;
 }
 
 export interface Server {
@@ -77,6 +81,8 @@ function serviceLogger(options: boolean | Record<string, unknown> | undefined, l
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const now = opts.now ?? Date.now;
   const store = opts.store ?? (await openStore(config.storeUrl));
+  let rateLimitStore: RateLimitStore | null = opts.rateLimitStore ?? null;
+  let rateLimits: RateLimiting | null = null;
   try {
     const serviceKeys = await loadServiceKeys({ config: config.serviceKeys, dataDir: config.dataDir, issuer: config.serviceIssuer });
     const partners = new PartnerRegistry(config.partners);
@@ -93,7 +99,12 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs, tokens });
     const transfers = new TransferService({ store, guests, publicUrl: config.publicUrl, transferMs: config.lifetimes.transferMs, now });
     const log = serviceLogger(opts.logger, config.logLevel);
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log };
+    // counters next to the data (the same SQLite directory, PostgreSQL schema or Redis): shared by every process
+    if (Object.values(config.rateLimits).some((rate) => rate.max > 0)) {
+      rateLimitStore ??= await openRateLimitStore(config.storeUrl);
+      rateLimits = new RateLimiting({ limits: config.rateLimits, store: rateLimitStore, log, now });
+    }
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
@@ -136,10 +147,14 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         sweeper?.stop();
         await outbox.stop();
         await app.close();
+        rateLimits?.close();
+        await rateLimitStore?.close();
         await store.close();
       },
     };
   } catch (err) {
+    rateLimits?.close();
+    await rateLimitStore?.close();
     await store.close();
     throw err;
   }

@@ -17,6 +17,7 @@ import type { GuestService } from '../service/guests.js';
 import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
 import { registerAuth } from './auth.js';
+import type { RateLimiting } from './rate-limit/install.js';
 import { installCors } from './cors.js';
 import { installErrorHandling, installNotFound, sendError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -46,6 +47,8 @@ export interface AppDeps {
   checkout?: CheckoutService;
   /** The service's logger (pino): request logs are its children. */
   log: FastifyBaseLogger;
+  /** Request-rate limits (issue 17); absent: none. */
+  rateLimits?: RateLimiting;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -135,6 +138,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const auth = registerAuth(app, partners, deps.tokens);
+  // before the routes: it adds its checks to each route as the route is added
+  deps.rateLimits?.install(app, auth);
   await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, auth, hide: false });
   await app.register(basketRoutes, { baskets: deps.baskets, auth, hide: true });
   await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: false });
