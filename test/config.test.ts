@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+import { ConfigError, loadConfig, parseDuration, parseRate } from '../src/config.js';
 
 const partner = { id: 'p1', apiKeys: ['key-0000001'], jwt: { secret: 'a-secret-of-16-chars!' } };
 
@@ -86,6 +86,35 @@ describe('configuration', () => {
     writeFileSync(path.join(dir, 'partners.json'), JSON.stringify([partner]));
     const c = loadConfig({ PARTNERS_FILE: 'partners.json' }, dir);
     assert.deepEqual(c.partners.map((p) => p.id), ['p1']);
+  });
+
+  it('has documented rate-limit defaults, reads RATE_LIMIT_* as <max>/<window> or 0, and refuses anything else', () => {
+    const c = loadConfig({}, '/srv/app');
+    assert.deepEqual(c.rateLimits, {
+      partner: { max: 200_000, windowMs: 10_000 },
+      user: { max: 600, windowMs: 60_000 },
+      guestIp: { max: 30, windowMs: 60_000 },
+      redeemIp: { max: 60, windowMs: 60_000 },
+      publicIp: { max: 300, windowMs: 60_000 },
+      authFailuresIp: { max: 30, windowMs: 600_000 },
+    });
+    const set = loadConfig({ RATE_LIMIT_USER: '1200/30s', RATE_LIMIT_GUEST_IP: '0', RATE_LIMIT_PUBLIC_IP: ' 5 / 1h ' }, '/srv/app').rateLimits;
+    assert.deepEqual([set.user, set.guestIp.max, set.publicIp], [{ max: 1200, windowMs: 30_000 }, 0, { max: 5, windowMs: 3_600_000 }]);
+    assert.deepEqual(parseRate('10/500ms'), null, 'a window under a second');
+    assert.deepEqual(parseRate('10/2d'), null, 'a window over a day');
+    assert.deepEqual(parseRate('10'), null, 'a max without a window');
+    assert.deepEqual(parseRate('1000000001/1m'), null);
+    assert.deepEqual(parseRate('10/60'), { max: 10, windowMs: 60_000 }, 'a bare number is seconds');
+    for (const bad of ['-1/1m', '10/1w', 'lots', '10/']) assert.match(configError({ RATE_LIMIT_USER: bad }), /^RATE_LIMIT_USER=.* is invalid: expected a rate like 600\/1m/, bad);
+  });
+
+  it('takes per-partner rate-limit overrides and validates them', () => {
+    const withLimits = (rateLimits: unknown) => ({ PARTNERS_JSON: JSON.stringify([{ ...partner, rateLimits }]) });
+    const c = loadConfig(withLimits({ partner: '1000000/10s', user: '0' }), '/tmp');
+    assert.deepEqual(c.partners[0]!.rateLimits, { partner: '1000000/10s', user: '0' });
+    assert.match(configError(withLimits({ partner: '10/1w' })), /PARTNERS_JSON is invalid at \/0\/rateLimits/);
+    assert.match(configError(withLimits({ user: '10/0s' })), /PARTNERS_JSON is invalid at \/0\/rateLimits\/user/);
+    assert.match(configError(withLimits({ guests: '10/1m' })), /PARTNERS_JSON is invalid at \/0\/rateLimits/);
   });
 
   it('parses durations', () => {
