@@ -22,8 +22,7 @@ import type {
   onSendHookHandler,
   RouteOptions,
 } from 'fastify';
-import type { PartnerConfig, Rate, RateLimits } from '../../config.js';
-import { parseRate } from '../../config.js';
+import { parseRate, type PartnerConfig, type Rate, type RateLimits } from '../../config.js';
 import { BasketError, ERRORS } from '../../domain/errors.js';
 import type { RateLimitStore } from '../../store/rate-limits.js';
 import type { Authenticator } from '../auth.js';
