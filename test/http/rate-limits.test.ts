@@ -147,7 +147,7 @@ describe(`rate limits (${TEST_STORE})`, { timeout: 120_000 }, () => {
     assert.equal((await call(t, { method: 'GET', url: '/v2/baskets/guests?jayToken=guess-8', headers: { 'x-api-key': DEMO_KEY } }, '192.0.2.11')).status, 410);
   });
 
-  it('other routes without an API key, per address: /healthz, /.well-known/jwks.json and the webhook share one budget', async () => {
+  it('other routes without an API key, per address: /healthz and /.well-known/jwks.json share one budget; the Stripe webhook is not in it', async () => {
     const t = await start({ RATE_LIMIT_PUBLIC_IP: '3/1m' });
     const ip = '192.0.2.20';
     assert.equal((await call(t, { method: 'GET', url: '/healthz' }, ip)).status, 200);
@@ -155,7 +155,8 @@ describe(`rate limits (${TEST_STORE})`, { timeout: 120_000 }, () => {
     assert.equal((await call(t, { method: 'GET', url: '/readyz' }, ip)).status, 200);
     assertTooMany(await call(t, { method: 'GET', url: '/healthz' }, ip), 3, '/healthz');
     const webhook = await call(t, { method: 'POST', url: '/psp/stripe/webhook', headers: { 'stripe-signature': 't=1,v1=00', 'content-type': 'application/json' }, payload: '{}' }, ip);
-    assert.equal(webhook.status, 429);
+    // a busy show's payments arrive from Stripe's few addresses: only failed signatures are throttled (below)
+    assert.equal(webhook.status, 400);
     assert.equal((await call(t, { method: 'GET', url: '/healthz' }, '192.0.2.21')).status, 200);
   });
 
