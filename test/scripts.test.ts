@@ -8,7 +8,7 @@ import path from 'node:path';
 import { DEV_PARTNER } from '../src/config.js';
 import { loadServiceKeys } from '../src/auth/service-keys.js';
 import { createTokenVerifier } from '../src/auth/tokens.js';
-import { openSqliteStore } from '../src/store/sqlite.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'basket-scripts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (file === '') throw new ConfigError('STORE_URL=sqlite: needs a file path, e.g. sqlite:./data/basket.db');
-    const { openSqliteStore } = await import('./sqlite.js');
+    const { openSqliteStore } = await import('./sqlite/index.js');
     return openSqliteStore(file);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

@@ -20,8 +20,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { KeyedSerializer } from './serial.js';
-import { TurnBatch } from './turn-batch.js';
+import { KeyedSerializer } from './shared/serial.js';
+import { TurnBatch } from './shared/turn-batch.js';
 import type { BasketState } from '../domain/basket.js';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import {
@@ -38,7 +38,7 @@ import {
   type ProductData,
   type ProductRow,
   type TransferRow,
-} from './codec.js';
+} from './shared/codec.js';
 import {
   assertListLimit,
   assertReserveCounts,
@@ -47,8 +47,8 @@ import {
   callerFn,
   existingIdempotency,
   type IdempotencyRow,
-} from './checks.js';
-import { BasketChangeListeners } from './listeners.js';
+} from './shared/checks.js';
+import { BasketChangeListeners } from './shared/listeners.js';
 import {
   DuplicateOrderError,
   StoreUnavailableError,

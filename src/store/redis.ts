@@ -34,8 +34,8 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { BasketState } from '../domain/basket.js';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import * as scripts from './redis-scripts.js';
-import { KeyedSerializer } from './serial.js';
-import { TurnBatch } from './turn-batch.js';
+import { KeyedSerializer } from './shared/serial.js';
+import { TurnBatch } from './shared/turn-batch.js';
 import {
   cutPage,
   decodeChange,
@@ -47,9 +47,9 @@ import {
   toJson,
   toProduct,
   type ProductData,
-} from './codec.js';
-import { assertListLimit, assertReserveCounts, assertSameOrderKey, CallerError, callerFn } from './checks.js';
-import { BasketChangeListeners } from './listeners.js';
+} from './shared/codec.js';
+import { assertListLimit, assertReserveCounts, assertSameOrderKey, CallerError, callerFn } from './shared/checks.js';
+import { BasketChangeListeners } from './shared/listeners.js';
 import {
   DuplicateOrderError,
   StoreUnavailableError,

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { MIGRATIONS, openPostgresStore } from '../../src/store/postgres.js';
-import { openStore } from '../../src/store/open.js';
-import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
-import { storeContract } from './contract.js';
-import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from './helpers/races.js';
-import { dropSchema, newSchema, PG_URL, pgUrlWithSchema, startProxy } from './helpers/services.js';
+import { MIGRATIONS, openPostgresStore } from '../../../src/store/postgres.js';
+import { openStore } from '../../../src/store/open.js';
+import { StoreUnavailableError, type BasketKey } from '../../../src/store/store.js';
+import { storeContract } from '../contract.js';
+import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from '../helpers/races.js';
+import { dropSchema, newSchema, PG_URL, pgUrlWithSchema, startProxy } from '../helpers/services.js';
 
 const schemas: string[] = [];
 const schemaUrl = (): string => {

@@ -1,5 +1,5 @@
 /**
- * Starts and stops the WAL checkpoint thread of a SQLite store (see sqlite-checkpoint-worker.mjs for why).
+ * Starts and stops the WAL checkpoint thread of a SQLite store (see checkpoint-worker.mjs for why).
  *
  * The store's own connection keeps SQLite's autocheckpoint, raised to BACKSTOP_FRAMES: under a steady stream
  * of commits the thread never finds the WAL fully copied at the moment a writer starts, so the WAL can only
@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 
-/** What the thread is started with (sqlite-checkpoint-worker.mjs). */
+/** What the thread is started with (checkpoint-worker.mjs). */
 export interface CheckpointWorkerData {
   file: string;
   /** How often it looks at the WAL. */
@@ -38,7 +38,7 @@ export interface Checkpointer {
 
 export function startCheckpointer(file: string, db: Database.Database): Checkpointer {
   const workerData: CheckpointWorkerData = { file, intervalMs: TICK_MS, minFrames: DEFAULT_AUTOCHECKPOINT };
-  const worker = new Worker(new URL('./sqlite-checkpoint-worker.mjs', import.meta.url), {
+  const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), {
     workerData,
     // plain JavaScript: no TypeScript loader (tests) or profiler flags carried over from the main thread
     execArgv: [],

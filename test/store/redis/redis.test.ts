@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { openRedisStore, parseRedisUrl } from '../../src/store/redis.js';
-import { openStore } from '../../src/store/open.js';
-import { StoreUnavailableError, type BasketKey } from '../../src/store/store.js';
-import { storeContract } from './contract.js';
-import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from './helpers/races.js';
-import { deletePrefix, newPrefix, REDIS_URL, startProxy } from './helpers/services.js';
+import { openRedisStore, parseRedisUrl } from '../../../src/store/redis.js';
+import { openStore } from '../../../src/store/open.js';
+import { StoreUnavailableError, type BasketKey } from '../../../src/store/store.js';
+import { storeContract } from '../contract.js';
+import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from '../helpers/races.js';
+import { deletePrefix, newPrefix, REDIS_URL, startProxy } from '../helpers/services.js';
 
 const prefixes: string[] = [];
 const prefixed = (): { url: string; prefix: string } => {

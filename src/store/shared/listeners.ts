@@ -1,5 +1,5 @@
 /** The in-process subscribers to basket changes, shared by the store adapters. */
-import type { BasketChangeListener, BasketKey } from './store.js';
+import type { BasketChangeListener, BasketKey } from '../store.js';
 
 export class BasketChangeListeners {
   private readonly listeners = new Set<BasketChangeListener>();

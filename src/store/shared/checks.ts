@@ -3,7 +3,7 @@
  * pass-through of errors thrown by a caller's function, and the idempotency decision on an existing record.
  * Pure; kept in one place so that no adapter accepts what another rejects.
  */
-import type { IdempotencyBegin, Order, ReserveLine, StoredResponse } from './store.js';
+import type { IdempotencyBegin, Order, ReserveLine, StoredResponse } from '../store.js';
 
 // --- argument checks ---------------------------------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-/** @typedef {import('./sqlite-checkpointer.js').CheckpointWorkerData} CheckpointWorkerData */
-/** @typedef {import('./sqlite-checkpointer.js').CheckpointCommand} CheckpointCommand */
-/** @typedef {import('./sqlite-checkpointer.js').CheckpointReply} CheckpointReply */
+/** @typedef {import('./checkpointer.js').CheckpointWorkerData} CheckpointWorkerData */
+/** @typedef {import('./checkpointer.js').CheckpointCommand} CheckpointCommand */
+/** @typedef {import('./checkpointer.js').CheckpointReply} CheckpointReply */
 /** @typedef {{ busy: number, log: number, checkpointed: number }} WalFrames log: frames in the WAL; checkpointed: of those, copied */
 
 const port = parentPort;

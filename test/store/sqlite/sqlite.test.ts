@@ -14,13 +14,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { expiresHour, MIGRATIONS, openSqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite.js';
-import { RESERVATION_RETENTION_MS, StoreUnavailableError, type BasketKey, type Store } from '../../src/store/store.js';
-import { storeContract } from './contract.js';
-import { productInput } from '../helpers/product.js';
+import { expiresHour, MIGRATIONS, openSqliteStore, type SqliteStoreOptions } from '../../../src/store/sqlite/index.js';
+import { RESERVATION_RETENTION_MS, StoreUnavailableError, type BasketKey, type Store } from '../../../src/store/store.js';
+import { storeContract } from '../contract.js';
+import { productInput } from '../../helpers/product.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const WRITER = fileURLToPath(new URL('./fixtures/sqlite-writer.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const WRITER = fileURLToPath(new URL('./fixtures/writer.ts', import.meta.url));
 const COUNTER = 'COUNTER';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'basket-sqlite-'));

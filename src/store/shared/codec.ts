@@ -3,9 +3,9 @@
  * message, and the mapping of rows to domain records. Pure functions; one copy, so that the adapters cannot drift
  * apart in what they accept or produce.
  */
-import type { BasketState } from '../domain/basket.js';
-import type { Product, ProductInput } from '../domain/catalogue.js';
-import { CursorError, type BasketKey, type ComfortSettings, type TransferRecord } from './store.js';
+import type { BasketState } from '../../domain/basket.js';
+import type { Product, ProductInput } from '../../domain/catalogue.js';
+import { CursorError, type BasketKey, type ComfortSettings, type TransferRecord } from '../store.js';
 
 // --- JSON --------------------------------------------------------------------------------------------------------
 

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import * as scripts from '../../src/store/redis-scripts.js';
-import { openRedisStore } from '../../src/store/redis.js';
-import type { BasketKey, Store } from '../../src/store/store.js';
-import { storeContract } from './contract.js';
-import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from './helpers/races.js';
-import { startRedisCluster, type TestCluster } from './helpers/redis-cluster.js';
+import * as scripts from '../../../src/store/redis-scripts.js';
+import { openRedisStore } from '../../../src/store/redis.js';
+import type { BasketKey, Store } from '../../../src/store/store.js';
+import { storeContract } from '../contract.js';
+import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from '../helpers/races.js';
+import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 
 let cluster: TestCluster | null = null;
 const starting = startRedisCluster().then((c) => (cluster = c));

@@ -13,9 +13,9 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { BACKSTOP_FRAMES, startCheckpointer } from '../../src/store/sqlite-checkpointer.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
-import type { BasketKey } from '../../src/store/store.js';
+import { BACKSTOP_FRAMES, startCheckpointer } from '../../../src/store/sqlite/checkpointer.js';
+import { openSqliteStore } from '../../../src/store/sqlite/index.js';
+import type { BasketKey } from '../../../src/store/store.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'basket-checkpoint-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,10 +106,10 @@ describe('SQLite checkpoint thread', () => {
   });
 
   it('a process that never closes its store still exits by itself', async () => {
-    const fixture = fileURLToPath(new URL('./fixtures/sqlite-unclosed.ts', import.meta.url));
+    const fixture = fileURLToPath(new URL('./fixtures/unclosed.ts', import.meta.url));
     // execFile's timeout kills a process that hangs: the test then fails on the signal
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture, dbFile('unclosed')], {
-      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
       timeout: 30_000,
     });
     assert.equal(stdout.trim(), 'written');
