@@ -15,7 +15,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     return openSqliteStore(file);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const { openPostgresStore } = await import('./postgres.js');
+    const { openPostgresStore } = await import('./postgres/index.js');
     return openPostgresStore(url, { poolSize: options.pgPoolSize ?? readPgPoolSize(process.env) });
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://') || url.startsWith('redis-cluster://')) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { MIGRATIONS, openPostgresStore } from '../../../src/store/postgres.js';
+import { MIGRATIONS, openPostgresStore } from '../../../src/store/postgres/index.js';
 import { openStore } from '../../../src/store/open.js';
 import { StoreUnavailableError, type BasketKey } from '../../../src/store/store.js';
 import { storeContract } from '../contract.js';

@@ -1,0 +1,132 @@
+/**
+ * The PostgreSQL schema: the migrations and how they are applied, in one transaction under
+ * `pg_advisory_xact_lock`, so processes starting together migrate once.
+ */
+import pg from 'pg';
+import type { PgConnection } from './connection.js';
+
+/**
+ * Append-only: entry i brings the schema to version i + 1. Never edit a shipped entry.
+ * Times are epoch milliseconds (BIGINT). Key columns use the "C" collation so that ordering matches the other
+ * adapters (code-unit order). Every per-user table leads with (partner_id, user_id), every per-partner table
+ * with partner_id, so that they can be distributed on Citus (docs/scaling.md).
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE baskets (
+    partner_id   TEXT    COLLATE "C" NOT NULL,
+    user_id      TEXT    COLLATE "C" NOT NULL,
+    version      INTEGER NOT NULL,
+    expires      BIGINT  NOT NULL,
+    has_checkout BOOLEAN NOT NULL,
+    data         JSONB   NOT NULL,
+    PRIMARY KEY (partner_id, user_id)
+  );
+  CREATE INDEX baskets_purge ON baskets (expires) WHERE NOT has_checkout;
+
+  CREATE TABLE products (
+    partner_id TEXT    COLLATE "C" NOT NULL,
+    product_id TEXT    COLLATE "C" NOT NULL,
+    stock      INTEGER NULL,
+    reserved   INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+    data       JSONB   NOT NULL,
+    PRIMARY KEY (partner_id, product_id)
+  );
+
+  CREATE TABLE reservations (
+    partner_id     TEXT  COLLATE "C" NOT NULL,
+    reservation_id TEXT  COLLATE "C" NOT NULL,
+    lines          JSONB NOT NULL,
+    state          TEXT  NOT NULL CHECK (state IN ('reserved', 'released', 'committed')),
+    PRIMARY KEY (partner_id, reservation_id)
+  );
+
+  CREATE TABLE transfers (
+    token_hash TEXT   COLLATE "C" PRIMARY KEY,
+    partner_id TEXT   NOT NULL,
+    user_id    TEXT   NOT NULL,
+    url        TEXT   NOT NULL,
+    expires    BIGINT NOT NULL
+  );
+  CREATE INDEX transfers_expires ON transfers (expires);
+
+  CREATE TABLE orders (
+    partner_id       TEXT   COLLATE "C" NOT NULL,
+    order_no         TEXT   COLLATE "C" NOT NULL,
+    user_id          TEXT   COLLATE "C" NOT NULL,
+    payment_provider TEXT   COLLATE "C" NOT NULL,
+    payment_ref      TEXT   COLLATE "C" NULL,
+    created          BIGINT NOT NULL,
+    data             JSONB  NOT NULL,
+    PRIMARY KEY (partner_id, order_no)
+  );
+  CREATE INDEX orders_payment_ref ON orders (payment_provider, payment_ref) WHERE payment_ref IS NOT NULL;
+  CREATE INDEX orders_by_user ON orders (partner_id, user_id, created DESC, order_no DESC);
+
+  CREATE TABLE outbox (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    topic        TEXT   COLLATE "C" NOT NULL,
+    key          TEXT   COLLATE "C" NOT NULL,
+    payload      JSONB  NOT NULL,
+    available_at BIGINT NOT NULL,
+    claimed_by   TEXT   NULL,
+    claim_until  BIGINT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT   NULL,
+    UNIQUE (topic, key)
+  );
+  CREATE INDEX outbox_available ON outbox (available_at, id);
+
+  CREATE TABLE idempotency (
+    scope       TEXT   COLLATE "C" NOT NULL,
+    key         TEXT   COLLATE "C" NOT NULL,
+    fingerprint TEXT   NOT NULL,
+    state       TEXT   NOT NULL CHECK (state IN ('running', 'done')),
+    response    JSONB  NULL,
+    lease_until BIGINT NULL,
+    expires     BIGINT NOT NULL,
+    PRIMARY KEY (scope, key)
+  );
+  CREATE INDEX idempotency_expires ON idempotency (expires);
+
+  CREATE TABLE comfort (
+    partner_id        TEXT    COLLATE "C" NOT NULL,
+    user_id           TEXT    COLLATE "C" NOT NULL,
+    customer_id       TEXT    NULL,
+    payment_method_id TEXT    NULL,
+    one_click         BOOLEAN NOT NULL,
+    PRIMARY KEY (partner_id, user_id)
+  );
+  `,
+  // When a reservation was released or committed, so that settled ones can be purged after the retention. Those
+  // settled before this migration count from the migration.
+  `
+  ALTER TABLE reservations ADD COLUMN finished BIGINT NULL;
+  UPDATE reservations SET finished = (extract(epoch from now()) * 1000)::bigint WHERE state <> 'reserved';
+  CREATE INDEX reservations_finished ON reservations (finished) WHERE finished IS NOT NULL;
+  `,
+  // A fourth reservation state, `returned`: committed, then put back on stock (docs/checkout.md).
+  `
+  ALTER TABLE reservations DROP CONSTRAINT reservations_state_check;
+  ALTER TABLE reservations ADD CONSTRAINT reservations_state_check
+    CHECK (state IN ('reserved', 'released', 'committed', 'returned'));
+  `,
+];
+
+export async function migrate(conn: PgConnection): Promise<void> {
+  await conn.tx(async (c) => {
+    // One lock per schema: processes starting together queue here and the later ones find the work done.
+    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`basket-migrate:${conn.schema}`]);
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(conn.schema)}`);
+    await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`);
+    const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+    const current = rows[0]?.v ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this build (${MIGRATIONS.length})`);
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      await c.query(MIGRATIONS[v] ?? '');
+      await c.query('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [v + 1, Date.now()]);
+    }
+  });
+}
