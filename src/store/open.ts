@@ -19,7 +19,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     return openPostgresStore(url, { poolSize: options.pgPoolSize ?? readPgPoolSize(process.env) });
   }
   if (url.startsWith('redis://') || url.startsWith('rediss://') || url.startsWith('redis-cluster://')) {
-    const { openRedisStore } = await import('./redis.js');
+    const { openRedisStore } = await import('./redis/index.js');
     return openRedisStore(url);
   }
   throw new ConfigError(

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { openRedisStore, parseRedisUrl } from '../../../src/store/redis.js';
+import { openRedisStore, parseRedisUrl } from '../../../src/store/redis/index.js';
 import { openStore } from '../../../src/store/open.js';
 import { StoreUnavailableError, type BasketKey } from '../../../src/store/store.js';
 import { storeContract } from '../contract.js';
