@@ -18,7 +18,17 @@ import type { BasketState, CheckoutLine, CheckoutSessionRef, Line } from '../dom
 import { anyReserved, beginCheckout, commonCurrency, computeTotals, endCheckout, type SessionOutcome } from '../domain/checkout.js';
 import { BasketError } from '../domain/errors.js';
 import { PspError, type PspRegistry } from '../psp/psp.js';
-import type { Order, OrderLine, Store } from '../store/store.js';
+import type {
+  BasketStore,
+  CatalogueStore,
+  ComfortStore,
+  IdempotencyStore,
+  Order,
+  OrderLine,
+  OrderStore,
+  OutboxStore,
+  ReservationStore,
+} from '../store/store.js';
 import type { BasketOwner, BasketService } from './baskets.js';
 
 export const TOPIC_EXPIRE = 'checkout.expire';
@@ -67,8 +77,11 @@ export interface Logger {
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
+/** What a checkout touches: baskets and stock, orders, the outbox (expiry), idempotency records and comfort settings. */
+export type CheckoutStore = BasketStore & CatalogueStore & ReservationStore & OrderStore & OutboxStore & IdempotencyStore & ComfortStore;
+
 export interface CheckoutServiceOptions {
-  store: Store;
+  store: CheckoutStore;
   baskets: BasketService;
   psps: PspRegistry;
   partner: (partnerId: string) => PartnerConfig | undefined;
@@ -96,7 +109,7 @@ export function newOrderNo(now: number): string {
 }
 
 export class CheckoutService {
-  readonly store: Store;
+  readonly store: CheckoutStore;
   readonly baskets: BasketService;
   readonly psps: PspRegistry;
   private readonly partnerOf: (partnerId: string) => PartnerConfig | undefined;

@@ -6,14 +6,14 @@ import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { hashTransferToken, newTransferToken } from '../domain/transfer-token.js';
 import { extendTransferUrl, parseTransferUrl, transferUrlWithoutToken, withTransferToken } from '../domain/transfer-url.js';
-import type { Store, TransferRecord } from '../store/store.js';
+import type { TransferRecord, TransferStore } from '../store/store.js';
 import type { BasketKey } from '../store/store.js';
 import type { GuestCredentials, GuestService } from './guests.js';
 // QR codes are drawn on a thread of their own, started (and `qrcode` loaded) by the first code
 import { qrPng } from './qr-thread.js';
 
 export interface TransferServiceOptions {
-  store: Store;
+  store: TransferStore;
   guests: GuestService;
   /** Base URL of this service, without a trailing slash (QR image URLs). */
   publicUrl: string;
@@ -43,7 +43,7 @@ const tokenInvalid = (): BasketError => new BasketError('TRANSFER_TOKEN_INVALID'
 
 
 export class TransferService {
-  readonly #store: Store;
+  readonly #store: TransferStore;
   readonly #guests: GuestService;
   readonly #publicUrl: string;
   readonly #transferMs: number;

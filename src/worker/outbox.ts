@@ -4,13 +4,13 @@
  * are idempotent (delivery is at-least-once). `runOnce()` is one pass, for tests with their own clock.
  */
 import { randomUUID } from 'node:crypto';
-import type { OutboxMessage, Store } from '../store/store.js';
+import type { OutboxMessage, OutboxStore } from '../store/store.js';
 import type { Logger } from '../service/checkout.js';
 
 export type Handler = (payload: unknown, message: OutboxMessage) => Promise<void>;
 
 export interface OutboxWorkerOptions {
-  store: Store;
+  store: OutboxStore;
   handlers: Record<string, Handler>;
   now: () => number;
   log: Logger;

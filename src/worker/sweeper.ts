@@ -3,7 +3,7 @@
  * holds the store for long. Every process may run it: deletes of expired rows are idempotent.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Store } from '../store/store.js';
+import type { BasketStore, ExpiryStore } from '../store/store.js';
 
 export interface Sweeper {
   /** One full pass; resolves with how many records went. */
@@ -11,7 +11,7 @@ export interface Sweeper {
   stop(): void;
 }
 
-export function startSweeper(store: Store, opts: { everyMs: number; batch: number; now: () => number; log: FastifyBaseLogger }): Sweeper {
+export function startSweeper(store: BasketStore & ExpiryStore, opts: { everyMs: number; batch: number; now: () => number; log: FastifyBaseLogger }): Sweeper {
   let running = false;
   async function sweep(): Promise<number> {
     if (running) return 0;

@@ -8,14 +8,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { BasketError } from '../../domain/errors.js';
 import type { PartnerRegistry } from '../../auth/partners.js';
-import type { Store } from '../../store/store.js';
+import type { CatalogueStore } from '../../store/store.js';
 import type { BasketService } from '../../service/baskets.js';
 import { parseProductLines, ProductBodySchema, ProductIdSchema, ProductInputError, productInfo, toProductInput } from '../../service/catalogue.js';
 import { ok } from './baskets.js';
 import { envelope, errorResponses, ProductInfoSchema } from '../schemas.js';
 
 export interface AdminRoutesOptions {
-  store: Store;
+  store: CatalogueStore;
   /** Catalogue writes go through it, so the products it remembers for adding to baskets are forgotten at once. */
   baskets: BasketService;
   partners: PartnerRegistry;

@@ -2,13 +2,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ServiceKeys } from '../../auth/service-keys.js';
-import type { Store } from '../../store/store.js';
+import type { StoreLifecycle } from '../../store/store.js';
 import { sendError } from '../errors.js';
 import { envelope, errorResponses } from '../schemas.js';
 import { ok } from './baskets.js';
 
 export interface HealthRoutesOptions {
-  store: Store;
+  store: StoreLifecycle;
   serviceKeys: ServiceKeys;
 }
 
