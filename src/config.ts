@@ -165,6 +165,8 @@ export interface Config {
   runWorkers: boolean;
   /** Connections per process in the PostgreSQL pool (PG_POOL_SIZE). */
   pgPoolSize: number;
+  /** Deadline of every store call (STORE_TIMEOUT): a store that does not answer within it is unavailable (503). */
+  storeTimeoutMs: number;
   /** Payment providers (issue 4). */
   psp: {
     /** SANDBOX_PSP_DECLINE: the sandbox PSP declines every payment (tests, demos of the failure path). */
@@ -268,6 +270,11 @@ function readString(env: Env, name: string, def: string, pattern?: RegExp, expec
 /** PG_POOL_SIZE: connections per process in the PostgreSQL pool (default 10). */
 export function readPgPoolSize(env: Env): number {
   return readInt(env, 'PG_POOL_SIZE', 10, 1, 1000);
+}
+
+/** STORE_TIMEOUT: how long a store call may take before the store counts as unavailable (default 1s). */
+export function readStoreTimeout(env: Env): number {
+  return readDuration(env, 'STORE_TIMEOUT', '1s', 100, 60_000);
 }
 
 /** Validates a partners list (from PARTNERS_FILE or PARTNERS_JSON); `source` names the variable in errors. */
@@ -399,6 +406,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     trustProxy: readBool(env, 'TRUST_PROXY', false),
     runWorkers: readBool(env, 'RUN_WORKERS', true),
     pgPoolSize: readPgPoolSize(env),
+    storeTimeoutMs: readStoreTimeout(env),
     psp: {
       sandboxDecline: readBool(env, 'SANDBOX_PSP_DECLINE', false),
       stripeApiBase: env.STRIPE_API_BASE ? readString(env, 'STRIPE_API_BASE', '', /^https?:\/\/[^/]+\/?$/, 'an http(s) base URL such as http://127.0.0.1:12111') : null,

@@ -80,7 +80,7 @@ function serviceLogger(options: boolean | Record<string, unknown> | undefined, l
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const now = opts.now ?? Date.now;
-  const store = opts.store ?? (await openStore(config.storeUrl));
+  const store = opts.store ?? (await openStore(config.storeUrl, { pgPoolSize: config.pgPoolSize, timeoutMs: config.storeTimeoutMs }));
   let rateLimitStore: RateLimitStore | null = opts.rateLimitStore ?? null;
   let rateLimits: RateLimiting | null = null;
   try {

@@ -34,6 +34,8 @@ describe('configuration', () => {
     assert.equal(loadConfig({ PAYMENT_TTL: '7d' }, '/srv/app').lifetimes.paymentMs, 7 * 86_400_000);
     assert.equal(c.productCacheMs, 1000);
     assert.equal(loadConfig({ PRODUCT_CACHE_TTL: '0s' }, '/srv/app').productCacheMs, 0);
+    assert.equal(c.storeTimeoutMs, 1000);
+    assert.equal(loadConfig({ STORE_TIMEOUT: '250ms' }, '/srv/app').storeTimeoutMs, 250);
   });
 
   it('turns the dev partner off in production and then needs partners', () => {
@@ -55,6 +57,8 @@ describe('configuration', () => {
       [{ PRODUCT_CACHE_TTL: '-1s' }, /^PRODUCT_CACHE_TTL=/],
       [{ PAYMENT_TTL: '8d' }, /^PAYMENT_TTL="8d" is invalid: .*60000 to 604800000 ms/],
       [{ PAYMENT_TTL: '30s' }, /^PAYMENT_TTL=/],
+      [{ STORE_TIMEOUT: '50ms' }, /^STORE_TIMEOUT="50ms" is invalid: .*100 to 60000 ms/],
+      [{ STORE_TIMEOUT: '2m' }, /^STORE_TIMEOUT=/],
       [{ STORE_URL: 'mysql://x' }, /^STORE_URL=/],
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
       [{ DEV_PARTNER: 'maybe' }, /^DEV_PARTNER=/],

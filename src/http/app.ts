@@ -152,7 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now });
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
-  await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys });
+  await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

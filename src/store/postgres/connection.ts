@@ -7,6 +7,7 @@
  */
 import pg from 'pg';
 import { CallerError } from '../shared/checks.js';
+import { warnConnection } from '../shared/outage-log.js';
 import { StoreUnavailableError } from '../store.js';
 
 /** Serialization failures and deadlocks are retried this often. */
@@ -66,7 +67,7 @@ export class PgConnection {
     readonly clientConfig: pg.ClientConfig,
   ) {
     // An idle client losing its connection emits on the pool; without a handler that would crash the process.
-    pool.on('error', (error) => process.emitWarning(`PostgreSQL pool client error: ${error.message}`));
+    pool.on('error', (error) => warnConnection(`PostgreSQL pool client error: ${error.message}`));
   }
 
   async q<R extends pg.QueryResultRow>(text: string, values: unknown[] = [], db: Queryable = this.pool): Promise<pg.QueryResult<R>> {
@@ -95,12 +96,16 @@ export class PgConnection {
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true;
+        // A connection that timed out or failed is dropped, not rolled back: a ROLLBACK would queue behind the
+        // statement that does not answer and wait a second deadline; the server rolls back when it goes.
+        if (isUnavailable(error)) broken = true;
+        else {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            broken = true;
+          }
         }
-        if (!broken && isUnavailable(error)) broken = true;
         const code = sqlState(error);
         if (code !== undefined && RETRY_SQLSTATES.has(code) && attempt < MAX_TX_TRIES) {
           await jitter(attempt);

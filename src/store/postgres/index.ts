@@ -50,8 +50,20 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** How long to wait for a connection (from the pool or the server) before giving up. Default 5000 ms. */
   connectTimeoutMs?: number;
-  /** Upper bound for one statement. Default 15000 ms. */
+  /**
+   * Upper bound for one statement (STORE_TIMEOUT through openStore), on the server (statement_timeout) and, a
+   * little later, in the client (query_timeout), which also ends a wait on a server that does not answer at all.
+   * Default 15000 ms.
+   */
   statementTimeoutMs?: number;
+}
+
+/**
+ * How much later than the server's statement_timeout the client gives up: on a live server the statement is
+ * cancelled there first and the connection stays usable; a frozen server never cancels it.
+ */
+function queryTimeout(statementTimeoutMs: number): number {
+  return statementTimeoutMs + Math.min(250, statementTimeoutMs);
 }
 
 /** Each method hands the call to the module of its concern. */
@@ -224,7 +236,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     // Every connection resolves table names in our schema; the server also bounds each statement.
     options: `-c search_path=${schema} -c statement_timeout=${options.statementTimeoutMs ?? 15_000}`,
-    query_timeout: (options.statementTimeoutMs ?? 15_000) + 5000,
+    query_timeout: queryTimeout(options.statementTimeoutMs ?? 15_000),
     keepAlive: true,
     types,
   };

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { decodeChange } from '../shared/codec.js';
+import { warnConnection } from '../shared/outage-log.js';
 import { BasketChangeListeners } from '../shared/listeners.js';
 import { mapError, type PgConnection } from './connection.js';
 
@@ -31,7 +32,7 @@ export class PgNotifications {
       if (changed !== null) this.listeners.emit(changed);
     });
     client.on('error', (error) => {
-      process.emitWarning(`PostgreSQL LISTEN connection error: ${error.message}`);
+      warnConnection(`PostgreSQL LISTEN connection error: ${error.message}`);
       if (this.listenClient === client) this.listenClient = null;
       client.end().catch(() => undefined);
       // Reconnect in the background; changes made meanwhile by other processes are not reported.

@@ -113,20 +113,27 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** Migrating may wait for another process's migration and rebuild tables: far longer than one request may take. */
+const MIGRATION_TIMEOUT_MS = 10 * 60_000;
+
 export async function migrate(conn: PgConnection): Promise<void> {
   await conn.tx(async (c) => {
+    // The pool's statement and query timeouts (STORE_TIMEOUT) are for requests; a migration gets its own.
+    const run = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
+      c.query<R>({ text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
+    await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
     // One lock per schema: processes starting together queue here and the later ones find the work done.
-    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`basket-migrate:${conn.schema}`]);
-    await c.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(conn.schema)}`);
-    await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`);
-    const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+    await run('SELECT pg_advisory_xact_lock(hashtext($1))', [`basket-migrate:${conn.schema}`]);
+    await run(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(conn.schema)}`);
+    await run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`);
+    const { rows } = await run<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
     const current = rows[0]?.v ?? 0;
     if (current > MIGRATIONS.length) {
       throw new Error(`database schema version ${current} is newer than this build (${MIGRATIONS.length})`);
     }
     for (let v = current; v < MIGRATIONS.length; v++) {
-      await c.query(MIGRATIONS[v] ?? '');
-      await c.query('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [v + 1, Date.now()]);
+      await run(MIGRATIONS[v] ?? '');
+      await run('INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)', [v + 1, Date.now()]);
     }
   });
 }

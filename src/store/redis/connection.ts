@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import { CallerError } from '../shared/checks.js';
+import { warnConnection } from '../shared/outage-log.js';
 import { StoreUnavailableError } from '../store.js';
 import { RedisKeys } from './keys.js';
 
@@ -83,9 +84,11 @@ export class RedisConnection {
   ) {
     this.keys = new RedisKeys(prefix);
     this.cluster = client instanceof Cluster ? client : null;
-    // Connection errors are reported per command; without listeners ioredis would log every reconnect attempt.
-    client.on('error', () => undefined);
-    subscriber.on('error', () => undefined);
+    // Connection errors fail the commands (503); without a listener ioredis would log every reconnect attempt, with
+    // this one a few lines a second say why.
+    const warn = (error: Error): void => warnConnection(`Redis connection error: ${error.message}`);
+    client.on('error', warn);
+    subscriber.on('error', warn);
   }
 
   /** Runs a command, mapping connection failures to StoreUnavailableError. */
