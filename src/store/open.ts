@@ -7,7 +7,7 @@ export interface OpenStoreOptions {
   pgPoolSize?: number;
   /**
    * Deadline of every store call, in ms (SQLite: the wait for another process's write lock; PostgreSQL: statement,
-   * query, connection and pool wait; Redis: command and connection); default: STORE_TIMEOUT from the environment,
+   * query and connect timeouts, 5 × for the wait for a free pool connection; Redis: command and connection); default: STORE_TIMEOUT from the environment,
    * else 1 s.
    */
   timeoutMs?: number;

@@ -27,8 +27,8 @@ function isUnavailable(error: unknown): boolean {
   const code = sqlState(error);
   if (code !== undefined && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code))) return true;
   if (!(error instanceof Error)) return false;
-  // node-postgres reports these without a code.
-  return /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|Client has encountered a connection error|Connection is closed|Query read timeout|terminating connection/i.test(
+  // node-postgres reports these without a code (`timeout expired`: a new connection missed its connect timeout).
+  return /Connection terminated|timeout exceeded when trying to connect|^timeout expired$|Cannot use a pool after calling end|Client has encountered a connection error|Connection is closed|Query read timeout|terminating connection/i.test(
     error.message,
   );
 }

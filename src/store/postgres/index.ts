@@ -48,8 +48,13 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Schema holding the tables; created when missing. Default: the `schema` URL parameter, else `public`. */
   schema?: string;
-  /** How long to wait for a connection (from the pool or the server) before giving up. Default 5000 ms. */
+  /** How long opening a connection to the server may take. Default 5000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * How long a call may wait for a free connection of the pool: waiting one's turn under load, not a server that
+   * hangs (whose statements time out and free their connections). Default: 5 × connectTimeoutMs.
+   */
+  poolWaitMs?: number;
   /**
    * Upper bound for one statement (STORE_TIMEOUT through openStore), on the server (statement_timeout) and, a
    * little later, in the client (query_timeout), which also ends a wait on a server that does not answer at all.
@@ -240,7 +245,16 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     keepAlive: true,
     types,
   };
-  const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 });
+  // pg-pool applies its connectionTimeoutMillis to both the wait for a free connection and a new connection; the
+  // pool's connections get their own (shorter) connect timeout through this class.
+  const connectConfig = clientConfig;
+  class PoolClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis: connectConfig.connectionTimeoutMillis });
+    }
+  }
+  const poolWaitMs = options.poolWaitMs ?? 5 * (options.connectTimeoutMs ?? 5000);
+  const pool = new pg.Pool({ ...clientConfig, Client: PoolClient, connectionTimeoutMillis: poolWaitMs, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 });
   const store = new PostgresStore(pool, schema, clientConfig);
   try {
     await store.init();
