@@ -6,9 +6,9 @@ export interface OpenStoreOptions {
   /** PostgreSQL pool size; default: PG_POOL_SIZE from the environment, else 10. */
   pgPoolSize?: number;
   /**
-   * Deadline of every store call, in ms (SQLite: the wait for another process's write lock; PostgreSQL: statement,
-   * query and connect timeouts, 5 × for the wait for a free pool connection; Redis: command and connection); default: STORE_TIMEOUT from the environment,
-   * else 1 s.
+   * Deadline of every store call, in ms. SQLite: the wait for another process's write lock; PostgreSQL: statement,
+   * query and connect timeouts, 5 × for the wait for a free pool connection; Redis: command and connection.
+   * Default: STORE_TIMEOUT from the environment, else 1 s.
    */
   timeoutMs?: number;
 }
