@@ -13,6 +13,7 @@
  *   baskets.ts, catalogue.ts, reservations.ts, transfers.ts, orders.ts, outbox.ts, idempotency.ts, expiry.ts,
  *   comfort.ts        one concern each
  */
+import { parseRedisUrl } from './url.js';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Product, ProductInput } from '../../domain/catalogue.js';
 import type {
@@ -205,40 +206,6 @@ class RedisStore implements Store {
 
 const PREFIX = /^[^{}\s]{0,100}$/;
 
-interface ParsedUrl {
-  cluster: boolean;
-  nodes: { host: string; port: number }[];
-  username: string | undefined;
-  password: string | undefined;
-  tls: boolean;
-  db: number;
-  prefix: string | null;
-}
-
-/** redis://[user:pass@]host:port[/db][?prefix=x], rediss://..., redis-cluster://[user:pass@]h:p,h:p[?prefix=x] */
-export function parseRedisUrl(url: string): ParsedUrl {
-  const m = /^(redis|rediss|redis-cluster):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)(?:\/(\d*))?(?:\?([^#]*))?$/.exec(url);
-  if (!m) throw new Error('Redis URL must look like redis://host:port, rediss://host:port or redis-cluster://host:port,host:port');
-  const [, scheme, user, pass, hosts = '', db, query] = m;
-  const nodes = hosts.split(',').map((hp) => {
-    const at = hp.lastIndexOf(':');
-    const host = at > 0 ? hp.slice(0, at) : hp;
-    const port = at > 0 ? Number(hp.slice(at + 1)) : 6379;
-    if (host === '' || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`Redis URL has a bad node ${JSON.stringify(hp)}`);
-    return { host: host.replace(/^\[|\]$/g, ''), port };
-  });
-  const params = new URLSearchParams(query ?? '');
-  return {
-    cluster: scheme === 'redis-cluster',
-    nodes,
-    username: user ? decodeURIComponent(user) : undefined,
-    password: pass !== undefined ? decodeURIComponent(pass) : undefined,
-    tls: scheme === 'rediss' || params.get('tls') === 'true',
-    db: db ? Number(db) : 0,
-    prefix: params.get('prefix'),
-  };
-}
-
 /**
  * Connects (single Redis or Cluster), checks the key-layout version and subscribes to change notifications.
  * Throws StoreUnavailableError when Redis cannot be reached.
@@ -294,3 +261,4 @@ export async function openRedisStore(url: string, options: RedisStoreOptions = {
     throw mapError(error);
   }
 }
+export { parseRedisUrl } from './url.js';

@@ -6,7 +6,7 @@
  * timeouts and no offline queue: while Redis is away a take fails at once and the limiter admits (fails open).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { parseRedisUrl } from '../redis.js';
+import { parseRedisUrl } from './url.js';
 import { TAKE_TIMEOUT_MS, windowStart, type RateLimitStore, type TakeResult } from '../rate-limits.js';
 
 /** KEYS[1] counter; ARGV want, max, ttl ms. Returns {granted, used}. */
