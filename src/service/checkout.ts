@@ -98,6 +98,13 @@ const WEBHOOK_CONFIRMED = new Set(['stripe']);
 
 const CLAIM_LEASE_MS = 60_000;
 
+/**
+ * How long a checkout start holds its basket against other starts (a record in the store; released when the start
+ * ends). Longer than a start with Stripe's timeout and one retry; a process that dies mid-start blocks its user's
+ * next start for at most this long.
+ */
+const START_LEASE_MS = 60_000;
+
 /** Order numbers: B-<yyyymmdd>-<10 random base32 characters>, unique per partner (createOrder enforces it). */
 export function newOrderNo(now: number): string {
   const day = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
@@ -134,12 +141,25 @@ export class CheckoutService {
   // --- start -----------------------------------------------------------------------------------------------------
 
   async start(owner: BasketOwner, partner: PartnerConfig, input: StartInput): Promise<StartResult> {
-    // the cart may change between the snapshot and the compare-and-set; then everything is undone and retried
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const result = await this.attemptStart(owner, partner, input);
-      if (result) return result;
+    // One start per basket at a time. Without this, simultaneous starts of one user each reserved stock and
+    // created an order before all but one lost the basket's compare-and-set: the losers then reported a false
+    // OUT_OF_STOCK (the stock was held by their siblings) and left cancelled orders behind.
+    const scope = `checkout-start:${owner.partnerId}`;
+    const hold = await this.store.beginIdempotent(scope, owner.userId, 'start', this.now(), START_LEASE_MS, START_LEASE_MS);
+    if (hold.state !== 'new') throw new BasketError('CHECKOUT_ALREADY_ACTIVE', 'A checkout of this basket is already starting');
+    try {
+      // the cart may change between the snapshot and the compare-and-set; then everything is undone and retried
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const result = await this.attemptStart(owner, partner, input);
+        if (result) return result;
+      }
+      throw new BasketError('CHECKOUT_ALREADY_ACTIVE', 'The cart kept changing while the checkout started; try again');
+    } finally {
+      await this.store.abandonIdempotent(scope, owner.userId).catch((err: unknown) => {
+        // the hold lapses on its own after START_LEASE_MS
+        this.log.warn({ err, userId: owner.userId }, 'releasing the checkout start hold failed');
+      });
     }
-    throw new BasketError('CHECKOUT_ALREADY_ACTIVE', 'The cart kept changing while the checkout started; try again');
   }
 
   private async attemptStart(owner: BasketOwner, partner: PartnerConfig, input: StartInput): Promise<StartResult | null> {
