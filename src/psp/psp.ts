@@ -39,6 +39,11 @@ export interface Psp {
   /** Whether the partner is set up for this provider (keys present). */
   available(partner: PartnerConfig): boolean;
   /**
+   * The mode a payment for this request would run in (true = test). Asked before anything is reserved; throws a
+   * BasketError when the provider cannot run in the mode the client asked for, rather than silently run in another.
+   */
+  testMode(partner: PartnerConfig, requested: boolean | null): boolean;
+  /**
    * Creates the payment. Rejects with PspError when the provider fails or declines; must be safe to call twice
    * for the same order number (providers get an idempotency key derived from it).
    */

@@ -105,6 +105,15 @@ const CLAIM_LEASE_MS = 60_000;
  */
 const START_LEASE_MS = 60_000;
 
+/**
+ * The order's payment fields with the payment's final status, as Stripe names it: they are the provider's answer
+ * at the start, and an order ordered, paid or cancelled must not keep showing `requires_confirmation`. An order
+ * whose payment was never created keeps its (empty) fields.
+ */
+function paymentSettled(o: Order, status: 'succeeded' | 'canceled'): Record<string, unknown> {
+  return o.paymentRef === null ? o.payment : { ...o.payment, status };
+}
+
 /** Order numbers: B-<yyyymmdd>-<10 random base32 characters>, unique per partner (createOrder enforces it). */
 export function newOrderNo(now: number): string {
   const day = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
@@ -179,6 +188,7 @@ export class CheckoutService {
     });
     commonCurrency(priced.map((x) => ({ productId: x.line.productId, product: x.product })));
     const psp = this.psps.forPartner(partner);
+    const testMode = psp.testMode(partner, input.testMode);
     const comfort = owner.guest ? null : await this.store.getComfort(owner);
 
     const now = this.now();
@@ -235,7 +245,7 @@ export class CheckoutService {
         fullTax: totals.fullTax,
         shippingCost: totals.shippingCost,
         lines,
-        testMode: input.testMode ?? true,
+        testMode,
         paymentProvider: psp.name,
         paymentRef: null,
         payment: {},
@@ -388,7 +398,7 @@ export class CheckoutService {
       await this.store.updateOrder(partnerId, order.orderNo, (o) => {
         if (o.status !== 'pending_payment') return null;
         if (ordered && !confirmedByClient) return null; // stays pending_payment until the PSP's webhook
-        return { ...o, status: ordered ? 'ordered' : 'cancelled', updated: this.now() };
+        return { ...o, status: ordered ? 'ordered' : 'cancelled', payment: paymentSettled(o, ordered ? 'succeeded' : 'canceled'), updated: this.now() };
       });
     }
     const owner: BasketOwner = 'guest' in key ? key : { ...key, guest: false };
@@ -494,7 +504,7 @@ export class CheckoutService {
     // stock before status: a crash in between leaves the order pending, so the retry gets here again
     const returned = await this.store.returnReservation(partnerId, order.sessionId);
     const cancelled = await this.store.updateOrder(partnerId, orderNo, (o) =>
-      o.status === 'pending_payment' ? { ...o, status: 'cancelled', updated: this.now() } : null,
+      o.status === 'pending_payment' ? { ...o, status: 'cancelled', payment: paymentSettled(o, 'canceled'), updated: this.now() } : null,
     );
     this.log.warn({ orderNo, stockReturned: returned }, 'order cancelled: its payment did not succeed in time');
     return cancelled;
@@ -515,7 +525,7 @@ export class CheckoutService {
 
   private async markPaid(partnerId: string, orderNo: string): Promise<Order | null> {
     return this.store.updateOrder(partnerId, orderNo, (o) =>
-      o.status === 'pending_payment' || o.status === 'ordered' ? { ...o, status: 'paid', updated: this.now() } : null,
+      o.status === 'pending_payment' || o.status === 'ordered' ? { ...o, status: 'paid', payment: paymentSettled(o, 'succeeded'), updated: this.now() } : null,
     );
   }
 
