@@ -145,8 +145,15 @@ export interface Config {
   /** Log every request (off by default: it costs a third of the hot path's throughput). */
   logRequests: boolean;
   workers: number;
-  /** Public base URL of this service (QR image URLs, landing page); default http://host:port. */
+  /**
+   * Public base URL of this service (OpenAPI server, QR image URLs, landing page); default http://host:port.
+   * Without PUBLIC_URL the server replaces it by the address it bound (PORT=0: the port is known only then).
+   */
   publicUrl: string;
+  /** PUBLIC_URL was given: publicUrl is fixed, whatever address the server binds. */
+  publicUrlSet: boolean;
+  /** SHUTDOWN_TIMEOUT: how long SIGTERM waits for requests and background work before the process exits anyway. */
+  shutdownMs: number;
   adminKey: string | null;
   partners: PartnerConfig[];
   /** True when the built-in development partner is on (README walk-through). */
@@ -267,6 +274,12 @@ function readString(env: Env, name: string, def: string, pattern?: RegExp, expec
   return raw;
 }
 
+/** The URL of this service on `host`:`port` when no PUBLIC_URL is given (a wildcard address is reached on loopback). */
+export function localBaseUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
 /** PG_POOL_SIZE: connections per process in the PostgreSQL pool (default 10). */
 export function readPgPoolSize(env: Env): number {
   return readInt(env, 'PG_POOL_SIZE', 10, 1, 1000);
@@ -336,6 +349,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const logLevel = readString(env, 'LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent');
 
   let partners: PartnerConfig[] = [];
+  if (env.PARTNERS_FILE && env.PARTNERS_JSON) {
+    throw new ConfigError('PARTNERS_FILE and PARTNERS_JSON are both set: give the partners in only one of them');
+  }
   if (env.PARTNERS_FILE) {
     let text: string;
     try {
@@ -347,10 +363,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   } else if (env.PARTNERS_JSON) {
     partners = parsePartners(env.PARTNERS_JSON, 'PARTNERS_JSON');
   }
+  const publicUrlSet = env.PUBLIC_URL !== undefined && env.PUBLIC_URL !== '';
+  const publicUrl = readString(env, 'PUBLIC_URL', localBaseUrl(host, port), /^https?:\/\/[^/]+/, 'an http(s) URL').replace(/\/+$/, '');
   const devPartner = readBool(env, 'DEV_PARTNER', !production && partners.length === 0);
   if (devPartner) {
     if (partners.some((p) => p.id === DEV_PARTNER.id)) throw new ConfigError(`DEV_PARTNER=true but a configured partner already has the id ${DEV_PARTNER.id}`);
-    partners = [...partners, { ...DEV_PARTNER, landingUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/landing` }];
+    // its landing page is this service's own (createServer keeps it on the bound address when PUBLIC_URL is unset)
+    partners = [...partners, { ...DEV_PARTNER, landingUrl: `${publicUrl}/landing` }];
   }
   if (partners.length === 0) throw new ConfigError('PARTNERS_FILE is not set: no partner is configured (set PARTNERS_FILE, PARTNERS_JSON or DEV_PARTNER=true)');
 
@@ -364,8 +383,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   const adminKey = adminKeyRaw ? adminKeyRaw : devPartner ? DEV_ADMIN_KEY : null;
 
-  const publicUrl = readString(env, 'PUBLIC_URL', `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, /^https?:\/\/[^/]+/, 'an http(s) URL').replace(/\/+$/, '');
-
   return {
     host,
     port,
@@ -375,6 +392,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logRequests: readBool(env, 'LOG_REQUESTS', false),
     workers: readInt(env, 'WORKERS', 1, 1, 64),
     publicUrl,
+    publicUrlSet,
+    shutdownMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 1000, 3_600_000),
     adminKey,
     partners,
     devPartner,

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
-import { DEV_PARTNER, type Config } from './config.js';
+import { DEV_PARTNER, type Config, type PartnerConfig } from './config.js';
+import { PublicUrl } from './public-url.js';
 import { PartnerRegistry } from './auth/partners.js';
 import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
 import { createTokenVerifier } from './auth/tokens.js';
@@ -58,6 +59,14 @@ export interface Server {
   checkout: CheckoutService;
   /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
   outbox: OutboxWorker;
+  /** The public base URL; with PUBLIC_URL unset it follows the address `listen()` bound. */
+  publicUrl: PublicUrl;
+  /** Listens on config.host:config.port (PORT=0: a free port); resolves with the address, e.g. http://127.0.0.1:8080. */
+  listen(): Promise<string>;
+  /**
+   * Stops accepting connections, lets requests in flight finish, stops the background workers at a safe point (the
+   * outbox message being handled finishes, the sweep batch in progress ends), then closes the store.
+   */
   close(): Promise<void>;
 }
 
@@ -69,6 +78,19 @@ async function seedDemoCatalogue(store: Store): Promise<void> {
   const { products, errors } = parseProductLines(await readFile(DEMO_CATALOGUE, 'utf8'));
   if (errors.length > 0) throw new Error(`demo catalogue is invalid: ${JSON.stringify(errors)}`);
   await store.upsertProducts(DEV_PARTNER.id, products);
+}
+
+/**
+ * The development partner's landing page is this service's own: its URL is read from the public URL when a
+ * transfer is made, so that it carries the port bound with PORT=0.
+ */
+function withOwnLandingPage(partners: readonly PartnerConfig[], publicUrl: PublicUrl): PartnerConfig[] {
+  return partners.map((p) => {
+    if (p.id !== DEV_PARTNER.id) return p;
+    const copy = { ...p };
+    Object.defineProperty(copy, 'landingUrl', { get: () => `${publicUrl.base}/landing`, enumerable: true });
+    return copy;
+  });
 }
 
 /** The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. */
@@ -85,7 +107,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   let rateLimits: RateLimiting | null = null;
   try {
     const serviceKeys = await loadServiceKeys({ config: config.serviceKeys, dataDir: config.dataDir, issuer: config.serviceIssuer });
-    const partners = new PartnerRegistry(config.partners);
+    const publicUrl = new PublicUrl(config);
+    const partners = new PartnerRegistry(config.devPartner ? withOwnLandingPage(config.partners, publicUrl) : config.partners);
     const tokens = createTokenVerifier({ serviceKeys, cacheSize: config.tokenCacheSize, now });
     const baskets = new BasketService({
       store,
@@ -97,14 +120,14 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     if (config.devPartner) await seedDemoCatalogue(store);
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs, tokens });
-    const transfers = new TransferService({ store, guests, publicUrl: config.publicUrl, transferMs: config.lifetimes.transferMs, now });
+    const transfers = new TransferService({ store, guests, publicUrl, transferMs: config.lifetimes.transferMs, now });
     const log = serviceLogger(opts.logger, config.logLevel);
     // counters next to the data (the same SQLite directory, PostgreSQL schema or Redis): shared by every process
     if (Object.values(config.rateLimits).some((rate) => rate.max > 0)) {
       rateLimitStore ??= await openRateLimitStore(config.storeUrl);
       rateLimits = new RateLimiting({ limits: config.rateLimits, store: rateLimitStore, log, now });
     }
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, ...(rateLimits ? { rateLimits } : {}) };
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
@@ -143,10 +166,22 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       sweeper,
       checkout,
       outbox,
+      publicUrl,
+      async listen() {
+        const address = await app.listen({ host: config.host, port: config.port });
+        publicUrl.bind(app.server.address());
+        return address;
+      },
       async close() {
-        sweeper?.stop();
-        await outbox.stop();
-        await app.close();
+        // A response to a request in flight leaves its keep-alive connection open and idle, and an idle connection
+        // holds the server's close for the keep-alive timeout (72 s in Fastify): close idle ones as they appear.
+        const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+        try {
+          // requests and background work drain together; the store they use closes last
+          await Promise.all([app.close(), sweeper?.stop(), outbox.stop()]);
+        } finally {
+          clearInterval(reaper);
+        }
         rateLimits?.close();
         await rateLimitStore?.close();
         await store.close();

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseDuration, parseRate } from '../src/config.js';
+import { ConfigError, loadConfig, localBaseUrl, parseDuration, parseRate } from '../src/config.js';
 
 const partner = { id: 'p1', apiKeys: ['key-0000001'], jwt: { secret: 'a-secret-of-16-chars!' } };
 
@@ -66,6 +66,8 @@ describe('configuration', () => {
       [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL=/],
       [{ PARTNERS_JSON: '{not json' }, /^PARTNERS_JSON is not valid JSON/],
       [{ PARTNERS_FILE: '/nonexistent/partners.json' }, /^PARTNERS_FILE=.*cannot be read/],
+      [{ SHUTDOWN_TIMEOUT: '0s' }, /^SHUTDOWN_TIMEOUT=/],
+      [{ SHUTDOWN_TIMEOUT: 'soon' }, /^SHUTDOWN_TIMEOUT=/],
     ];
     for (const [env, re] of cases) assert.match(configError(env), re, JSON.stringify(env));
   });
@@ -119,6 +121,36 @@ describe('configuration', () => {
     assert.match(configError(withLimits({ partner: '10/1w' })), /PARTNERS_JSON is invalid at \/0\/rateLimits/);
     assert.match(configError(withLimits({ user: '10/0s' })), /PARTNERS_JSON is invalid at \/0\/rateLimits\/user/);
     assert.match(configError(withLimits({ guests: '10/1m' })), /PARTNERS_JSON is invalid at \/0\/rateLimits/);
+  });
+
+  it('refuses PARTNERS_FILE and PARTNERS_JSON together (one line naming both) instead of letting the file win', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-cfg-'));
+    writeFileSync(path.join(dir, 'partners.json'), JSON.stringify([partner]));
+    const message = configError({ PARTNERS_FILE: path.join(dir, 'partners.json'), PARTNERS_JSON: JSON.stringify([{ ...partner, id: 'p2' }]) });
+    assert.equal(message, 'PARTNERS_FILE and PARTNERS_JSON are both set: give the partners in only one of them');
+    assert.doesNotMatch(message, /\n/);
+    // an empty one counts as unset
+    assert.deepEqual(loadConfig({ PARTNERS_FILE: 'partners.json', PARTNERS_JSON: '' }, dir).partners.map((p) => p.id), ['p1']);
+  });
+
+  it("public URL: PUBLIC_URL, else the listening address; the development partner's landing page follows it", () => {
+    const plain = loadConfig({}, '/tmp');
+    assert.equal(plain.publicUrl, 'http://127.0.0.1:8080');
+    assert.equal(plain.publicUrlSet, false);
+    assert.equal(plain.partners[0]!.landingUrl, 'http://127.0.0.1:8080/landing');
+    const set = loadConfig({ PUBLIC_URL: 'https://basket.example.net/api/' }, '/tmp');
+    assert.equal(set.publicUrl, 'https://basket.example.net/api');
+    assert.equal(set.publicUrlSet, true);
+    assert.equal(set.partners[0]!.landingUrl, 'https://basket.example.net/api/landing');
+    assert.equal(localBaseUrl('0.0.0.0', 8080), 'http://127.0.0.1:8080');
+    assert.equal(localBaseUrl('::', 9000), 'http://[::1]:9000');
+    assert.equal(localBaseUrl('fd00::5', 80), 'http://[fd00::5]:80');
+    assert.equal(localBaseUrl('basket.internal', 80), 'http://basket.internal:80');
+  });
+
+  it('SHUTDOWN_TIMEOUT bounds the drain at SIGTERM (default 10 s)', () => {
+    assert.equal(loadConfig({}, '/tmp').shutdownMs, 10_000);
+    assert.equal(loadConfig({ SHUTDOWN_TIMEOUT: '30s' }, '/tmp').shutdownMs, 30_000);
   });
 
   it('parses durations', () => {

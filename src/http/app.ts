@@ -16,6 +16,7 @@ import type { CheckoutService } from '../service/checkout.js';
 import type { GuestService } from '../service/guests.js';
 import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
+import type { PublicUrl } from '../public-url.js';
 import { registerAuth } from './auth.js';
 import type { RateLimiting } from './rate-limit/install.js';
 import { installCors } from './cors.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   log: FastifyBaseLogger;
   /** Request-rate limits (issue 17); absent: none. */
   rateLimits?: RateLimiting;
+  /** The public base URL (OpenAPI `servers`); follows the bound port when PUBLIC_URL is unset. */
+  publicUrl: PublicUrl;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -74,6 +77,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
     // no type coercion ("2" is not a count) and no silent removal of unknown fields (strict schemas reject them)
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // While draining at SIGTERM a request that still arrives on an open connection is served (with `Connection:
+    // close`; the store stays open until every request has finished) instead of Fastify's bare 503, which is not
+    // our envelope.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
@@ -134,6 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       },
     },
+    // the document is built at its first request, after listen: its server URL carries the bound port
+    transformObject: (doc) => ('openapiObject' in doc ? { ...doc.openapiObject, servers: [{ url: deps.publicUrl.base }] } : doc.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

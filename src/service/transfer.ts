@@ -15,8 +15,8 @@ import { qrPng } from './qr-thread.js';
 export interface TransferServiceOptions {
   store: TransferStore;
   guests: GuestService;
-  /** Base URL of this service, without a trailing slash (QR image URLs). */
-  publicUrl: string;
+  /** Base URL of this service, without a trailing slash (QR image URLs), read when a transfer is made. */
+  publicUrl: { readonly base: string };
   transferMs: number;
   now: () => number;
 }
@@ -45,14 +45,14 @@ const tokenInvalid = (): BasketError => new BasketError('TRANSFER_TOKEN_INVALID'
 export class TransferService {
   readonly #store: TransferStore;
   readonly #guests: GuestService;
-  readonly #publicUrl: string;
+  readonly #publicUrl: { readonly base: string };
   readonly #transferMs: number;
   readonly #now: () => number;
 
   constructor(opts: TransferServiceOptions) {
     this.#store = opts.store;
     this.#guests = opts.guests;
-    this.#publicUrl = opts.publicUrl.replace(/\/+$/, '');
+    this.#publicUrl = opts.publicUrl;
     this.#transferMs = opts.transferMs;
     this.#now = opts.now;
   }
@@ -85,7 +85,7 @@ export class TransferService {
       jaySource,
       jayToken,
       url,
-      qrCodeImageUrl: png ? `${this.#publicUrl}/baskets/transfers/${encodeURIComponent(jayToken)}/qr.png` : null,
+      qrCodeImageUrl: png ? `${this.#publicUrl.base}/baskets/transfers/${encodeURIComponent(jayToken)}/qr.png` : null,
       qrCodeImageBase64: png ? png.toString('base64') : null,
     };
   }

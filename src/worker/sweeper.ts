@@ -6,32 +6,40 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { BasketStore, ExpiryStore } from '../store/store.js';
 
 export interface Sweeper {
-  /** One full pass; resolves with how many records went. */
+  /** One full pass; resolves with how many records went (0 when a pass is already running or it stopped). */
   sweep(): Promise<number>;
-  stop(): void;
+  /** Stops the timer; a running pass ends after its current batch (each batch is one store call), awaited here. */
+  stop(): Promise<void>;
 }
 
 export function startSweeper(store: BasketStore & ExpiryStore, opts: { everyMs: number; batch: number; now: () => number; log: FastifyBaseLogger }): Sweeper {
-  let running = false;
-  async function sweep(): Promise<number> {
-    if (running) return 0;
-    running = true;
+  let running: Promise<number> | null = null;
+  let stopped = false;
+  async function pass(): Promise<number> {
     let total = 0;
-    try {
-      for (;;) {
-        const n = (await store.purgeExpiredBaskets(opts.now(), opts.batch)) + (await store.purgeExpired(opts.now(), opts.batch));
-        total += n;
-        if (n < opts.batch) break;
-        await new Promise((r) => setImmediate(r)); // let requests in between batches
-      }
-    } finally {
-      running = false;
+    while (!stopped) {
+      const n = (await store.purgeExpiredBaskets(opts.now(), opts.batch)) + (await store.purgeExpired(opts.now(), opts.batch));
+      total += n;
+      if (n < opts.batch) break;
+      await new Promise((r) => setImmediate(r)); // let requests in between batches
     }
     return total;
+  }
+  function sweep(): Promise<number> {
+    if (running || stopped) return Promise.resolve(0);
+    running = pass().finally(() => (running = null));
+    return running;
   }
   const timer = setInterval(() => {
     sweep().catch((err: unknown) => opts.log.warn({ err }, 'sweep failed'));
   }, opts.everyMs);
   timer.unref();
-  return { sweep, stop: () => clearInterval(timer) };
+  return {
+    sweep,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
 }
