@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { partnerProblem } from './partner-rules.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -330,6 +331,8 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
       if (keys.has(k)) throw new ConfigError(`${source} is invalid at /${i}/apiKeys: API key used by two partners`);
       keys.add(k);
     }
+    const problem = partnerProblem(p);
+    if (problem) throw new ConfigError(`${source} is invalid at /${i}${problem.path}: ${problem.message}`);
   }
   return partners;
 }

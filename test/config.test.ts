@@ -87,6 +87,74 @@ describe('configuration', () => {
     for (const [list, re] of bad) assert.match(configError({ PARTNERS_JSON: JSON.stringify(list) }), re, JSON.stringify(list));
   });
 
+  it('stops the start on partner settings that would only fail later, naming the field', () => {
+    const stripe = { secretKey: 'sk_test_51Abc', publishableKey: 'pk_test_51Abc', webhookSecret: 'whsec_0123456789' };
+    const bad: [unknown, string][] = [
+      [{ ...partner, psps: ['strpe'] }, 'PARTNERS_JSON is invalid at /0/psps/0: unknown payment provider "strpe" (known: sandbox, stripe)'],
+      [{ ...partner, psps: ['sandbox', 'adyen'] }, 'PARTNERS_JSON is invalid at /0/psps/1: unknown payment provider "adyen" (known: sandbox, stripe)'],
+      [{ ...partner, psps: [] }, 'PARTNERS_JSON is invalid at /0/psps: is empty: name at least one payment provider, or leave psps out (sandbox)'],
+      [
+        { ...partner, psps: ['stripe'] },
+        'PARTNERS_JSON is invalid at /0/stripe: payment provider "stripe" is enabled in psps but stripe.secretKey and stripe.publishableKey are not set',
+      ],
+      [{ ...partner, psps: ['stripe'], stripe: { secretKey: 'sk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe: must have required properties publishableKey'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, secretKey: 'pk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/secretKey: is not a Stripe secret key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, publishableKey: 'sk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/publishableKey: is not a Stripe publishable key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, publishableKey: 'pk_live_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/publishableKey: is a live key but stripe.secretKey is a test key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, testMode: false } }, 'PARTNERS_JSON is invalid at /0/stripe/testMode: is false but stripe.secretKey is a test key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, webhookSecret: 'sk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/webhookSecret: is not a Stripe webhook signing secret'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, webhookSecret: undefined } }, 'PARTNERS_JSON is invalid at /0/stripe/webhookSecret: is not set'],
+      [{ ...partner, shopUrl: 'https://' }, 'PARTNERS_JSON is invalid at /0/shopUrl: not an absolute http(s) URL'],
+      [{ ...partner, orderWebhookUrl: 'https://u:p@hooks.example', orderWebhookSecret: 'a-webhook-secret-0123' }, 'PARTNERS_JSON is invalid at /0/orderWebhookUrl: must not contain credentials'],
+      [{ ...partner, jwt: { jwksUrl: 'https://exa mple.com/jwks' } }, 'PARTNERS_JSON is invalid at /0/jwt/jwksUrl: not an absolute http(s) URL'],
+      [{ ...partner, landingUrl: 'https://u:p@shop.example/basket' }, 'PARTNERS_JSON is invalid at /0/landingUrl: The transfer URL must not contain credentials'],
+      [{ ...partner, transferHosts: ['https://shop.example'] }, 'PARTNERS_JSON is invalid at /0/transferHosts/0: "https://shop.example" is not a host'],
+      [{ ...partner, transferHosts: ['shop.example', '*.cdn.example:8443'] }, 'PARTNERS_JSON is invalid at /0/transferHosts/1: "*.cdn.example:8443" is not a host'],
+      [
+        { ...partner, allowedOrigins: ['https://tv.acme.example/'] },
+        'PARTNERS_JSON is invalid at /0/allowedOrigins/0: "https://tv.acme.example/" is not an origin (scheme://host[:port], no path or trailing slash): it would never match; did you mean "https://tv.acme.example"?',
+      ],
+      [{ ...partner, allowedOrigins: ['tv.acme.example'] }, 'PARTNERS_JSON is invalid at /0/allowedOrigins/0: "tv.acme.example" is not an origin'],
+    ];
+    for (const [entry, expected] of bad) {
+      const message = configError({ PARTNERS_JSON: JSON.stringify([entry]) });
+      assert.ok(message.startsWith(expected), `${JSON.stringify(entry)}\n  got:      ${message}\n  expected: ${expected}…`);
+      assert.doesNotMatch(message, /51Abc|0123456789/, 'no key or secret in the message');
+    }
+    // the second partner is named by its index
+    assert.match(configError({ PARTNERS_JSON: JSON.stringify([partner, { ...partner, id: 'p2', apiKeys: ['key-0000002'], psps: ['strpe'] }]) }), /^PARTNERS_JSON is invalid at \/1\/psps\/0: /);
+
+    const good = [
+      { ...partner, psps: ['stripe', 'sandbox'], stripe },
+      { ...partner, id: 'p2', apiKeys: ['key-0000002'], psps: ['stripe'], stripe: { secretKey: 'rk_live_51Abc', publishableKey: 'pk_live_51Abc', webhookSecret: 'whsec_1', testMode: false } },
+      // Stripe keys kept without Stripe in psps (orders of a former setup can still be cancelled): no webhook secret needed
+      { ...partner, id: 'p3', apiKeys: ['key-0000003'], psps: ['sandbox'], stripe: { secretKey: 'sk_test_1', publishableKey: 'pk_test_1' } },
+      {
+        ...partner,
+        id: 'p4',
+        apiKeys: ['key-0000004'],
+        allowedOrigins: ['*', 'https://tv.acme.example', 'http://127.0.0.1:3000'],
+        transferHosts: ['shop.acme.example', 'shop.acme.example:8443', '*.acme-cdn.example'],
+        landingUrl: 'https://shop.acme.example/basket?from=tv#top',
+        shopUrl: 'https://shop.acme.example/',
+        orderWebhookUrl: 'https://hooks.acme.example/basket',
+        orderWebhookSecret: 'a-webhook-secret-0123',
+      },
+    ];
+    const c = loadConfig({ PARTNERS_JSON: JSON.stringify(good) }, '/tmp');
+    assert.deepEqual(c.partners.map((p) => p.id), ['p1', 'p2', 'p3', 'p4']);
+  });
+
+  it('a partner setting that would only fail later stops the real start with one line', () => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: '0', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'basket-cfg-')), PARTNERS_JSON: JSON.stringify([{ ...partner, psps: ['strpe'] }]) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(res.status, 1);
+    assert.equal(res.stderr.trim(), 'basket: configuration error: PARTNERS_JSON is invalid at /0/psps/0: unknown payment provider "strpe" (known: sandbox, stripe)');
+  });
+
   it('reads a partners file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'basket-cfg-'));
     writeFileSync(path.join(dir, 'partners.json'), JSON.stringify([partner]));

@@ -6,6 +6,9 @@ import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import type { ComfortSettings } from '../store/store.js';
 
+/** The providers this service has; a partner's `psps` may name only these (checked at start). */
+export const KNOWN_PSPS = ['sandbox', 'stripe'] as const;
+
 export interface PaymentRequest {
   orderNo: string;
   partnerId: string;
