@@ -25,6 +25,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # the development partner's catalogue (only read with DEV_PARTNER=true, for a first look)
 COPY demo ./demo
+# `docker run --rm basket node scripts/service-key.mjs`: a new guest-token signing key (docs/deploy.md)
+COPY scripts/service-key.mjs ./scripts/
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
