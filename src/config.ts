@@ -76,6 +76,9 @@ export const PartnerSchema = Type.Object(
     psps: Type.Optional(Type.Array(Str)),
     orderWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     orderWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+    /** Where batches of the partner's tracking events are POSTed (signed with analyticsWebhookSecret). */
+    analyticsWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    analyticsWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
     stripe: Type.Optional(
       Type.Object(
         {
@@ -175,6 +178,13 @@ export interface Config {
   pgPoolSize: number;
   /** Deadline of every store call (STORE_TIMEOUT): a store that does not answer within it is unavailable (503). */
   storeTimeoutMs: number;
+  /** Tracking events (issue 23). */
+  events: {
+    /** EVENTS_TTL: events older than this are purged by the sweeper. */
+    ttlMs: number;
+    /** EVENTS_SECRET: key of the user pseudonyms; null = derived from the service's signing key. */
+    secret: string | null;
+  };
   /** Payment providers (issue 4). */
   psp: {
     /** SANDBOX_PSP_DECLINE: the sandbox PSP declines every payment (tests, demos of the failure path). */
@@ -275,6 +285,14 @@ function readString(env: Env, name: string, def: string, pattern?: RegExp, expec
   return raw;
 }
 
+/** EVENTS_SECRET: at least 32 characters; the error names the variable, never the value. */
+function readEventsSecret(env: Env): string | null {
+  const raw = env.EVENTS_SECRET;
+  if (raw === undefined || raw === '') return null;
+  if (raw.length < 32) throw new ConfigError('EVENTS_SECRET is invalid: use at least 32 characters');
+  return raw;
+}
+
 /** The URL of this service on `host`:`port` when no PUBLIC_URL is given (a wildcard address is reached on loopback). */
 export function localBaseUrl(host: string, port: number): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
@@ -323,6 +341,9 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
     }
     if (p.orderWebhookUrl !== undefined && p.orderWebhookSecret === undefined) {
       throw new ConfigError(`${source} is invalid at /${i}/orderWebhookSecret: an orderWebhookUrl needs a secret to sign deliveries`);
+    }
+    if (p.analyticsWebhookUrl !== undefined && p.analyticsWebhookSecret === undefined) {
+      throw new ConfigError(`${source} is invalid at /${i}/analyticsWebhookSecret: an analyticsWebhookUrl needs a secret to sign deliveries`);
     }
     for (const [name, value] of Object.entries(p.rateLimits ?? {})) {
       if (parseRate(value) === null) throw new ConfigError(`${source} is invalid at /${i}/rateLimits/${name}: expected ${RATE_EXPECTED}`);
@@ -429,6 +450,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     runWorkers: readBool(env, 'RUN_WORKERS', true),
     pgPoolSize: readPgPoolSize(env),
     storeTimeoutMs: readStoreTimeout(env),
+    events: {
+      ttlMs: readDuration(env, 'EVENTS_TTL', '90d', 3_600_000),
+      secret: readEventsSecret(env),
+    },
     psp: {
       sandboxDecline: readBool(env, 'SANDBOX_PSP_DECLINE', false),
       stripeApiBase: env.STRIPE_API_BASE ? readString(env, 'STRIPE_API_BASE', '', /^https?:\/\/[^/]+\/?$/, 'an http(s) base URL such as http://127.0.0.1:12111') : null,

@@ -34,6 +34,7 @@ import {
   type PaymentDeadlinePayload,
 } from './service/checkout.js';
 import { OrderDelivery } from './service/orders.js';
+import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayload } from './service/events.js';
 import { OutboxWorker } from './worker/outbox.js';
 
 export interface ServerOptions {
@@ -59,6 +60,8 @@ export interface Server {
   checkout: CheckoutService;
   /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
   outbox: OutboxWorker;
+  /** Tracking events (issue 23): recorded per turn, written to the store off the request's path. */
+  events: EventRecorder;
   /** The public base URL; with PUBLIC_URL unset it follows the address `listen()` bound. */
   publicUrl: PublicUrl;
   /** Listens on config.host:config.port (PORT=0: a free port); resolves with the address, e.g. http://127.0.0.1:8080. */
@@ -127,11 +130,18 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       rateLimitStore ??= await openRateLimitStore(config.storeUrl);
       rateLimits = new RateLimiting({ limits: config.rateLimits, store: rateLimitStore, log, now });
     }
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, ...(rateLimits ? { rateLimits } : {}) };
+    const partnerById = (id: string) => partners.byId(id);
+    const events = new EventRecorder({
+      store,
+      secret: config.events.secret !== null ? Buffer.from(config.events.secret, 'utf8') : serviceKeys.deriveSecret('events-pseudonym'),
+      partner: partnerById,
+      now,
+      log,
+    });
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
-    const partnerById = (id: string) => partners.byId(id);
     const checkout = new CheckoutService({
       store,
       baskets,
@@ -142,8 +152,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       paymentMs: config.lifetimes.paymentMs,
       now,
       log,
+      events,
     });
     const delivery = new OrderDelivery({ store, partner: partnerById, now, log });
+    const analytics = new AnalyticsDelivery({ partner: partnerById, now, log });
     const outbox = new OutboxWorker({
       store,
       now,
@@ -152,10 +164,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_EXPIRE]: (payload) => checkout.expire(payload as ExpirePayload),
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
         [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
+        [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
-    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log }) : null;
+    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log, eventsTtlMs: config.events.ttlMs }) : null;
     if (config.runWorkers) outbox.start();
     return {
       app,
@@ -166,6 +179,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       sweeper,
       checkout,
       outbox,
+      events,
       publicUrl,
       async listen() {
         const address = await app.listen({ host: config.host, port: config.port });
@@ -182,6 +196,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         } finally {
           clearInterval(reaper);
         }
+        // the events of the last requests, before the store goes
+        await events.close();
         rateLimits?.close();
         await rateLimitStore?.close();
         await store.close();

@@ -13,6 +13,7 @@ import type { ServiceKeys } from '../auth/service-keys.js';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { BasketService } from '../service/baskets.js';
 import type { CheckoutService } from '../service/checkout.js';
+import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
 import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
@@ -22,6 +23,7 @@ import type { RateLimiting } from './rate-limit/install.js';
 import { installCors } from './cors.js';
 import { installErrorHandling, installNotFound, sendError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminEventsRoutes } from './routes/admin-events.js';
 import { basketRoutes } from './routes/baskets.js';
 import { checkoutRoutes } from './routes/checkout.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
@@ -29,7 +31,6 @@ import { guestRoutes } from './routes/guests.js';
 import { landingRoutes } from './routes/landing.js';
 import { healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
-import { decodeTracking } from './tracking.js';
 import { lazyChildLogger } from './request-logger.js';
 import { BasketError } from '../domain/errors.js';
 import { containsNul, mayHoldNul } from '../domain/nul.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   rateLimits?: RateLimiting;
   /** The public base URL (OpenAPI `servers`); follows the bound port when PUBLIC_URL is unset. */
   publicUrl: PublicUrl;
+  /** Tracking events of basket actions (issue 23). */
+  events: EventRecorder;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -115,8 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     reply.header('X-API-Version', version);
     if (request.url.includes('%00')) throw nulRefused('url');
-    const tracking = request.headers['x-jay-tracking'];
-    if (typeof tracking === 'string' && decodeTracking(tracking) === null) request.log.debug('ignored an undecodable X-JAY-Tracking header');
+    // X-JAY-Tracking is decoded where an event is recorded (attributionOf), never a failure
     done();
   });
 
@@ -149,11 +151,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = registerAuth(app, partners, deps.tokens);
   // before the routes: it adds its checks to each route as the route is added
   deps.rateLimits?.install(app, auth);
-  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, auth, hide: false });
-  await app.register(basketRoutes, { baskets: deps.baskets, auth, hide: true });
-  await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: false });
-  await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: true });
-  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners });
+  const { events } = deps;
+  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, events, auth, hide: false });
+  await app.register(basketRoutes, { baskets: deps.baskets, events, auth, hide: true });
+  await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: false });
+  await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: true });
+  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events });
   if (deps.checkout) {
     const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };
     await app.register(checkoutRoutes, { prefix: '/v2', ...checkoutOpts, hide: false });
@@ -161,6 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now });
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
+  await app.register(adminEventsRoutes, { store: deps.store, events, partners, adminKey: config.adminKey, retentionMs: config.events.ttlMs, now: deps.baskets.now });
   await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -74,6 +74,9 @@ export interface EventInput {
   apiVersion: string | null;
 }
 
+/** What a request tells about where an action came from; kept on an order for the events of its outcome. */
+export type EventAttribution = Pick<EventInput, 'tracking' | 'sessionId' | 'startTime' | 'source' | 'provider' | 'apiVersion'>;
+
 export interface StoredEvent extends EventInput {
   /** The event's position in its partner's list: pass it as `after` to list the events that follow. */
   id: string;
