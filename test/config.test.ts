@@ -221,6 +221,20 @@ describe('configuration', () => {
     assert.equal(loadConfig({ SHUTDOWN_TIMEOUT: '30s' }, '/tmp').shutdownMs, 30_000);
   });
 
+  it('EVENTS_TTL (default 90 days) and EVENTS_SECRET (at least 32 characters, never echoed); an analytics webhook needs its secret', () => {
+    assert.deepEqual(loadConfig({}, '/tmp').events, { ttlMs: 90 * 86_400_000, secret: null });
+    const secret = 'an-events-secret-of-32-characters!';
+    assert.deepEqual(loadConfig({ EVENTS_TTL: '30d', EVENTS_SECRET: secret }, '/tmp').events, { ttlMs: 30 * 86_400_000, secret });
+    assert.match(configError({ EVENTS_TTL: '10s' }), /^EVENTS_TTL=/);
+    const short = configError({ EVENTS_SECRET: 'short-secret-value' });
+    assert.match(short, /^EVENTS_SECRET is invalid/);
+    assert.doesNotMatch(short, /short-secret-value/);
+    const hook = { ...partner, analyticsWebhookUrl: 'https://stats.example/hook' };
+    assert.match(configError({ PARTNERS_JSON: JSON.stringify([hook]) }), /\/0\/analyticsWebhookSecret: an analyticsWebhookUrl needs a secret/);
+    const c = loadConfig({ PARTNERS_JSON: JSON.stringify([{ ...hook, analyticsWebhookSecret: 'a-webhook-secret-16' }]) }, '/tmp');
+    assert.equal(c.partners[0]!.analyticsWebhookUrl, 'https://stats.example/hook');
+  });
+
   it('parses durations', () => {
     assert.equal(parseDuration('500ms'), 500);
     assert.equal(parseDuration('60'), 60_000);
