@@ -22,6 +22,7 @@ import type {
   BasketStore,
   CatalogueStore,
   ComfortStore,
+  EventAttribution,
   IdempotencyStore,
   Order,
   OrderLine,
@@ -31,7 +32,6 @@ import type {
 } from '../store/store.js';
 import type { BasketOwner, BasketService } from './baskets.js';
 import { NO_ATTRIBUTION, type EventRecorder } from './events.js';
-import type { EventAttribution } from '../store/store.js';
 
 export const TOPIC_EXPIRE = 'checkout.expire';
 export const TOPIC_ORDER = 'order.process';
