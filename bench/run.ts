@@ -544,23 +544,29 @@ function scenarios(t: Tokens): Scenario[] {
    * of writes would not tell the difference; the line's content does. One random product per user keeps the lists
    * short (twice GET's).
    */
-  const assignShares = () =>
+  const assignShares = (extra: Record<string, string> = {}) =>
     perConnectionList((c) =>
       shuffle(
         shareOf(c).flatMap((i) => {
           const path = `/v2/baskets/users/${t.users[i]}/products/p${Math.floor(Math.random() * 10)}`;
-          return [1, 2].map((count) => ({ method: 'POST', path, headers: auth(i), body: `{"count":${count}}` }));
+          return [1, 2].map((count) => ({ method: 'POST', path, headers: { ...auth(i), ...extra }, body: `{"count":${count}}` }));
         }),
       ),
     );
-  const assign = (): autocannon.Request => ({
+  const assign = (extra: Record<string, string> = {}): autocannon.Request => ({
     setupRequest: (req) => {
       const i = pick();
       const p = Math.floor(Math.random() * 10);
       const count = 1 + Math.floor(Math.random() * 3);
-      return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: auth(i), body: `{"count":${count}}` };
+      return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: { ...auth(i), ...extra }, body: `{"count":${count}}` };
     },
   });
+  /** A playout's tracking header (the seeds' example session, with a provider), as every device request carries it. */
+  const tracked = {
+    'x-jay-tracking': Buffer.from(
+      JSON.stringify({ session_id: 'example-session-id-1234', start_time: '2025-01-01T12:00:00.000000', source: 'jay.api.playout.example', provider_id: 'netflix' }),
+    ).toString('base64'),
+  };
   const mixed: autocannon.Request = {
     setupRequest: (req, ctx) => (Math.random() < 0.9 ? get().setupRequest as (r: autocannon.Request, c: object) => autocannon.Request : assign().setupRequest as (r: autocannon.Request, c: object) => autocannon.Request)(req, ctx),
   };
@@ -657,6 +663,13 @@ function scenarios(t: Tokens): Scenario[] {
     },
     { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()], perConnection: getShares() },
     { name: 'assign', title: 'assign product (POST, many users)', target: 'service', requests: [assign()], perConnection: assignShares() },
+    {
+      name: 'assign-tracked',
+      title: 'assign with an X-JAY-Tracking header: the same requests, each recording its tracking event',
+      target: 'service',
+      requests: [assign(tracked)],
+      perConnection: assignShares(tracked),
+    },
     {
       name: 'assign-dynamic',
       title: 'assign with each request built as it is sent (random user, product and count), as the bench did before',
@@ -763,6 +776,14 @@ async function main(): Promise<void> {
           // the bench's own guest-signing key (DATA_DIR/service-keys.json) and issuer, whatever the shell has set
           SERVICE_KEYS: '',
           SERVICE_ISSUER: 'basket',
+          // Rate limits on, counting every request as in production, but far above what the bench sends from one
+          // address with one API key (~30,000 req/s): what is measured is the cost of counting, never a 429.
+          RATE_LIMIT_PARTNER: '1000000000/1m',
+          RATE_LIMIT_USER: '1000000000/1m',
+          RATE_LIMIT_GUEST_IP: '1000000000/1m',
+          RATE_LIMIT_REDEEM_IP: '1000000000/1m',
+          RATE_LIMIT_PUBLIC_IP: '1000000000/1m',
+          RATE_LIMIT_AUTH_FAILURES_IP: '1000000000/1m',
         },
         /listening on http:\/\/127\.0\.0\.1:(\d+)/,
         args['service-log'],

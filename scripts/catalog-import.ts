@@ -30,7 +30,8 @@ if (errors.length > 0) {
   for (const e of errors.slice(0, 50)) console.error(`${file}:${e.line}: ${e.message}`);
   fail(`${errors.length} invalid line(s); nothing imported`);
 }
-const store = await openStore(config.storeUrl);
+// The whole file is one upsert: a request's deadline (STORE_TIMEOUT) is too short for a large catalogue.
+const store = await openStore(config.storeUrl, { timeoutMs: Math.max(config.storeTimeoutMs, 60_000) });
 try {
   const n = await store.upsertProducts(partnerId, products);
   console.log(`imported ${n} product(s) into the catalogue of ${partnerId}`);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { partnerProblem } from './partner-rules.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -27,6 +28,20 @@ const PartnerJwtSchema = Type.Object(
     issuer: Type.Optional(Str),
     audience: Type.Optional(Str),
     clockToleranceSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
+
+/** A rate as `<max>/<window>` (`600/1m`, `200000/10s`), or `0` for none; see parseRate. */
+const RateString = Type.String({ pattern: '^\\s*\\d+\\s*(/\\s*\\d+\\s*(ms|s|m|h|d)?\\s*)?$' });
+
+/** Per-partner overrides of the request-rate limits (RATE_LIMIT_PARTNER, RATE_LIMIT_USER). */
+const PartnerRateLimitsSchema = Type.Object(
+  {
+    /** All requests made with the partner's API keys. */
+    partner: Type.Optional(RateString),
+    /** Each authenticated user of the partner. */
+    user: Type.Optional(RateString),
   },
   { additionalProperties: false },
 );
@@ -61,6 +76,9 @@ export const PartnerSchema = Type.Object(
     psps: Type.Optional(Type.Array(Str)),
     orderWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     orderWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+    /** Where batches of the partner's tracking events are POSTed (signed with analyticsWebhookSecret). */
+    analyticsWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    analyticsWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
     stripe: Type.Optional(
       Type.Object(
         {
@@ -72,6 +90,7 @@ export const PartnerSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    rateLimits: Type.Optional(PartnerRateLimitsSchema),
   },
   { additionalProperties: false },
 );
@@ -99,6 +118,28 @@ export interface EdgeLimits {
   keepAliveTimeoutMs: number;
 }
 
+/** A request rate: at most `max` per fixed window of `windowMs`; max 0 = no limit. */
+export interface Rate {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** The request-rate limits (issue 17); defaults in loadConfig, documented in README.md. */
+export interface RateLimits {
+  /** All requests with one partner's API keys (RATE_LIMIT_PARTNER); a partner's `rateLimits.partner` overrides it. */
+  partner: Rate;
+  /** Each authenticated user, counted after authentication (RATE_LIMIT_USER); `rateLimits.user` overrides it. */
+  user: Rate;
+  /** Guest creation per client address (RATE_LIMIT_GUEST_IP). */
+  guestIp: Rate;
+  /** Transfer redemption, landing page and QR image per client address (RATE_LIMIT_REDEEM_IP). */
+  redeemIp: Rate;
+  /** Other routes without an API key per client address (RATE_LIMIT_PUBLIC_IP). */
+  publicIp: Rate;
+  /** Failed authentications per client address; beyond, 429 on authenticated routes (RATE_LIMIT_AUTH_FAILURES_IP). */
+  authFailuresIp: Rate;
+}
+
 export interface Lifetimes {
   basketMs: number;
   guestMs: number;
@@ -122,14 +163,22 @@ export interface Config {
   /** Log every request (off by default: it costs a third of the hot path's throughput). */
   logRequests: boolean;
   workers: number;
-  /** Public base URL of this service (QR image URLs, landing page); default http://host:port. */
+  /**
+   * Public base URL of this service (OpenAPI server, QR image URLs, landing page); default http://host:port.
+   * Without PUBLIC_URL the server replaces it by the address it bound (PORT=0: the port is known only then).
+   */
   publicUrl: string;
+  /** PUBLIC_URL was given: publicUrl is fixed, whatever address the server binds. */
+  publicUrlSet: boolean;
+  /** SHUTDOWN_TIMEOUT: how long SIGTERM waits for requests and background work before the process exits anyway. */
+  shutdownMs: number;
   adminKey: string | null;
   partners: PartnerConfig[];
   /** True when the built-in development partner is on (README walk-through). */
   devPartner: boolean;
   limits: Limits;
   edge: EdgeLimits;
+  rateLimits: RateLimits;
   lifetimes: Lifetimes;
   tokenCacheSize: number;
   /** How long add-to-basket may reuse a catalogue hit (PRODUCT_CACHE_TTL); 0 = read the store every time. */
@@ -142,6 +191,15 @@ export interface Config {
   runWorkers: boolean;
   /** Connections per process in the PostgreSQL pool (PG_POOL_SIZE). */
   pgPoolSize: number;
+  /** Deadline of every store call (STORE_TIMEOUT): a store that does not answer within it is unavailable (503). */
+  storeTimeoutMs: number;
+  /** Tracking events (issue 23). */
+  events: {
+    /** EVENTS_TTL: events older than this are purged by the sweeper. */
+    ttlMs: number;
+    /** EVENTS_SECRET: key of the user pseudonyms; null = derived from the service's signing key. */
+    secret: string | null;
+  };
   /** Payment providers (issue 4). */
   psp: {
     /** SANDBOX_PSP_DECLINE: the sandbox PSP declines every payment (tests, demos of the failure path). */
@@ -177,6 +235,33 @@ export function parseDuration(value: string): number | null {
   const m = DURATION.exec(value.trim());
   if (!m) return null;
   return Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
+}
+
+const RATE = /^\s*(\d+)\s*(?:\/\s*(\d+\s*(?:ms|s|m|h|d)?)\s*)?$/;
+/** Largest max of a rate (the counters are 32-bit in PostgreSQL). */
+export const MAX_RATE = 1_000_000_000;
+const MIN_RATE_WINDOW_MS = 1000;
+const MAX_RATE_WINDOW_MS = 86_400_000;
+
+/** Parses `<max>/<window>` (`600/1m`, `30/10m`, `200000/10s`) or `0` (no limit); null when invalid. */
+export function parseRate(value: string): Rate | null {
+  const m = RATE.exec(value);
+  if (!m) return null;
+  const max = Number(m[1]);
+  if (!Number.isSafeInteger(max) || max > MAX_RATE) return null;
+  if (m[2] === undefined) return max === 0 ? { max: 0, windowMs: 60_000 } : null;
+  const windowMs = parseDuration(m[2].replace(/\s+/g, ''));
+  if (windowMs === null || windowMs < MIN_RATE_WINDOW_MS || windowMs > MAX_RATE_WINDOW_MS) return null;
+  return { max, windowMs };
+}
+
+const RATE_EXPECTED = 'a rate like 600/1m (at most 1000000000 per a window of 1s to 1d), or 0 for no limit';
+
+function readRate(env: Env, name: string, def: string): Rate {
+  const raw = env[name];
+  const rate = parseRate(raw === undefined || raw === '' ? def : raw);
+  if (rate === null) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${RATE_EXPECTED}`);
+  return rate;
 }
 
 function readInt(env: Env, name: string, def: number, min: number, max: number): number {
@@ -248,9 +333,28 @@ function readEdge(env: Env, trustProxy: boolean): EdgeLimits {
   return { maxConnections, maxConnectionsPerIp, requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs };
 }
 
+/** EVENTS_SECRET: at least 32 characters; the error names the variable, never the value. */
+function readEventsSecret(env: Env): string | null {
+  const raw = env.EVENTS_SECRET;
+  if (raw === undefined || raw === '') return null;
+  if (raw.length < 32) throw new ConfigError('EVENTS_SECRET is invalid: use at least 32 characters');
+  return raw;
+}
+
+/** The URL of this service on `host`:`port` when no PUBLIC_URL is given (a wildcard address is reached on loopback). */
+export function localBaseUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
 /** PG_POOL_SIZE: connections per process in the PostgreSQL pool (default 10). */
 export function readPgPoolSize(env: Env): number {
   return readInt(env, 'PG_POOL_SIZE', 10, 1, 1000);
+}
+
+/** STORE_TIMEOUT: how long a store call may take before the store counts as unavailable (default 1s). */
+export function readStoreTimeout(env: Env): number {
+  return readDuration(env, 'STORE_TIMEOUT', '1s', 100, 60_000);
 }
 
 /** Validates a partners list (from PARTNERS_FILE or PARTNERS_JSON); `source` names the variable in errors. */
@@ -286,10 +390,18 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
     if (p.orderWebhookUrl !== undefined && p.orderWebhookSecret === undefined) {
       throw new ConfigError(`${source} is invalid at /${i}/orderWebhookSecret: an orderWebhookUrl needs a secret to sign deliveries`);
     }
+    if (p.analyticsWebhookUrl !== undefined && p.analyticsWebhookSecret === undefined) {
+      throw new ConfigError(`${source} is invalid at /${i}/analyticsWebhookSecret: an analyticsWebhookUrl needs a secret to sign deliveries`);
+    }
+    for (const [name, value] of Object.entries(p.rateLimits ?? {})) {
+      if (parseRate(value) === null) throw new ConfigError(`${source} is invalid at /${i}/rateLimits/${name}: expected ${RATE_EXPECTED}`);
+    }
     for (const k of p.apiKeys) {
       if (keys.has(k)) throw new ConfigError(`${source} is invalid at /${i}/apiKeys: API key used by two partners`);
       keys.add(k);
     }
+    const problem = partnerProblem(p);
+    if (problem) throw new ConfigError(`${source} is invalid at /${i}${problem.path}: ${problem.message}`);
   }
   return partners;
 }
@@ -309,6 +421,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const logLevel = readString(env, 'LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'fatal, error, warn, info, debug, trace or silent');
 
   let partners: PartnerConfig[] = [];
+  if (env.PARTNERS_FILE && env.PARTNERS_JSON) {
+    throw new ConfigError('PARTNERS_FILE and PARTNERS_JSON are both set: give the partners in only one of them');
+  }
   if (env.PARTNERS_FILE) {
     let text: string;
     try {
@@ -320,10 +435,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   } else if (env.PARTNERS_JSON) {
     partners = parsePartners(env.PARTNERS_JSON, 'PARTNERS_JSON');
   }
+  const publicUrlSet = env.PUBLIC_URL !== undefined && env.PUBLIC_URL !== '';
+  const publicUrl = readString(env, 'PUBLIC_URL', localBaseUrl(host, port), /^https?:\/\/[^/]+/, 'an http(s) URL').replace(/\/+$/, '');
   const devPartner = readBool(env, 'DEV_PARTNER', !production && partners.length === 0);
   if (devPartner) {
     if (partners.some((p) => p.id === DEV_PARTNER.id)) throw new ConfigError(`DEV_PARTNER=true but a configured partner already has the id ${DEV_PARTNER.id}`);
-    partners = [...partners, { ...DEV_PARTNER, landingUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/landing` }];
+    // its landing page is this service's own (createServer keeps it on the bound address when PUBLIC_URL is unset)
+    partners = [...partners, { ...DEV_PARTNER, landingUrl: `${publicUrl}/landing` }];
   }
   if (partners.length === 0) throw new ConfigError('PARTNERS_FILE is not set: no partner is configured (set PARTNERS_FILE, PARTNERS_JSON or DEV_PARTNER=true)');
 
@@ -338,7 +456,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const adminKey = adminKeyRaw ? adminKeyRaw : devPartner ? DEV_ADMIN_KEY : null;
 
   const trustProxy = readBool(env, 'TRUST_PROXY', false);
-  const publicUrl = readString(env, 'PUBLIC_URL', `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`, /^https?:\/\/[^/]+/, 'an http(s) URL').replace(/\/+$/, '');
 
   return {
     host,
@@ -349,6 +466,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logRequests: readBool(env, 'LOG_REQUESTS', false),
     workers: readInt(env, 'WORKERS', 1, 1, 64),
     publicUrl,
+    publicUrlSet,
+    shutdownMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 1000, 3_600_000),
     adminKey,
     partners,
     devPartner,
@@ -358,6 +477,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       bodyLimit: readInt(env, 'BODY_LIMIT', 16_384, 1024, 10 * 1024 * 1024),
     },
     edge: readEdge(env, trustProxy),
+    rateLimits: {
+      partner: readRate(env, 'RATE_LIMIT_PARTNER', '200000/10s'),
+      user: readRate(env, 'RATE_LIMIT_USER', '600/1m'),
+      guestIp: readRate(env, 'RATE_LIMIT_GUEST_IP', '30/1m'),
+      redeemIp: readRate(env, 'RATE_LIMIT_REDEEM_IP', '60/1m'),
+      publicIp: readRate(env, 'RATE_LIMIT_PUBLIC_IP', '300/1m'),
+      authFailuresIp: readRate(env, 'RATE_LIMIT_AUTH_FAILURES_IP', '30/10m'),
+    },
     lifetimes: {
       basketMs: readDuration(env, 'BASKET_TTL', '30d', 60_000),
       guestMs: readDuration(env, 'GUEST_TTL', '30d', 60_000),
@@ -373,6 +500,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     trustProxy,
     runWorkers: readBool(env, 'RUN_WORKERS', true),
     pgPoolSize: readPgPoolSize(env),
+    storeTimeoutMs: readStoreTimeout(env),
+    events: {
+      ttlMs: readDuration(env, 'EVENTS_TTL', '90d', 3_600_000),
+      secret: readEventsSecret(env),
+    },
     psp: {
       sandboxDecline: readBool(env, 'SANDBOX_PSP_DECLINE', false),
       stripeApiBase: env.STRIPE_API_BASE ? readString(env, 'STRIPE_API_BASE', '', /^https?:\/\/[^/]+\/?$/, 'an http(s) base URL such as http://127.0.0.1:12111') : null,

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
-import { DEV_PARTNER, type Config } from './config.js';
+import { DEV_PARTNER, type Config, type PartnerConfig } from './config.js';
+import { PublicUrl } from './public-url.js';
 import { PartnerRegistry } from './auth/partners.js';
 import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
 import { createTokenVerifier } from './auth/tokens.js';
@@ -17,6 +18,8 @@ import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
 import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
+import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
+import { RateLimiting } from './http/rate-limit/install.js';
 import type { Store } from './store/store.js';
 import { startSweeper, type Sweeper } from './worker/sweeper.js';
 import { PspRegistry, type Psp } from './psp/psp.js';
@@ -32,6 +35,7 @@ import {
   type PaymentDeadlinePayload,
 } from './service/checkout.js';
 import { OrderDelivery } from './service/orders.js';
+import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayload } from './service/events.js';
 import { OutboxWorker } from './worker/outbox.js';
 
 export interface ServerOptions {
@@ -42,6 +46,8 @@ export interface ServerOptions {
   store?: Store;
   /** Payment providers to use instead of the configured sandbox and Stripe (tests). */
   psps?: Psp[];
+  /** Use this rate-limit counter store instead of opening one for config.storeUrl (closed with the server). */
+  rateLimitStore?: RateLimitStore;
 }
 
 export interface Server {
@@ -55,6 +61,16 @@ export interface Server {
   checkout: CheckoutService;
   /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
   outbox: OutboxWorker;
+  /** Tracking events (issue 23): recorded per turn, written to the store off the request's path. */
+  events: EventRecorder;
+  /** The public base URL; with PUBLIC_URL unset it follows the address `listen()` bound. */
+  publicUrl: PublicUrl;
+  /** Listens on config.host:config.port (PORT=0: a free port); resolves with the address, e.g. http://127.0.0.1:8080. */
+  listen(): Promise<string>;
+  /**
+   * Stops accepting connections, lets requests in flight finish, stops the background workers at a safe point (the
+   * outbox message being handled finishes, the sweep batch in progress ends), then closes the store.
+   */
   close(): Promise<void>;
 }
 
@@ -66,6 +82,19 @@ async function seedDemoCatalogue(store: Store): Promise<void> {
   const { products, errors } = parseProductLines(await readFile(DEMO_CATALOGUE, 'utf8'));
   if (errors.length > 0) throw new Error(`demo catalogue is invalid: ${JSON.stringify(errors)}`);
   await store.upsertProducts(DEV_PARTNER.id, products);
+}
+
+/**
+ * The development partner's landing page is this service's own: its URL is read from the public URL when a
+ * transfer is made, so that it carries the port bound with PORT=0.
+ */
+function withOwnLandingPage(partners: readonly PartnerConfig[], publicUrl: PublicUrl): PartnerConfig[] {
+  return partners.map((p) => {
+    if (p.id !== DEV_PARTNER.id) return p;
+    const copy = { ...p };
+    Object.defineProperty(copy, 'landingUrl', { get: () => `${publicUrl.base}/landing`, enumerable: true });
+    return copy;
+  });
 }
 
 /**
@@ -83,10 +112,13 @@ function serviceLogger(options: boolean | Record<string, unknown> | undefined, l
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const now = opts.now ?? Date.now;
-  const store = opts.store ?? (await openStore(config.storeUrl));
+  const store = opts.store ?? (await openStore(config.storeUrl, { pgPoolSize: config.pgPoolSize, timeoutMs: config.storeTimeoutMs }));
+  let rateLimitStore: RateLimitStore | null = opts.rateLimitStore ?? null;
+  let rateLimits: RateLimiting | null = null;
   try {
     const serviceKeys = await loadServiceKeys({ config: config.serviceKeys, dataDir: config.dataDir, issuer: config.serviceIssuer });
-    const partners = new PartnerRegistry(config.partners);
+    const publicUrl = new PublicUrl(config);
+    const partners = new PartnerRegistry(config.devPartner ? withOwnLandingPage(config.partners, publicUrl) : config.partners);
     const tokens = createTokenVerifier({ serviceKeys, cacheSize: config.tokenCacheSize, now });
     const baskets = new BasketService({
       store,
@@ -98,13 +130,25 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     if (config.devPartner) await seedDemoCatalogue(store);
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs, tokens });
-    const transfers = new TransferService({ store, guests, publicUrl: config.publicUrl, transferMs: config.lifetimes.transferMs, now });
+    const transfers = new TransferService({ store, guests, publicUrl, transferMs: config.lifetimes.transferMs, now });
     const log = serviceLogger(opts.logger, config.logLevel);
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log };
+    // counters next to the data (the same SQLite directory, PostgreSQL schema or Redis): shared by every process
+    if (Object.values(config.rateLimits).some((rate) => rate.max > 0)) {
+      rateLimitStore ??= await openRateLimitStore(config.storeUrl);
+      rateLimits = new RateLimiting({ limits: config.rateLimits, store: rateLimitStore, log, now });
+    }
+    const partnerById = (id: string) => partners.byId(id);
+    const events = new EventRecorder({
+      store,
+      secret: config.events.secret !== null ? Buffer.from(config.events.secret, 'utf8') : serviceKeys.deriveSecret('events-pseudonym'),
+      partner: partnerById,
+      now,
+      log,
+    });
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
-    const partnerById = (id: string) => partners.byId(id);
     const checkout = new CheckoutService({
       store,
       baskets,
@@ -115,8 +159,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       paymentMs: config.lifetimes.paymentMs,
       now,
       log,
+      events,
     });
     const delivery = new OrderDelivery({ store, partner: partnerById, now, log });
+    const analytics = new AnalyticsDelivery({ partner: partnerById, now, log });
     const outbox = new OutboxWorker({
       store,
       now,
@@ -125,10 +171,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_EXPIRE]: (payload) => checkout.expire(payload as ExpirePayload),
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
         [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
+        [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
-    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log }) : null;
+    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log, eventsTtlMs: config.events.ttlMs }) : null;
     if (config.runWorkers) outbox.start();
     return {
       app,
@@ -139,14 +186,33 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       sweeper,
       checkout,
       outbox,
+      events,
+      publicUrl,
+      async listen() {
+        const address = await app.listen({ host: config.host, port: config.port });
+        publicUrl.bind(app.server.address());
+        return address;
+      },
       async close() {
-        sweeper?.stop();
-        await outbox.stop();
-        await app.close();
+        // A response to a request in flight leaves its keep-alive connection open and idle, and an idle connection
+        // holds the server's close for the keep-alive timeout (72 s in Fastify): close idle ones as they appear.
+        const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+        try {
+          // requests and background work drain together; the store they use closes last
+          await Promise.all([app.close(), sweeper?.stop(), outbox.stop()]);
+        } finally {
+          clearInterval(reaper);
+        }
+        // the events of the last requests, before the store goes
+        await events.close();
+        rateLimits?.close();
+        await rateLimitStore?.close();
         await store.close();
       },
     };
   } catch (err) {
+    rateLimits?.close();
+    await rateLimitStore?.close();
     await store.close();
     throw err;
   }

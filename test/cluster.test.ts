@@ -1,6 +1,6 @@
 /**
  * `WORKERS=n` (node:cluster): the primary forks n server processes that share one port and one store, and the
- * cart limit holds across them.
+ * cart limit holds across them; SIGTERM to the primary drains the workers, then the primary exits.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,5 +53,22 @@ describe('WORKERS=2 (node:cluster)', () => {
     assert.equal(results.filter((r) => r.status === 422).length, 40);
     const basket = (await (await fetch(`http://127.0.0.1:${port}/v2/baskets/users/cu`, { headers })).json()) as { data: { cart: { productId: string }[] } };
     assert.deepEqual(basket.data.cart.map((l) => l.productId).sort(), ok.sort());
+  });
+
+  it('SIGTERM: the primary forwards it to its workers and exits 0 once they have', async () => {
+    const workers = childPids(primary.pid!);
+    assert.equal(workers.length, 2);
+    const exit = new Promise<[number | null, string | null]>((resolve) => primary.once('exit', (code, signal) => resolve([code, signal])));
+    primary.kill('SIGTERM');
+    assert.deepEqual(await exit, [0, null]);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.deepEqual(workers.filter(alive), [], 'no worker outlives the primary');
   });
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, defaultMaxConnections, loadConfig, parseDuration } from '../src/config.js';
+import { ConfigError, defaultMaxConnections, loadConfig, localBaseUrl, parseDuration, parseRate } from '../src/config.js';
 
 const partner = { id: 'p1', apiKeys: ['key-0000001'], jwt: { secret: 'a-secret-of-16-chars!' } };
 
@@ -34,6 +34,8 @@ describe('configuration', () => {
     assert.equal(loadConfig({ PAYMENT_TTL: '7d' }, '/srv/app').lifetimes.paymentMs, 7 * 86_400_000);
     assert.equal(c.productCacheMs, 1000);
     assert.equal(loadConfig({ PRODUCT_CACHE_TTL: '0s' }, '/srv/app').productCacheMs, 0);
+    assert.equal(c.storeTimeoutMs, 1000);
+    assert.equal(loadConfig({ STORE_TIMEOUT: '250ms' }, '/srv/app').storeTimeoutMs, 250);
   });
 
   it('turns the dev partner off in production and then needs partners', () => {
@@ -55,6 +57,8 @@ describe('configuration', () => {
       [{ PRODUCT_CACHE_TTL: '-1s' }, /^PRODUCT_CACHE_TTL=/],
       [{ PAYMENT_TTL: '8d' }, /^PAYMENT_TTL="8d" is invalid: .*60000 to 604800000 ms/],
       [{ PAYMENT_TTL: '30s' }, /^PAYMENT_TTL=/],
+      [{ STORE_TIMEOUT: '50ms' }, /^STORE_TIMEOUT="50ms" is invalid: .*100 to 60000 ms/],
+      [{ STORE_TIMEOUT: '2m' }, /^STORE_TIMEOUT=/],
       [{ STORE_URL: 'mysql://x' }, /^STORE_URL=/],
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
       [{ DEV_PARTNER: 'maybe' }, /^DEV_PARTNER=/],
@@ -62,6 +66,8 @@ describe('configuration', () => {
       [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL=/],
       [{ PARTNERS_JSON: '{not json' }, /^PARTNERS_JSON is not valid JSON/],
       [{ PARTNERS_FILE: '/nonexistent/partners.json' }, /^PARTNERS_FILE=.*cannot be read/],
+      [{ SHUTDOWN_TIMEOUT: '0s' }, /^SHUTDOWN_TIMEOUT=/],
+      [{ SHUTDOWN_TIMEOUT: 'soon' }, /^SHUTDOWN_TIMEOUT=/],
     ];
     for (const [env, re] of cases) assert.match(configError(env), re, JSON.stringify(env));
   });
@@ -81,11 +87,152 @@ describe('configuration', () => {
     for (const [list, re] of bad) assert.match(configError({ PARTNERS_JSON: JSON.stringify(list) }), re, JSON.stringify(list));
   });
 
+  it('stops the start on partner settings that would only fail later, naming the field', () => {
+    const stripe = { secretKey: 'sk_test_51Abc', publishableKey: 'pk_test_51Abc', webhookSecret: 'whsec_0123456789' };
+    const bad: [unknown, string][] = [
+      [{ ...partner, psps: ['strpe'] }, 'PARTNERS_JSON is invalid at /0/psps/0: unknown payment provider "strpe" (known: sandbox, stripe)'],
+      [{ ...partner, psps: ['sandbox', 'adyen'] }, 'PARTNERS_JSON is invalid at /0/psps/1: unknown payment provider "adyen" (known: sandbox, stripe)'],
+      [{ ...partner, psps: [] }, 'PARTNERS_JSON is invalid at /0/psps: is empty: name at least one payment provider, or leave psps out (sandbox)'],
+      [
+        { ...partner, psps: ['stripe'] },
+        'PARTNERS_JSON is invalid at /0/stripe: payment provider "stripe" is enabled in psps but stripe.secretKey and stripe.publishableKey are not set',
+      ],
+      [{ ...partner, psps: ['stripe'], stripe: { secretKey: 'sk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe: must have required properties publishableKey'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, secretKey: 'pk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/secretKey: is not a Stripe secret key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, publishableKey: 'sk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/publishableKey: is not a Stripe publishable key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, publishableKey: 'pk_live_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/publishableKey: is a live key but stripe.secretKey is a test key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, testMode: false } }, 'PARTNERS_JSON is invalid at /0/stripe/testMode: is false but stripe.secretKey is a test key'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, webhookSecret: 'sk_test_51Abc' } }, 'PARTNERS_JSON is invalid at /0/stripe/webhookSecret: is not a Stripe webhook signing secret'],
+      [{ ...partner, psps: ['stripe'], stripe: { ...stripe, webhookSecret: undefined } }, 'PARTNERS_JSON is invalid at /0/stripe/webhookSecret: is not set'],
+      [{ ...partner, shopUrl: 'https://' }, 'PARTNERS_JSON is invalid at /0/shopUrl: not an absolute http(s) URL'],
+      [{ ...partner, orderWebhookUrl: 'https://u:p@hooks.example', orderWebhookSecret: 'a-webhook-secret-0123' }, 'PARTNERS_JSON is invalid at /0/orderWebhookUrl: must not contain credentials'],
+      [{ ...partner, jwt: { jwksUrl: 'https://exa mple.com/jwks' } }, 'PARTNERS_JSON is invalid at /0/jwt/jwksUrl: not an absolute http(s) URL'],
+      [{ ...partner, landingUrl: 'https://u:p@shop.example/basket' }, 'PARTNERS_JSON is invalid at /0/landingUrl: The transfer URL must not contain credentials'],
+      [{ ...partner, transferHosts: ['https://shop.example'] }, 'PARTNERS_JSON is invalid at /0/transferHosts/0: "https://shop.example" is not a host'],
+      [{ ...partner, transferHosts: ['shop.example', '*.cdn.example:8443'] }, 'PARTNERS_JSON is invalid at /0/transferHosts/1: "*.cdn.example:8443" is not a host'],
+      [
+        { ...partner, allowedOrigins: ['https://tv.acme.example/'] },
+        'PARTNERS_JSON is invalid at /0/allowedOrigins/0: "https://tv.acme.example/" is not an origin (scheme://host[:port], no path or trailing slash): it would never match; did you mean "https://tv.acme.example"?',
+      ],
+      [{ ...partner, allowedOrigins: ['tv.acme.example'] }, 'PARTNERS_JSON is invalid at /0/allowedOrigins/0: "tv.acme.example" is not an origin'],
+    ];
+    for (const [entry, expected] of bad) {
+      const message = configError({ PARTNERS_JSON: JSON.stringify([entry]) });
+      assert.ok(message.startsWith(expected), `${JSON.stringify(entry)}\n  got:      ${message}\n  expected: ${expected}…`);
+      assert.doesNotMatch(message, /51Abc|0123456789/, 'no key or secret in the message');
+    }
+    // the second partner is named by its index
+    assert.match(configError({ PARTNERS_JSON: JSON.stringify([partner, { ...partner, id: 'p2', apiKeys: ['key-0000002'], psps: ['strpe'] }]) }), /^PARTNERS_JSON is invalid at \/1\/psps\/0: /);
+
+    const good = [
+      { ...partner, psps: ['stripe', 'sandbox'], stripe },
+      { ...partner, id: 'p2', apiKeys: ['key-0000002'], psps: ['stripe'], stripe: { secretKey: 'rk_live_51Abc', publishableKey: 'pk_live_51Abc', webhookSecret: 'whsec_1', testMode: false } },
+      // Stripe keys kept without Stripe in psps (orders of a former setup can still be cancelled): no webhook secret needed
+      { ...partner, id: 'p3', apiKeys: ['key-0000003'], psps: ['sandbox'], stripe: { secretKey: 'sk_test_1', publishableKey: 'pk_test_1' } },
+      {
+        ...partner,
+        id: 'p4',
+        apiKeys: ['key-0000004'],
+        allowedOrigins: ['*', 'https://tv.acme.example', 'http://127.0.0.1:3000'],
+        transferHosts: ['shop.acme.example', 'shop.acme.example:8443', '*.acme-cdn.example'],
+        landingUrl: 'https://shop.acme.example/basket?from=tv#top',
+        shopUrl: 'https://shop.acme.example/',
+        orderWebhookUrl: 'https://hooks.acme.example/basket',
+        orderWebhookSecret: 'a-webhook-secret-0123',
+      },
+    ];
+    const c = loadConfig({ PARTNERS_JSON: JSON.stringify(good) }, '/tmp');
+    assert.deepEqual(c.partners.map((p) => p.id), ['p1', 'p2', 'p3', 'p4']);
+  });
+
+  it('a partner setting that would only fail later stops the real start with one line', () => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: '0', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'basket-cfg-')), PARTNERS_JSON: JSON.stringify([{ ...partner, psps: ['strpe'] }]) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(res.status, 1);
+    assert.equal(res.stderr.trim(), 'basket: configuration error: PARTNERS_JSON is invalid at /0/psps/0: unknown payment provider "strpe" (known: sandbox, stripe)');
+  });
+
   it('reads a partners file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'basket-cfg-'));
     writeFileSync(path.join(dir, 'partners.json'), JSON.stringify([partner]));
     const c = loadConfig({ PARTNERS_FILE: 'partners.json' }, dir);
     assert.deepEqual(c.partners.map((p) => p.id), ['p1']);
+  });
+
+  it('has documented rate-limit defaults, reads RATE_LIMIT_* as <max>/<window> or 0, and refuses anything else', () => {
+    const c = loadConfig({}, '/srv/app');
+    assert.deepEqual(c.rateLimits, {
+      partner: { max: 200_000, windowMs: 10_000 },
+      user: { max: 600, windowMs: 60_000 },
+      guestIp: { max: 30, windowMs: 60_000 },
+      redeemIp: { max: 60, windowMs: 60_000 },
+      publicIp: { max: 300, windowMs: 60_000 },
+      authFailuresIp: { max: 30, windowMs: 600_000 },
+    });
+    const set = loadConfig({ RATE_LIMIT_USER: '1200/30s', RATE_LIMIT_GUEST_IP: '0', RATE_LIMIT_PUBLIC_IP: ' 5 / 1h ' }, '/srv/app').rateLimits;
+    assert.deepEqual([set.user, set.guestIp.max, set.publicIp], [{ max: 1200, windowMs: 30_000 }, 0, { max: 5, windowMs: 3_600_000 }]);
+    assert.deepEqual(parseRate('10/500ms'), null, 'a window under a second');
+    assert.deepEqual(parseRate('10/2d'), null, 'a window over a day');
+    assert.deepEqual(parseRate('10'), null, 'a max without a window');
+    assert.deepEqual(parseRate('1000000001/1m'), null);
+    assert.deepEqual(parseRate('10/60'), { max: 10, windowMs: 60_000 }, 'a bare number is seconds');
+    for (const bad of ['-1/1m', '10/1w', 'lots', '10/']) assert.match(configError({ RATE_LIMIT_USER: bad }), /^RATE_LIMIT_USER=.* is invalid: expected a rate like 600\/1m/, bad);
+  });
+
+  it('takes per-partner rate-limit overrides and validates them', () => {
+    const withLimits = (rateLimits: unknown) => ({ PARTNERS_JSON: JSON.stringify([{ ...partner, rateLimits }]) });
+    const c = loadConfig(withLimits({ partner: '1000000/10s', user: '0' }), '/tmp');
+    assert.deepEqual(c.partners[0]!.rateLimits, { partner: '1000000/10s', user: '0' });
+    assert.match(configError(withLimits({ partner: '10/1w' })), /PARTNERS_JSON is invalid at \/0\/rateLimits/);
+    assert.match(configError(withLimits({ user: '10/0s' })), /PARTNERS_JSON is invalid at \/0\/rateLimits\/user/);
+    assert.match(configError(withLimits({ guests: '10/1m' })), /PARTNERS_JSON is invalid at \/0\/rateLimits/);
+  });
+
+  it('refuses PARTNERS_FILE and PARTNERS_JSON together (one line naming both) instead of letting the file win', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-cfg-'));
+    writeFileSync(path.join(dir, 'partners.json'), JSON.stringify([partner]));
+    const message = configError({ PARTNERS_FILE: path.join(dir, 'partners.json'), PARTNERS_JSON: JSON.stringify([{ ...partner, id: 'p2' }]) });
+    assert.equal(message, 'PARTNERS_FILE and PARTNERS_JSON are both set: give the partners in only one of them');
+    assert.doesNotMatch(message, /\n/);
+    // an empty one counts as unset
+    assert.deepEqual(loadConfig({ PARTNERS_FILE: 'partners.json', PARTNERS_JSON: '' }, dir).partners.map((p) => p.id), ['p1']);
+  });
+
+  it("public URL: PUBLIC_URL, else the listening address; the development partner's landing page follows it", () => {
+    const plain = loadConfig({}, '/tmp');
+    assert.equal(plain.publicUrl, 'http://127.0.0.1:8080');
+    assert.equal(plain.publicUrlSet, false);
+    assert.equal(plain.partners[0]!.landingUrl, 'http://127.0.0.1:8080/landing');
+    const set = loadConfig({ PUBLIC_URL: 'https://basket.example.net/api/' }, '/tmp');
+    assert.equal(set.publicUrl, 'https://basket.example.net/api');
+    assert.equal(set.publicUrlSet, true);
+    assert.equal(set.partners[0]!.landingUrl, 'https://basket.example.net/api/landing');
+    assert.equal(localBaseUrl('0.0.0.0', 8080), 'http://127.0.0.1:8080');
+    assert.equal(localBaseUrl('::', 9000), 'http://[::1]:9000');
+    assert.equal(localBaseUrl('fd00::5', 80), 'http://[fd00::5]:80');
+    assert.equal(localBaseUrl('basket.internal', 80), 'http://basket.internal:80');
+  });
+
+  it('SHUTDOWN_TIMEOUT bounds the drain at SIGTERM (default 10 s)', () => {
+    assert.equal(loadConfig({}, '/tmp').shutdownMs, 10_000);
+    assert.equal(loadConfig({ SHUTDOWN_TIMEOUT: '30s' }, '/tmp').shutdownMs, 30_000);
+  });
+
+  it('EVENTS_TTL (default 90 days) and EVENTS_SECRET (at least 32 characters, never echoed); an analytics webhook needs its secret', () => {
+    assert.deepEqual(loadConfig({}, '/tmp').events, { ttlMs: 90 * 86_400_000, secret: null });
+    const secret = 'an-events-secret-of-32-characters!';
+    assert.deepEqual(loadConfig({ EVENTS_TTL: '30d', EVENTS_SECRET: secret }, '/tmp').events, { ttlMs: 30 * 86_400_000, secret });
+    assert.match(configError({ EVENTS_TTL: '10s' }), /^EVENTS_TTL=/);
+    const short = configError({ EVENTS_SECRET: 'short-secret-value' });
+    assert.match(short, /^EVENTS_SECRET is invalid/);
+    assert.doesNotMatch(short, /short-secret-value/);
+    const hook = { ...partner, analyticsWebhookUrl: 'https://stats.example/hook' };
+    assert.match(configError({ PARTNERS_JSON: JSON.stringify([hook]) }), /\/0\/analyticsWebhookSecret: an analyticsWebhookUrl needs a secret/);
+    const c = loadConfig({ PARTNERS_JSON: JSON.stringify([{ ...hook, analyticsWebhookSecret: 'a-webhook-secret-16' }]) }, '/tmp');
+    assert.equal(c.partners[0]!.analyticsWebhookUrl, 'https://stats.example/hook');
   });
 
   it('parses durations', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { DEV_PARTNER } from '../src/config.js';
 import { loadServiceKeys } from '../src/auth/service-keys.js';
 import { createTokenVerifier } from '../src/auth/tokens.js';
-import { openSqliteStore } from '../src/store/sqlite.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'basket-scripts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,5 +92,45 @@ describe('npm run catalog:import', () => {
     const missing = run('scripts/catalog-import.ts', [path.join(dir, 'nope.jsonl'), '--partner', 'demo'], env);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /cannot read .*nope\.jsonl: ENOENT/);
+  });
+});
+
+describe('scripts/service-key.mjs', () => {
+  const newKey = (...args: string[]) => {
+    const res = spawnSync(process.execPath, ['scripts/service-key.mjs', ...args], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(res.status, 0, res.stderr);
+    return JSON.parse(res.stdout) as { kid: string; alg: string; d?: string };
+  };
+  const keySet = (signingKid: string, keys: unknown[]) => loadServiceKeys({ config: JSON.stringify({ signingKid, keys }), dataDir: dir, issuer: 'basket' });
+
+  it('prints private keys SERVICE_KEYS accepts, and the documented rotation keeps issued tokens valid', async () => {
+    const k1 = newKey();
+    assert.match(k1.kid, /^basket-\d{4}-\d{2}-\d{2}$/);
+    assert.equal(k1.alg, 'ES256');
+    assert.equal(typeof k1.d, 'string', 'a private key');
+    const k2 = newKey('--kid', 'k2', '--eddsa');
+    assert.deepEqual([k2.kid, k2.alg], ['k2', 'EdDSA']);
+
+    const now = Date.now();
+    const old = await (await keySet(k1.kid, [k1])).sign({ sub: 'g1' }, now + 3_600_000);
+    // step 1: the new key is added and published, the old one still signs; step 2: the new one signs
+    const added = await keySet(k1.kid, [k1, k2]);
+    assert.deepEqual(added.jwks().keys.map((k) => k.kid), [k1.kid, 'k2']);
+    const switched = await keySet('k2', [k1, k2]);
+    const fresh = await switched.sign({ sub: 'g2' }, now + 3_600_000);
+    assert.equal((await switched.verify(old, now)).sub, 'g1');
+    assert.equal((await added.verify(fresh, now)).sub, 'g2', 'a process still on step 1 accepts tokens of step 2');
+    // step 3, after the guest tokens' lifetime: the old key goes, and with it its tokens
+    const last = await keySet('k2', [k2]);
+    await assert.rejects(last.verify(old, now));
+    assert.equal((await last.verify(fresh, now)).sub, 'g2');
+  });
+
+  it('refuses arguments it does not know', () => {
+    for (const args of [['--kid'], ['--rsa']]) {
+      const res = spawnSync(process.execPath, ['scripts/service-key.mjs', ...args], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(res.status, 1, args.join(' '));
+      assert.match(res.stderr, /^service-key: /);
+    }
   });
 });

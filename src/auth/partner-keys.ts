@@ -58,6 +58,13 @@ function jwkKey(jwk: Record<string, unknown>): KeyObject {
   return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
 }
 
+/** The public key of PEM, certificate or JWK material (the key that verifies every token of the partner). */
+export function partnerPublicKey(jwt: PartnerJwtConfig): KeyObject {
+  if (jwt.pem !== undefined) return pemKey(jwt.pem);
+  if (jwt.jwk !== undefined) return jwkKey(jwt.jwk as Record<string, unknown>);
+  throw new Error('no pem or jwk given');
+}
+
 /**
  * Validates the material and returns the allow-list. Throws a plain Error with the reason (the caller adds context).
  * Configured `algorithms` must all fit the key; without them: HS256 for a secret, the key's natural alg for a

@@ -79,7 +79,7 @@ function checkKey(key: CryptoKey, alg: string, spec: AlgorithmSpec): void {
 /** node:crypto's view of each CryptoKey, made once (a JWKS or an import per alg keeps its CryptoKeys). */
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
-function keyObjectOf(key: CryptoKey): KeyObject {
+export function keyObjectOf(key: CryptoKey): KeyObject {
   let found = keyObjects.get(key);
   if (found === undefined) {
     found = KeyObject.from(key);

@@ -3,13 +3,14 @@
  * rotated without invalidating tokens already issued. Without SERVICE_KEYS an ES256 key is generated once and
  * kept in the data directory, shared by every process using that directory.
  */
-import { createPrivateKey, createPublicKey, randomBytes, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, hkdfSync, randomBytes, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { ConfigError } from '../config.js';
 import { invalidToken, tokenError } from './errors.js';
-import { verifyJws, type SignatureCheck } from './jws-verify.js';
+import { verifyJws, type SignatureCheck, type SignatureVerifier } from './jws-verify.js';
+import { publicKeyThumbprint, verifyingKey, type VerifyingKey } from './verifying-key.js';
 
 export interface ServiceKeys {
   readonly issuer: string;
@@ -18,8 +19,20 @@ export interface ServiceKeys {
   sign(claims: JWTPayload, expiresAtMs: number): Promise<string>;
   /** Verifies a token signed by any of the service's keys (by kid); throws BasketError AUTHORIZATION_HEADER_INVALID. */
   verify(token: string, nowMs: number): Promise<JWTPayload>;
+  /** As verify, with the key that verified the token (for the token cache). */
+  verifyWithKey(token: string, nowMs: number): Promise<{ payload: JWTPayload; key: VerifyingKey }>;
+  /**
+   * The record of the signing key, for tokens this process issues. The keys are fixed at start (SERVICE_KEYS or
+   * the key file), so no record is ever revoked within a process: rotation is a restart with a new key set.
+   */
+  readonly signingKey: VerifyingKey;
   /** The public keys (kid, alg, use: 'sig'), for /.well-known/jwks.json. */
   jwks(): { keys: JWK[] };
+  /**
+   * A 32-byte secret derived (HKDF-SHA256) from the signing key's private part for `purpose`: every process with
+   * the same keys derives the same secret, and it changes when the signing key does.
+   */
+  deriveSecret(purpose: string): Buffer;
 }
 
 export const SERVICE_KEYS_FILE = 'service-keys.json';
@@ -42,6 +55,8 @@ interface LoadedKey {
   /** jose's, to prove once at load that the pair matches, through jose rather than our own verifier. */
   publicKey: CryptoKey;
   publicJwk: JWK;
+  /** What the token cache ties a guest token's verification to. */
+  record: VerifyingKey;
 }
 
 const base64urlJson = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -97,7 +112,8 @@ async function parseKeySet(text: string, source: string): Promise<{ keys: Loaded
       const privateKey = createPrivateKey({ key: { ...publicJwk, d: raw.d }, format: 'jwk' });
       const publicKey = (await importJWK(publicJwk, alg)) as CryptoKey;
       const verifyKey = createPublicKey({ key: publicJwk, format: 'jwk' });
-      const key: LoadedKey = { kid, alg, privateKey, verifyKey, publicKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' } };
+      const record = verifyingKey(kid, publicKeyThumbprint(verifyKey));
+      const key: LoadedKey = { kid, alg, privateKey, verifyKey, publicKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, record };
       // A d that does not belong to x/y imports fine but would sign unverifiable tokens: prove the pair once,
       // through the signer the service uses and jose's verification.
       await jwtVerify(await signJws(key, { alg }, {}), publicKey, { algorithms: [alg] });
@@ -177,11 +193,15 @@ export async function loadServiceKeys(opts: { config: string | null; dataDir: st
 
   // The key is found by kid once the header's alg is allowed, where jose called its key function. The check runs
   // on libuv's thread pool (node:crypto's callback form): ~65 µs of CPU per ES256 signature off the event loop.
-  const check: SignatureCheck<Promise<boolean>> = (header, alg) => {
+  const find = (header: Record<string, unknown>, alg: string): LoadedKey => {
     const key = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined;
     if (!key) throw invalidToken('token was not signed by a known service key');
     if (key.alg !== alg) throw invalidToken('token algorithm does not match the service key');
-    return (input, signature) =>
+    return key;
+  };
+  const verifier =
+    (key: LoadedKey): SignatureVerifier<Promise<boolean>> =>
+    (input, signature) =>
       new Promise<boolean>((resolve) => {
         // an error is a signature node:crypto cannot even parse (WebCrypto answered false)
         const done = (err: Error | null, ok: boolean) => resolve(err === null && ok);
@@ -193,6 +213,17 @@ export async function loadServiceKeys(opts: { config: string | null; dataDir: st
           resolve(false);
         }
       });
+  const verifyWithKey = async (token: string, nowMs: number): Promise<{ payload: JWTPayload; key: VerifyingKey }> => {
+    // The key found for this token's header, kept for the token cache: a closure per check, off its hot path.
+    let used: LoadedKey | undefined;
+    const check: SignatureCheck<Promise<boolean>> = (header, alg) => verifier((used = find(header, alg)));
+    try {
+      const rules = { issuer, audience: undefined, required: ['exp'], clockTolerance: CLOCK_TOLERANCE_SEC, now: nowMs };
+      const payload = await verifyJws(token, decodeJwt(token), algorithms, check, rules);
+      return { payload, key: used!.record };
+    } catch (err) {
+      throw tokenError(err);
+    }
   };
 
   return {
@@ -202,16 +233,18 @@ export async function loadServiceKeys(opts: { config: string | null; dataDir: st
       const payload = { ...claims, iss: issuer, iat: Math.floor(Date.now() / 1000), exp: Math.floor(expiresAtMs / 1000) };
       return signJws(signing, { alg: signing.alg, kid: signing.kid, typ: 'JWT' }, payload);
     },
+    signingKey: signing.record,
     async verify(token, nowMs) {
-      try {
-        const rules = { issuer, audience: undefined, required: ['exp'], clockTolerance: CLOCK_TOLERANCE_SEC, now: nowMs };
-        return await verifyJws(token, decodeJwt(token), algorithms, check, rules);
-      } catch (err) {
-        throw tokenError(err);
-      }
+      return (await verifyWithKey(token, nowMs)).payload;
     },
+    verifyWithKey,
     jwks() {
       return { keys: keys.map((k) => ({ ...k.publicJwk })) };
+    },
+    deriveSecret(purpose) {
+      const d = signing.privateKey.export({ format: 'jwk' }).d;
+      if (typeof d !== 'string') throw new Error('the signing key has no private part');
+      return Buffer.from(hkdfSync('sha256', Buffer.from(d, 'base64url'), `basket:${signing.kid}`, purpose, 32));
     },
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Device token verification (spec §2): partner JWTs with the partner's key material, guest JWTs with the service's
- * own keys. Imported keys live per partner; verified tokens are cached until expiry so the hot path skips crypto.
+ * own keys. Imported keys live per partner; verified tokens are cached until expiry so the hot path skips crypto,
+ * each tied to the key that verified it, so a key leaving a partner's JWKS takes its cached tokens with it.
  */
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, createSecretKey, timingSafeEqual, type JsonWebKey, type KeyObject } from 'node:crypto';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -20,9 +21,10 @@ import type { PartnerConfig, PartnerJwtConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { invalidToken, tokenError } from './errors.js';
 import { verifyJws, type ClaimRules, type KeyedSignatureCheck, type SignatureCheck } from './jws-verify.js';
-import { publicKeySignature } from './public-key-verify.js';
-import { partnerKeyInfo } from './partner-keys.js';
+import { keyObjectOf, publicKeySignature } from './public-key-verify.js';
+import { partnerKeyInfo, partnerPublicKey } from './partner-keys.js';
 import type { ServiceKeys } from './service-keys.js';
+import { publicKeyThumbprint, verifyingKey, type VerifyingKey } from './verifying-key.js';
 
 export interface Principal {
   partnerId: string;
@@ -46,8 +48,12 @@ export interface TokenVerifier {
 const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
 /** A partner token must name its user and expire; checked in this order (jose's, for requiredClaims exp, sub). */
 const PARTNER_REQUIRED_CLAIMS = ['sub', 'exp'] as const;
+/** How long a fetched JWKS is used before it is fetched again (a key removed from it stops working by then). */
 const DEFAULT_JWKS_CACHE_MS = 10 * 60_000;
-/** Least time between JWKS fetches, so tokens with made-up kids cannot make us hammer a partner's endpoint. */
+/**
+ * Least time between JWKS fetches of a partner. An unknown kid or a failed signature refetches at once (a
+ * rotated or replaced key is picked up within this time), but forged tokens cannot make us hammer the endpoint.
+ */
 const JWKS_COOLDOWN_MS = 10_000;
 
 /** RFC 6750 b64token: the characters a JWT (or any bearer token) may contain. */
@@ -74,28 +80,76 @@ interface JwksSource {
   fetchedAt: number | undefined;
   /** now() of the last fetch attempt, successful or not (cooldown). */
   attemptAt: number;
+  /**
+   * now() from which a token-cache hit of this set starts a refresh behind it: the periodic refresh after a
+   * success, the cooldown after a failure, never while a fetch runs. One comparison on the hot path.
+   */
+  dueAt: number;
   pending: Promise<boolean> | undefined;
+  /** The current set's keys by keyId(kid, thumbprint); a refresh keeps the records of keys still there, revokes the rest. */
+  keys: Map<string, VerifyingKey>;
 }
 
+const keyId = (kid: string, thumbprint: string): string => `${kid}\n${thumbprint}`;
+
 /** A partner's imported key material, kept until the partner's jwt config object changes. */
-type Material = SecretMaterial | PublicKeyMaterial;
+type Material = SecretMaterial | PublicKeyMaterial | JwksMaterial;
 
 /** A shared secret (HS256/384/512): verified by verifyJws with node:crypto's HMAC, synchronously, without jose. */
 interface SecretMaterial {
   jwt: PartnerJwtConfig;
   algorithms: string[];
   check: SignatureCheck<boolean>;
+  /** Fixed for the process's life, as is all configured material: never revoked. */
+  key: VerifyingKey;
 }
 
 /**
- * Public keys (PEM, certificate, JWK, JWKS): imported or selected by jose, the signature checked by verifyJws with
- * node:crypto on libuv's thread pool (publicKeySignature).
+ * A public key (PEM, certificate, JWK): imported by jose, the signature checked by verifyJws with node:crypto on
+ * libuv's thread pool (publicKeySignature).
  */
 interface PublicKeyMaterial {
   jwt: PartnerJwtConfig;
   algorithms: string[];
   keyed: KeyedSignatureCheck;
+  key: VerifyingKey;
+}
+
+/** A JWKS URL: the key selected by jose's remote set, the signature checked as for a public key. */
+interface JwksMaterial {
+  jwt: PartnerJwtConfig;
+  algorithms: string[];
+  jwks: JwksSource;
+}
+
+/** A cached verification: the key that made it is checked on every hit (revoked: dropped). */
+interface CacheEntry {
+  partnerId: string;
+  principal: Principal;
+  hit: boolean;
+  key: VerifyingKey;
+  /** The partner's JWKS for a key from one: a hit on a set due for refresh starts the refresh. */
+  jwks: JwksSource | undefined;
+}
+
+/** A verification's outcome: the principal, and the key to tie a cache entry to (undefined: do not cache). */
+interface Verified {
+  principal: Principal;
+  nbf?: number;
+  key: VerifyingKey | undefined;
   jwks?: JwksSource;
+}
+
+/** Thumbprints of the CryptoKeys jose selected from a JWKS, computed once per key (jose keeps them per set). */
+const thumbprints = new WeakMap<CryptoKey, string>();
+
+function thumbprintOf(key: CryptoKey): string {
+  let found = thumbprints.get(key);
+  if (found === undefined) {
+    found = publicKeyThumbprint(keyObjectOf(key));
+    thumbprints.set(key, found);
+  }
+  return found;
 }
 
 const HS_HASHES: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
@@ -132,7 +186,7 @@ export function createTokenVerifier(opts: {
    * but a hit costs one lookup instead of a delete and a re-insert (~3 % of a GET). Keyed by the token alone, the
    * partner checked on the entry: a hit hashes the token as the header gave it, with no key string built first.
    */
-  const cache = new Map<string, { partnerId: string; principal: Principal; hit: boolean }>();
+  const cache = new Map<string, CacheEntry>();
 
   function evictOne(): void {
     for (const [key, entry] of cache) {
@@ -154,12 +208,12 @@ export function createTokenVerifier(opts: {
       // WebCrypto refused an empty HMAC key (so every token was rejected); node:crypto would accept one.
       if (jwt.secret === '') throw new Error('secret must not be empty');
       // One KeyObject for every HS algorithm: createHmac takes the hash per call.
-      made = { jwt, algorithms, check: hmacSignature(createSecretKey(Buffer.from(jwt.secret!, 'utf8'))) };
+      made = { jwt, algorithms, check: hmacSignature(createSecretKey(Buffer.from(jwt.secret!, 'utf8'))), key: verifyingKey(undefined, undefined) };
     } else if (kind === 'jwks') {
       // jose's own refresh rules use the wall clock; switch them off and drive fetches from now() instead.
       const set = createRemoteJWKSet(new URL(jwt.jwksUrl!), { cacheMaxAge: Infinity, cooldownDuration: Infinity });
-      const jwks: JwksSource = { set, fetchedAt: undefined, attemptAt: -Infinity, pending: undefined };
-      made = { jwt, algorithms, keyed: publicKeySignature((header) => set(header)), jwks };
+      const jwks: JwksSource = { set, fetchedAt: undefined, attemptAt: -Infinity, dueAt: -Infinity, pending: undefined, keys: new Map() };
+      made = { jwt, algorithms, jwks };
     } else {
       // One import per alg: an RSA key allowed for RS256 and PS256 needs two CryptoKeys.
       const imported = new Map<string, Promise<CryptoKey>>();
@@ -176,7 +230,10 @@ export function createTokenVerifier(opts: {
         }
         return p;
       };
-      made = { jwt, algorithms, keyed: publicKeySignature(key) };
+      const publicKey = partnerPublicKey(jwt);
+      const jwkKid = (jwt.jwk as Record<string, unknown> | undefined)?.kid;
+      const kid = typeof jwkKid === 'string' ? jwkKid : undefined;
+      made = { jwt, algorithms, keyed: publicKeySignature(key), key: verifyingKey(kid, publicKeyThumbprint(publicKey)) };
     }
     materials.set(partner.id, made);
     return made;
@@ -188,12 +245,18 @@ export function createTokenVerifier(opts: {
     const t = now();
     if (t - source.attemptAt < jwksCooldownMs) return Promise.resolve(false);
     source.attemptAt = t;
+    source.dueAt = Infinity;
     const pending = source.set.reload().then(
       () => {
         source.fetchedAt = t;
+        source.dueAt = t + jwksCacheMs;
+        adoptKeys(source);
         return true;
       },
-      () => false,
+      () => {
+        source.dueAt = t + jwksCooldownMs;
+        return false;
+      },
     );
     source.pending = pending;
     void pending.finally(() => {
@@ -202,26 +265,72 @@ export function createTokenVerifier(opts: {
     return pending;
   }
 
-  async function verifyPartnerToken(m: PublicKeyMaterial, token: string, claims: JWTPayload, rules: ClaimRules, t: number): Promise<JWTPayload> {
-    const run = (): Promise<JWTPayload> => verifyJws(token, claims, m.algorithms, m.keyed, rules);
+  /**
+   * Takes in the keys of a freshly fetched set: a key (kid and thumbprint) still there keeps its record, so tokens
+   * cached with it stay; a key gone is revoked, and every token cached with it is dropped on its next hit.
+   */
+  function adoptKeys(source: JwksSource): void {
+    const next = new Map<string, VerifyingKey>();
+    for (const jwk of source.set.jwks()?.keys ?? []) {
+      let thumbprint: string;
+      try {
+        thumbprint = publicKeyThumbprint(createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
+      } catch {
+        continue; // not a public key node:crypto can read (an "oct" or unknown key type): jose cannot verify with it
+      }
+      const kid = typeof jwk.kid === 'string' ? jwk.kid : undefined;
+      const id = keyId(kid ?? '', thumbprint);
+      next.set(id, source.keys.get(id) ?? next.get(id) ?? verifyingKey(kid, thumbprint));
+    }
+    for (const [id, key] of source.keys) if (!next.has(id)) key.revoked = true;
+    source.keys = next;
+  }
 
+  /** The record of the key jose selected for a header, in the set as it is now; undefined if a refresh removed it. */
+  function keyInSet(source: JwksSource, kid: unknown, key: CryptoKey): VerifyingKey | undefined {
+    const thumbprint = thumbprintOf(key);
+    // jose matched the header's kid exactly; without one, it chose the only key that fits the alg.
+    if (typeof kid === 'string') return source.keys.get(keyId(kid, thumbprint));
+    for (const record of source.keys.values()) if (record.thumbprint === thumbprint) return record;
+    return undefined;
+  }
+
+  async function verifyJwksToken(
+    m: JwksMaterial,
+    token: string,
+    claims: JWTPayload,
+    rules: ClaimRules,
+    t: number,
+  ): Promise<{ payload: JWTPayload; key: VerifyingKey | undefined }> {
     const source = m.jwks;
-    if (!source) return run();
+    // The key jose selects for this token, kept to tie the cache entry to it: a check per call, off the hot path.
+    let used: { kid: unknown; key: CryptoKey } | undefined;
+    const keyed = publicKeySignature(async (header) => {
+      const key = await source.set(header);
+      used = { kid: header.kid, key };
+      return key;
+    });
+    const run = (): Promise<JWTPayload> => verifyJws(token, claims, m.algorithms, keyed, rules);
+
     if (source.fetchedAt === undefined || t - source.fetchedAt >= jwksCacheMs) await refresh(source);
     // A failed refresh keeps the previous keys; only having none at all is an outage.
     if (source.set.jwks() === undefined) {
       throw new BasketError('SERVICE_UNAVAILABLE', "the partner's key set (JWKS) cannot be fetched");
     }
+    let payload: JWTPayload;
     try {
-      return await run();
+      payload = await run();
     } catch (err) {
-      // Unknown kid: the partner may have rotated keys; refetch once (cooldown permitting) and retry.
-      if (err instanceof errors.JWKSNoMatchingKey && (await refresh(source))) return run();
-      throw err;
+      // An unknown kid (a rotated key) or a failed signature (key material replaced under the same kid): refetch
+      // (cooldown permitting) and retry once with the new set.
+      const keyMayHaveChanged = err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWSSignatureVerificationFailed;
+      if (!(keyMayHaveChanged && (await refresh(source)))) throw err;
+      payload = await run();
     }
+    return { payload, key: used && keyInSet(source, used.kid, used.key) };
   }
 
-  async function verifyUncached(partner: PartnerConfig, token: string, t: number): Promise<{ principal: Principal; nbf?: number }> {
+  async function verifyUncached(partner: PartnerConfig, token: string, t: number): Promise<Verified> {
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -229,10 +338,12 @@ export function createTokenVerifier(opts: {
       throw invalidToken('malformed token');
     }
     let payload: JWTPayload;
+    let key: VerifyingKey | undefined;
+    let jwks: JwksSource | undefined;
     let guest = false;
     if (unverified.iss === serviceKeys.issuer) {
       // Our own issuer: only our keys may vouch for it, never partner material (a partner cannot mint guests).
-      payload = await serviceKeys.verify(token, t);
+      ({ payload, key } = await serviceKeys.verifyWithKey(token, t));
       if (payload.guest !== true) throw invalidToken('token issued by this service is not a guest token');
       if (payload.pid !== partner.id) throw invalidToken('guest token belongs to another partner');
       guest = true;
@@ -247,7 +358,16 @@ export function createTokenVerifier(opts: {
         now: t,
       };
       try {
-        payload = 'check' in m ? verifyJws(token, unverified, m.algorithms, m.check, rules) : await verifyPartnerToken(m, token, unverified, rules, t);
+        if ('check' in m) {
+          payload = verifyJws(token, unverified, m.algorithms, m.check, rules);
+          key = m.key;
+        } else if ('keyed' in m) {
+          payload = await verifyJws(token, unverified, m.algorithms, m.keyed, rules);
+          key = m.key;
+        } else {
+          ({ payload, key } = await verifyJwksToken(m, token, unverified, rules, t));
+          jwks = m.jwks;
+        }
       } catch (err) {
         if (err instanceof BasketError) throw err;
         throw tokenError(err);
@@ -256,23 +376,28 @@ export function createTokenVerifier(opts: {
     if (typeof payload.sub !== 'string' || payload.sub === '') throw invalidToken('token "sub" claim must be a non-empty string');
     if (typeof payload.exp !== 'number') throw invalidToken('token lacks the required "exp" claim');
     const principal: Principal = Object.freeze({ partnerId: partner.id, userId: payload.sub, guest, expires: payload.exp * 1000 });
-    return payload.nbf === undefined ? { principal } : { principal, nbf: payload.nbf * 1000 };
+    const verified: Verified = { principal, key, jwks };
+    if (payload.nbf !== undefined) verified.nbf = payload.nbf * 1000;
+    return verified;
   }
 
-  function store(token: string, principal: Principal): void {
+  function store(token: string, principal: Principal, key: VerifyingKey, jwks: JwksSource | undefined): void {
     if (cache.size >= cacheSize && !cache.has(token)) evictOne();
     // a token presented with another partner's key replaces the entry: one partner per token is the norm
-    cache.set(token, { partnerId: principal.partnerId, principal, hit: false });
+    cache.set(token, { partnerId: principal.partnerId, principal, hit: false, key, jwks });
   }
 
   function lookup(partnerId: string, token: string, t: number): Principal | undefined {
     if (cacheSize === 0) return undefined;
     const entry = cache.get(token);
     if (!entry || entry.partnerId !== partnerId) return undefined;
-    if (t >= entry.principal.expires) {
+    if (t >= entry.principal.expires || entry.key.revoked) {
       cache.delete(token);
       return undefined;
     }
+    // A set due for its periodic refresh is fetched behind the hit: a key gone from it revokes its entries then.
+    const { jwks } = entry;
+    if (jwks !== undefined && t >= jwks.dueAt) void refresh(jwks);
     entry.hit = true;
     return entry.principal;
   }
@@ -285,13 +410,16 @@ export function createTokenVerifier(opts: {
       const t = now();
       const hit = lookup(partner.id, token, t);
       if (hit) return hit;
-      const { principal, nbf } = await verifyUncached(partner, token, t);
-      // Tokens accepted only thanks to clock tolerance (before nbf, after exp) are not cached.
-      if (cacheSize > 0 && t < principal.expires && (nbf === undefined || nbf <= t)) store(token, principal);
+      const { principal, nbf, key, jwks } = await verifyUncached(partner, token, t);
+      // Tokens accepted only thanks to clock tolerance (before nbf, after exp) are not cached, nor those whose key
+      // left its set while they were checked.
+      if (cacheSize > 0 && key !== undefined && !key.revoked && t < principal.expires && (nbf === undefined || nbf <= t)) {
+        store(token, principal, key, jwks);
+      }
       return principal;
     },
     remember(token, principal) {
-      if (cacheSize > 0 && now() < principal.expires) store(token, Object.freeze({ ...principal }));
+      if (cacheSize > 0 && now() < principal.expires) store(token, Object.freeze({ ...principal }), serviceKeys.signingKey, undefined);
     },
   };
 }

@@ -27,7 +27,7 @@ function invalid(message: string): BasketError {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** The host part of an allow-list entry as the URL parser would normalize it (lower case, punycode); null when unusable. */
-function normalizeHostPattern(entry: string): string | null {
+export function normalizeHostPattern(entry: string): string | null {
   try {
     const u = new URL(`http://${entry}/`);
     if (u.username !== '' || u.password !== '' || u.pathname !== '/' || u.search !== '' || u.hash !== '') return null;

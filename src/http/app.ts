@@ -12,14 +12,18 @@ import type { ServiceKeys } from '../auth/service-keys.js';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { BasketService } from '../service/baskets.js';
 import type { CheckoutService } from '../service/checkout.js';
+import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
 import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
+import type { PublicUrl } from '../public-url.js';
 import { registerAuth } from './auth.js';
+import type { RateLimiting } from './rate-limit/install.js';
 import { installCors } from './cors.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, installNotFound, sendError } from './errors.js';
 import { guardConnections } from './connections.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminEventsRoutes } from './routes/admin-events.js';
 import { basketRoutes } from './routes/baskets.js';
 import { checkoutRoutes } from './routes/checkout.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
@@ -27,7 +31,6 @@ import { guestRoutes } from './routes/guests.js';
 import { landingRoutes } from './routes/landing.js';
 import { healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
-import { decodeTracking } from './tracking.js';
 import { lazyChildLogger, requestId } from './request-logger.js';
 import { BasketError } from '../domain/errors.js';
 import { containsNul } from '../domain/nul.js';
@@ -47,6 +50,12 @@ export interface AppDeps {
   checkout?: CheckoutService;
   /** The service's logger (pino): request logs are its children. */
   log: FastifyBaseLogger;
+  /** Request-rate limits (issue 17); absent: none. */
+  rateLimits?: RateLimiting;
+  /** The public base URL (OpenAPI `servers`); follows the bound port when PUBLIC_URL is unset. */
+  publicUrl: PublicUrl;
+  /** Tracking events of basket actions (issue 23). */
+  events: EventRecorder;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -99,6 +108,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
     // no type coercion ("2" is not a count) and no silent removal of unknown fields (strict schemas reject them)
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // While draining at SIGTERM a request that still arrives on an open connection is served (with `Connection:
+    // close`; the store stays open until every request has finished) instead of Fastify's bare 503, which is not
+    // our envelope.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
@@ -150,8 +163,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const problem = urlProblem(request.url);
       if (problem) throw problem;
     }
-    const tracking = request.headers['x-jay-tracking'];
-    if (typeof tracking === 'string' && decodeTracking(tracking) === null) request.log.debug('ignored an undecodable X-JAY-Tracking header');
+    // X-JAY-Tracking is decoded where an event is recorded (attributionOf), never a failure
     done();
   });
 
@@ -176,15 +188,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       },
     },
+    // the document is built at its first request, after listen: its server URL carries the bound port
+    transformObject: (doc) => ('openapiObject' in doc ? { ...doc.openapiObject, servers: [{ url: deps.publicUrl.base }] } : doc.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const auth = registerAuth(app, partners, deps.tokens);
-  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, auth, hide: false });
-  await app.register(basketRoutes, { baskets: deps.baskets, auth, hide: true });
-  await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: false });
-  await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: true });
-  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners });
+  // before the routes: it adds its checks to each route as the route is added
+  deps.rateLimits?.install(app, auth);
+  const { events } = deps;
+  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, events, auth, hide: false });
+  await app.register(basketRoutes, { baskets: deps.baskets, events, auth, hide: true });
+  await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: false });
+  await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: true });
+  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events });
   if (deps.checkout) {
     const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };
     await app.register(checkoutRoutes, { prefix: '/v2', ...checkoutOpts, hide: false });
@@ -192,7 +209,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now });
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
-  await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys });
+  await app.register(adminEventsRoutes, { store: deps.store, events, partners, adminKey: config.adminKey, retentionMs: config.events.ttlMs, now: deps.baskets.now });
+  await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   return app;

@@ -13,7 +13,7 @@ import type { PartnerRegistry } from '../auth/partners.js';
 
 const ALLOW_HEADERS = 'Content-Type, Authorization, X-API-Key, X-JAY-Tracking, X-API-Version, x-jay-api-version, Idempotency-Key';
 const ALLOW_METHODS = 'GET, POST, PUT, PATCH, DELETE';
-const EXPOSE_HEADERS = 'X-API-Version, X-Request-Id, Retry-After';
+const EXPOSE_HEADERS = 'X-API-Version, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset';
 
 function allows(partners: readonly PartnerConfig[], origin: string): boolean {
   return partners.some((p) => (p.allowedOrigins ?? []).some((o) => o === '*' || o === origin));

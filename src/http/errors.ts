@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BasketError, ERRORS, type ErrorKind } from '../domain/errors.js';
+import { OutageLog } from '../store/shared/outage-log.js';
 import { StoreUnavailableError } from '../store/store.js';
 
 export interface ErrorBody {
@@ -62,6 +63,8 @@ function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
+  // a store outage fails every request alike: a few lines a second, with the count of those left out
+  const outageLog = new OutageLog();
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     closeIfBodyUnread(request, reply);
     if (err instanceof BasketError) {
@@ -74,7 +77,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 'REQUEST_VALIDATION_ERROR', first ? `${first.field} ${first.message}` : 'Request validation failed', details);
     }
     if (err instanceof StoreUnavailableError) {
-      request.log.error({ err }, 'store unavailable');
+      outageLog.error(request.log, err, 'store unavailable');
       reply.header('Retry-After', '1');
       return sendError(reply, 'SERVICE_UNAVAILABLE');
     }

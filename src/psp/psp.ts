@@ -6,6 +6,9 @@ import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import type { ComfortSettings } from '../store/store.js';
 
+/** The providers this service has; a partner's `psps` may name only these (checked at start). */
+export const KNOWN_PSPS = ['sandbox', 'stripe'] as const;
+
 export interface PaymentRequest {
   orderNo: string;
   partnerId: string;
@@ -38,6 +41,11 @@ export interface Psp {
   readonly name: string;
   /** Whether the partner is set up for this provider (keys present). */
   available(partner: PartnerConfig): boolean;
+  /**
+   * The mode a payment for this request would run in (true = test). Asked before anything is reserved; throws a
+   * BasketError when the provider cannot run in the mode the client asked for, rather than silently run in another.
+   */
+  testMode(partner: PartnerConfig, requested: boolean | null): boolean;
   /**
    * Creates the payment. Rejects with PspError when the provider fails or declines; must be safe to call twice
    * for the same order number (providers get an idempotency key derived from it).

@@ -81,10 +81,10 @@ export class StripePsp implements Psp {
     return partner.stripe;
   }
 
-  async createPayment(partner: PartnerConfig, request: PaymentRequest): Promise<CreatedPayment> {
+  testMode(partner: PartnerConfig, requested: boolean | null): boolean {
     const keys = this.keys(partner);
     const keyTest = isTestKey(keys.secretKey);
-    const wanted = request.testMode ?? keys.testMode ?? keyTest;
+    const wanted = requested ?? keys.testMode ?? keyTest;
     if (wanted !== keyTest) {
       throw new BasketError(
         'REQUEST_VALIDATION_ERROR',
@@ -92,6 +92,12 @@ export class StripePsp implements Psp {
         [{ field: 'querystring.testMode', message: `the partner's Stripe key is a ${keyTest ? 'test' : 'live'} key` }],
       );
     }
+    return keyTest;
+  }
+
+  async createPayment(partner: PartnerConfig, request: PaymentRequest): Promise<CreatedPayment> {
+    const keys = this.keys(partner);
+    const keyTest = this.testMode(partner, request.testMode);
     const params: Stripe.PaymentIntentCreateParams = {
       amount: request.amount,
       currency: request.currency.toLowerCase(),

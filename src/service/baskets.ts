@@ -18,11 +18,14 @@ import {
 } from '../domain/basket.js';
 import { productRef, type ProductInput } from '../domain/catalogue.js';
 import { BasketError } from '../domain/errors.js';
-import type { BasketKey, Store, StoredBasket } from '../store/store.js';
+import type { BasketKey, BasketStore, CatalogueStore, StoredBasket } from '../store/store.js';
 import { productInfo, type ProductInfo } from './catalogue.js';
 
+/** What the basket service keeps in the store: the baskets, and the catalogue they are checked against. */
+export type BasketServiceStore = BasketStore & CatalogueStore;
+
 export interface BasketServiceOptions {
-  store: Store;
+  store: BasketServiceStore;
   limits: BasketLimits;
   /** Sliding lifetime of a partner user's basket. */
   basketMs: number;
@@ -49,7 +52,7 @@ export interface BasketOwner extends BasketKey {
 type Rule = (state: BasketState) => BasketState;
 
 export class BasketService {
-  readonly store: Store;
+  readonly store: BasketServiceStore;
   readonly limits: BasketLimits;
   readonly now: () => number;
   private readonly basketMs: number;

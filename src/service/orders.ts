@@ -9,7 +9,7 @@ import type { PartnerConfig } from '../config.js';
 import { isoSeconds } from '../domain/time.js';
 import { toMajor } from '../domain/money.js';
 import type { Order } from '../store/store.js';
-import type { Store } from '../store/store.js';
+import type { OrderStore } from '../store/store.js';
 import type { Logger, OrderPayload } from './checkout.js';
 
 export interface OrderLineView {
@@ -89,7 +89,7 @@ export class DeliveryError extends Error {
 }
 
 export interface OrderDeliveryOptions {
-  store: Store;
+  store: OrderStore;
   partner: (partnerId: string) => PartnerConfig | undefined;
   now: () => number;
   log: Logger;

@@ -6,17 +6,17 @@ import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import { hashTransferToken, newTransferToken } from '../domain/transfer-token.js';
 import { extendTransferUrl, parseTransferUrl, transferUrlWithoutToken, withTransferToken } from '../domain/transfer-url.js';
-import type { Store, TransferRecord } from '../store/store.js';
+import type { TransferRecord, TransferStore } from '../store/store.js';
 import type { BasketKey } from '../store/store.js';
 import type { GuestCredentials, GuestService } from './guests.js';
 // QR codes are drawn on a thread of their own, started (and `qrcode` loaded) by the first code
 import { qrPng } from './qr-thread.js';
 
 export interface TransferServiceOptions {
-  store: Store;
+  store: TransferStore;
   guests: GuestService;
-  /** Base URL of this service, without a trailing slash (QR image URLs). */
-  publicUrl: string;
+  /** Base URL of this service, without a trailing slash (QR image URLs), read when a transfer is made. */
+  publicUrl: { readonly base: string };
   transferMs: number;
   now: () => number;
 }
@@ -43,16 +43,16 @@ const tokenInvalid = (): BasketError => new BasketError('TRANSFER_TOKEN_INVALID'
 
 
 export class TransferService {
-  readonly #store: Store;
+  readonly #store: TransferStore;
   readonly #guests: GuestService;
-  readonly #publicUrl: string;
+  readonly #publicUrl: { readonly base: string };
   readonly #transferMs: number;
   readonly #now: () => number;
 
   constructor(opts: TransferServiceOptions) {
     this.#store = opts.store;
     this.#guests = opts.guests;
-    this.#publicUrl = opts.publicUrl.replace(/\/+$/, '');
+    this.#publicUrl = opts.publicUrl;
     this.#transferMs = opts.transferMs;
     this.#now = opts.now;
   }
@@ -85,7 +85,7 @@ export class TransferService {
       jaySource,
       jayToken,
       url,
-      qrCodeImageUrl: png ? `${this.#publicUrl}/baskets/transfers/${encodeURIComponent(jayToken)}/qr.png` : null,
+      qrCodeImageUrl: png ? `${this.#publicUrl.base}/baskets/transfers/${encodeURIComponent(jayToken)}/qr.png` : null,
       qrCodeImageBase64: png ? png.toString('base64') : null,
     };
   }

@@ -4,13 +4,13 @@
  * are idempotent (delivery is at-least-once). `runOnce()` is one pass, for tests with their own clock.
  */
 import { randomUUID } from 'node:crypto';
-import type { OutboxMessage, Store } from '../store/store.js';
+import type { OutboxMessage, OutboxStore } from '../store/store.js';
 import type { Logger } from '../service/checkout.js';
 
 export type Handler = (payload: unknown, message: OutboxMessage) => Promise<void>;
 
 export interface OutboxWorkerOptions {
-  store: Store;
+  store: OutboxStore;
   handlers: Record<string, Handler>;
   now: () => number;
   log: Logger;
@@ -59,9 +59,15 @@ export class OutboxWorker {
 
   private async drain(): Promise<number> {
     const { store, handlers, now, log, batch, leaseMs, baseBackoffMs, maxBackoffMs } = this.o;
+    if (this.stopped) return 0;
     const topics = Object.keys(handlers);
     const messages = await store.claim({ now: now(), limit: batch, leaseMs, owner: this.owner, topics });
-    for (const m of messages) {
+    for (const [i, m] of messages.entries()) {
+      if (this.stopped) {
+        // stopping (SIGTERM): the message being handled has finished; the rest go back for another process
+        await this.giveBack(messages.slice(i));
+        return i;
+      }
       try {
         await handlers[m.topic]!(m.payload, m);
         await store.complete(m.id, this.owner);
@@ -74,6 +80,16 @@ export class OutboxWorker {
       }
     }
     return messages.length;
+  }
+
+  /** Claimed messages not handled: due again at once (their lease would otherwise hold them for leaseMs). */
+  private async giveBack(messages: readonly OutboxMessage[]): Promise<void> {
+    const { store, now, log } = this.o;
+    for (const m of messages) {
+      await store.retry(m.id, this.owner, now(), 'not handled: the worker stopped').catch((err: unknown) => {
+        log.warn({ err, id: m.id }, 'outbox give-back failed; the lease will lapse');
+      });
+    }
   }
 
   start(): void {
@@ -92,7 +108,11 @@ export class OutboxWorker {
     this.timer.unref();
   }
 
-  /** Stops polling and waits for the running pass. */
+  /**
+   * Stops polling and waits for the running pass, which finishes the message being handled and gives back the
+   * rest of its batch (a safe point: handlers are idempotent, and a message cut short by a crash is retried once
+   * its lease lapses).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

@@ -32,6 +32,14 @@ export async function signToken(
   return new SignJWT(claims).setProtectedHeader(header).sign(key);
 }
 
+/** Waits for `done()` (work running behind a call, e.g. a JWKS refresh a cache hit started), failing after a generous bound. */
+export async function eventually(done: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !done(); waited += 10) {
+    if (waited > 5_000) assert.fail(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 export const secretKey = (secret: string): Uint8Array => new TextEncoder().encode(secret);
 
 /** Builds a compact JWS from raw JSON parts with the given signature segment (for `alg: none` and tampering). */

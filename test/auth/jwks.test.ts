@@ -1,11 +1,12 @@
 /** Partner JWKS URLs, served by a local HTTP server that counts fetches and can rotate or fail. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import type { PartnerConfig } from '../../src/config.js';
 import type { ServiceKeys } from '../../src/auth/service-keys.js';
 import { createTokenVerifier, type TokenVerifier } from '../../src/auth/tokens.js';
-import { Clock, JwksServer, T0, expectRejected, partner, sec, signToken, testServiceKeys } from './helpers.js';
+import { Clock, JwksServer, T0, eventually, expectRejected, partner, sec, signToken, testServiceKeys } from './helpers.js';
 
 interface Signer {
   kid: string;
@@ -109,16 +110,23 @@ describe('JWKS URL partners', () => {
     assert.equal(server.fetches, 1);
   });
 
-  it('a token-cache hit neither fetches nor verifies', async () => {
+  it('a token-cache hit does not fetch while the set is fresh; once it is due, the hit answers and a refresh runs behind it', async () => {
     const { clock, v } = setup({ cacheSize: 10, jwksCacheMs: 60_000 });
     const t = await token(k1);
     await v.verify(p, t);
-    assert.equal(server.fetches, 1);
-    // The key set is stale and the endpoint down: any real verification would have to try a fetch.
-    server.failing = true;
-    clock.advance(120_000);
+    clock.advance(59_000);
     assert.match((await v.verify(p, t)).userId, /^user-/);
+    await sleep(50);
     assert.equal(server.fetches, 1);
+    // The key set is stale and the endpoint down: the hit answers, and the refresh it starts fails behind it,
+    // keeping the keys.
+    server.failing = true;
+    clock.advance(61_000);
+    assert.match((await v.verify(p, t)).userId, /^user-/);
+    await eventually(() => server.fetches === 2, 'the refresh behind the hit');
+    await sleep(50);
+    assert.match((await v.verify(p, t)).userId, /^user-/);
+    assert.equal(server.fetches, 2, 'not again within the cooldown');
     // Control: a verifier without a token cache does try, which shows the probe works.
     const uncached = setup({ cacheSize: 0, jwksCacheMs: 60_000 });
     await uncached.v.verify(p, t);

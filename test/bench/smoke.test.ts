@@ -47,7 +47,7 @@ describe('bench smoke run', () => {
       const res = smokeBench(['--users', '100', '--json', out]);
       const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
       const names = report.results.map((r) => r.scenario);
-      const scenarios = ['get', 'assign', 'mixed', 'guest', 'guest-add', 'guest-journey', 'transfer', 'transfer-qr', 'checkout'];
+      const scenarios = ['get', 'assign', 'assign-tracked', 'mixed', 'guest', 'guest-add', 'guest-journey', 'transfer', 'transfer-qr', 'checkout'];
       // the ceiling is measured before the first scenario and again after each one
       assert.deepEqual(names, ['ceiling', ...scenarios.flatMap((s) => [s, 'ceiling'])]);
       for (let i = 1; i < report.results.length; i += 2) {

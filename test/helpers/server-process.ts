@@ -10,6 +10,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
+  /** What the process printed up to and including its start banner. */
+  banner: string;
 }
 
 export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
@@ -26,7 +28,7 @@ export function startServerProcess(env: Record<string, string>): Promise<ServerP
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
+        resolve({ child, port: Number(m[1]), banner: out });
       }
     });
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,8 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { issueGuestToken } from '../../src/auth/tokens.js';
+import { JwksServer } from '../auth/helpers.js';
 import { ACME_KEY, acmePrivateKey, acmePublicPem, demoSecret, DEMO_KEY, OPEN_KEY, sign, startTestServer, type EnvelopeBody, type TestServer } from './harness.js';
 
 let t: TestServer;
@@ -129,5 +130,55 @@ describe('auth matrix over HTTP', () => {
     // a partner-signed token that claims to come from the service is not a guest token
     const fake = await sign(demoSecret, 'HS256', { guest: true, pid: 'demo' }, { sub: 'g3', iss: t.server.serviceKeys.issuer, exp: Math.floor(exp / 1000) });
     expectReject(await getBasket('g3', { 'x-api-key': DEMO_KEY, authorization: `Bearer ${fake}` }), 401, 2002, 'partner secret posing as the service');
+  });
+});
+
+describe('a JWKS partner over HTTP (issue 17, item 8)', () => {
+  const jwks = new JwksServer();
+  const JWKS_KEY = 'jwks-api-key-0001';
+  let s: TestServer;
+  let signers: { kid: string; privateKey: CryptoKey; jwk: JWK }[];
+
+  before(async () => {
+    const url = await jwks.start();
+    signers = await Promise.all(
+      ['k1', 'k2', 'k3'].map(async (kid) => {
+        const { privateKey, publicKey } = await generateKeyPair('ES256');
+        return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+      }),
+    );
+    const partners = [{ id: 'jwks', apiKeys: [JWKS_KEY], jwt: { jwksUrl: url, issuer: 'https://id.jwks.example' } }];
+    s = await startTestServer({ PARTNERS_JSON: JSON.stringify(partners) });
+  });
+  after(async () => {
+    await s.close();
+    await jwks.stop();
+  });
+
+  /** The status, with the error code when there is one (401 2002). */
+  const get = async (userId: string, token: string): Promise<string> => {
+    const res = await s.server.app.inject({ method: 'GET', url: `/v2/baskets/users/${userId}`, headers: { 'x-api-key': JWKS_KEY, authorization: `Bearer ${token}` } });
+    const { error } = res.json() as EnvelopeBody;
+    return error ? `${res.statusCode} ${error.code}` : String(res.statusCode);
+  };
+  const token = (i: number, userId: string): Promise<string> => {
+    const { kid, privateKey } = signers[i]!;
+    return new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid }).setSubject(userId).setIssuer('https://id.jwks.example').setExpirationTime(Math.floor(s.clock.now / 1000) + 3600).sign(privateKey);
+  };
+
+  it('a token answered from the cache gets 401 once its key has left the set', async () => {
+    const [k1, k2] = signers as [(typeof signers)[0], (typeof signers)[0]];
+    jwks.keys = [k1.jwk, k2.jwk];
+    const [t1, t2] = await Promise.all([token(0, 'j1'), token(1, 'j2')]);
+    assert.equal(await get('j1', t1), '200');
+    assert.equal(await get('j1', t1), '200', 'from the cache');
+    assert.equal(await get('j2', t2), '200');
+    jwks.keys = [k2.jwk];
+    s.clock.now += 10_000;
+    // An unknown kid refetches the set, which no longer holds k1.
+    assert.equal(await get('j3', await token(2, 'j3')), '401 2002');
+    assert.equal(await get('j1', t1), '401 2002');
+    assert.equal(await get('j2', t2), '200', 'k2 is still in the set');
+    assert.equal(jwks.fetches, 2);
   });
 });

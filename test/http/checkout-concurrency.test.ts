@@ -1,6 +1,8 @@
 /**
  * Oversell: 500 users start checkouts at once for a product with stock 10. Exactly 10 units are reserved; every
  * other line reports a negative `stocked`; then finish/abort/expiry leave stock and reservations consistent.
+ * One user starting 50 checkouts at once gets one checkout; the others are told a checkout is already active,
+ * reserve nothing and leave no order behind.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ before(async () => {
   t = await startTestServer();
   await t.server.store.upsertProducts('demo', [
     { productId: 'rare-1', variant: null, mainProductIdentifier: null, name: 'Rare', brand: null, price: 1000, currency: 'EUR', taxRateBp: 1900, stock: 10, shopSource: null, slug: null, images: [] },
+    { productId: 'few-1', variant: null, mainProductIdentifier: null, name: 'Few', brand: null, price: 2500, currency: 'EUR', taxRateBp: 1900, stock: 5, shopSource: null, slug: null, images: [] },
   ]);
 });
 after(() => t.close());
@@ -27,8 +30,8 @@ async function inject(method: 'GET' | 'POST', url: string, token: string, body?:
   return { status: res.statusCode, body: res.json() };
 }
 
-async function stock() {
-  const p = (await t.server.store.getProducts('demo', ['rare-1'])).get('rare-1')!;
+async function stock(productId = 'rare-1') {
+  const p = (await t.server.store.getProducts('demo', [productId])).get(productId)!;
   return { stock: p.stock!, reserved: p.reserved };
 }
 
@@ -83,5 +86,39 @@ describe('no overselling', () => {
       const b = await inject('GET', `/v2/baskets/users/${users[i]}`, tokens[i]!);
       assert.deepEqual(b.body.data.checkout, []);
     }
+  });
+});
+
+describe('one user, many simultaneous starts', () => {
+  it('50 starts at once: one checkout, 49 × 409 2014, nothing else reserved or ordered', async () => {
+    const user = 'same-1';
+    const token = await t.demoToken(user);
+    assert.equal((await inject('POST', `/v2/baskets/users/${user}/products/few-1`, token, { count: 2 })).status, 200);
+    assert.equal((await inject('POST', `/v2/baskets/users/${user}/products/prod-789`, token, { count: 1 })).status, 200);
+
+    const results = await Promise.all(Array.from({ length: 50 }, () => inject('POST', `/v2/baskets/users/${user}/checkout/sessions`, token, {})));
+    const ok = results.filter((r) => r.status === 200);
+    assert.equal(ok.length, 1, JSON.stringify(results.filter((r) => r.status !== 200).map((r) => r.body.error)));
+    for (const r of results) {
+      if (r.status === 200) continue;
+      assert.equal(r.status, 409, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, 2014, `never a false out of stock: ${JSON.stringify(r.body.error)}`);
+      assert.equal(r.body.error.details, 'CHECKOUT_ALREADY_ACTIVE');
+    }
+    const won = ok[0]!.body.data;
+    assert.deepEqual(
+      won.checkout.map((l: { productId: string; stocked: number | null }) => [l.productId, l.stocked]),
+      [['few-1', 2], ['prod-789', null]],
+    );
+    assert.deepEqual(await stock('few-1'), { stock: 5, reserved: 2 }, 'only the winner reserved');
+    const orders = (await t.server.store.listOrders('demo', user, 100, null)).orders;
+    assert.deepEqual(orders.map((o) => [o.orderNo, o.status]), [[won.orderNo, 'pending_payment']], 'no cancelled orders left behind');
+
+    // the basket holds the one session; once it ends, the user can start again
+    assert.equal((await inject('POST', `/v2/baskets/users/${user}/checkout/sessions/finish-active`, token, { ordered: false })).status, 200);
+    assert.deepEqual(await stock('few-1'), { stock: 5, reserved: 0 });
+    const again = await inject('POST', `/v2/baskets/users/${user}/checkout/sessions`, token, {});
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual(await stock('few-1'), { stock: 5, reserved: 2 });
   });
 });

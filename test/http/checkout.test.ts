@@ -164,6 +164,54 @@ describe('start a checkout', () => {
   });
 });
 
+describe('the sandbox payment provider', () => {
+  it('runs in test mode only: testMode=false is refused (422 3002) before anything is reserved or ordered', async () => {
+    await put('m1', 'prod-123', 1);
+    const before123 = await stockOf('prod-123');
+    const r = await start('m1', {}, '?testMode=false');
+    assert.equal(r.status, 422, JSON.stringify(r.body));
+    assert.equal(r.body.error?.code, 3002);
+    assert.match(r.body.error!.message, /testMode=false.*sandbox/);
+    assert.deepEqual(r.body.error?.details, [{ field: 'querystring.testMode', message: 'the partner pays with the sandbox provider, which runs in test mode only' }]);
+    assert.deepEqual(await stockOf('prod-123'), before123);
+    assert.deepEqual((await t.server.store.listOrders('demo', 'm1', 10, null)).orders, []);
+    assert.deepEqual(lines((await basket('m1')).cart), ['prod-123:1']);
+    // testMode=true and no testMode both answer what they ran in
+    const ok = await start('m1', {}, '?testMode=true');
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.data.testMode, true);
+  });
+
+  it("the payment's status follows the order: succeeded once ordered, canceled once cancelled (getOrder, listOrders)", async () => {
+    const paymentOf = async (user: string, orderNo: string) => {
+      const one = await call('GET', `/v2/baskets/users/${user}/orders/${orderNo}`, user);
+      const all = await call('GET', `/v2/baskets/users/${user}/orders`, user);
+      const listed = all.body.data.orders.find((o: Any) => o.orderNo === orderNo);
+      assert.deepEqual(listed.payment, one.body.data.payment);
+      return { status: one.body.data.status, payment: one.body.data.payment };
+    };
+    await put('m2', 'mug-1', 1);
+    const a = (await start('m2')).body.data.orderNo as string;
+    assert.deepEqual(await paymentOf('m2', a), { status: 'pending_payment', payment: { paymentId: `sbx_${a}`, status: 'requires_confirmation' } });
+    assert.equal((await finish('m2', true)).status, 200);
+    assert.deepEqual(await paymentOf('m2', a), { status: 'ordered', payment: { paymentId: `sbx_${a}`, status: 'succeeded' } });
+
+    await put('m2', 'mug-1', 1);
+    const b = (await start('m2')).body.data.orderNo as string;
+    assert.equal((await finish('m2', false)).status, 200);
+    assert.deepEqual(await paymentOf('m2', b), { status: 'cancelled', payment: { paymentId: `sbx_${b}`, status: 'canceled' } });
+
+    // a session that expires is cancelled the same way
+    await put('m3', 'mug-1', 1);
+    const c = (await start('m3')).body.data.orderNo as string;
+    t.clock.now += 31 * 60_000;
+    while ((await t.server.outbox.runOnce()) > 0) {
+      /* expiries */
+    }
+    assert.deepEqual(await paymentOf('m3', c), { status: 'cancelled', payment: { paymentId: `sbx_${c}`, status: 'canceled' } });
+  });
+});
+
 describe('during a checkout', () => {
   it('product operations touch only cart and saved; deleting the basket is refused (423)', async () => {
     await put('d1', 'prod-456', 1);

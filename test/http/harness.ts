@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { DEV_PARTNER, loadConfig, type PartnerConfig } from '../../src/config.js';
-import { createServer, type Server } from '../../src/server.js';
+import { createServer, type Server, type ServerOptions } from '../../src/server.js';
 import { deletePrefix, dropSchema, newPrefix, newSchema, pgUrlWithSchema, REDIS_URL } from '../store/helpers/services.js';
 
 /** The store HTTP tests run against: TEST_STORE=sqlite (default), postgres or redis. */
@@ -61,8 +61,30 @@ export const TEST_PARTNERS: PartnerConfig[] = [
   },
 ];
 
+/**
+ * Rate limits for HTTP tests: on (so every test goes through the counting) but far above what any test sends.
+ * Tests of the limits set their own, or '' for a default.
+ */
+export const TEST_RATE_LIMITS: Record<string, string> = {
+  RATE_LIMIT_PARTNER: '1000000/1m',
+  RATE_LIMIT_USER: '1000000/1m',
+  RATE_LIMIT_GUEST_IP: '1000000/1m',
+  RATE_LIMIT_REDEEM_IP: '1000000/1m',
+  RATE_LIMIT_PUBLIC_IP: '1000000/1m',
+  RATE_LIMIT_AUTH_FAILURES_IP: '1000000/1m',
+};
+
+export interface TestServerOptions {
+  /** Another server on the store of this one (its data directory and store URL; the first one drops the store). */
+  sameStoreAs?: TestServer;
+  /** Passed to createServer. */
+  rateLimitStore?: ServerOptions['rateLimitStore'];
+}
+
 export interface TestServer {
   server: Server;
+  /** STORE_URL of the server. */
+  storeUrl: string;
   clock: { now: number };
   dataDir: string;
   /** A valid token of the development partner (HS256, iss/aud as configured). */
@@ -88,9 +110,10 @@ export async function sign(
 
 export const demoSecret = new TextEncoder().encode(DEV_PARTNER.jwt.secret);
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-http-'));
-  const store = testStore(dataDir);
+export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
+  const shared = options.sameStoreAs;
+  const dataDir = shared?.dataDir ?? mkdtempSync(path.join(tmpdir(), 'basket-http-'));
+  const store: TestStore = shared ? { url: shared.storeUrl, drop: async () => {} } : testStore(dataDir);
   const config = loadConfig(
     {
       DATA_DIR: dataDir,
@@ -100,15 +123,21 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       DEV_PARTNER: 'true',
       ADMIN_KEY,
       RUN_WORKERS: 'false',
+      ...TEST_RATE_LIMITS,
       ...env,
     },
     dataDir,
   );
   const clock = { now: Date.UTC(2026, 10, 24, 12, 0, 0) };
-  const server = await createServer(config, { now: () => clock.now, logger: false });
+  const server = await createServer(config, {
+    now: () => clock.now,
+    logger: false,
+    ...(options.rateLimitStore ? { rateLimitStore: options.rateLimitStore } : {}),
+  });
   const nowSec = () => Math.floor(clock.now / 1000);
   return {
     server,
+    storeUrl: store.url,
     clock,
     dataDir,
     demoToken: (userId, claims = {}, ttlSec = 3600) =>
@@ -119,7 +148,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     async close() {
       await server.close();
       await store.drop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!shared) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -99,7 +99,8 @@ describe('transferBasket', () => {
       assert.deepEqual(Object.keys(d), ['expires', 'jaySource', 'jayToken', 'url', 'qrCodeImageUrl', 'qrCodeImageBase64']);
       assert.equal(d.jaySource, 'demo-tv');
       assert.match(d.jayToken, /^[A-Za-z0-9_-]{43}$/, '256 random bits');
-      assert.equal(d.url, `http://127.0.0.1:8080/landing?jaySource=demo-tv&jayToken=${d.jayToken}`);
+      // the development partner's landing page is this service's: it follows PUBLIC_URL
+      assert.equal(d.url, `${PUBLIC_URL}/landing?jaySource=demo-tv&jayToken=${d.jayToken}`);
       assert.equal(d.expires, iso(t.clock.now + 60_000));
       assert.equal(d.qrCodeImageUrl, null);
       assert.equal(d.qrCodeImageBase64, null);

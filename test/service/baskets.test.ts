@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { BasketService } from '../../src/service/baskets.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { BasketKey, Store } from '../../src/store/store.js';
 import { productInput } from '../helpers/product.js';
 

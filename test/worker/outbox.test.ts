@@ -125,3 +125,50 @@ describe('outbox claims', () => {
     assert.equal(new Set(seen).size, seen.length);
   });
 });
+
+describe('stopping the worker (SIGTERM)', () => {
+  it('finishes the message being handled, gives the rest of its batch back at once, and claims nothing more', async () => {
+    const log = { info() {}, warn() {}, error() {} };
+    const handled: string[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    const a = new OutboxWorker({
+      store: t.server.store,
+      now: () => t.clock.now,
+      log,
+      batch: 3,
+      handlers: {
+        'stop.topic': async (payload: unknown) => {
+          const k = (payload as { k: string }).k;
+          if (k === 's0') {
+            entered();
+            await blocked; // the message in hand when the worker is told to stop
+          }
+          handled.push(k);
+        },
+      },
+    });
+    await t.server.store.enqueue(['s0', 's1', 's2'].map((k, i) => ({ topic: 'stop.topic', key: k, payload: { k }, availableAt: t.clock.now + i })));
+    t.clock.now += 10;
+    const pass = a.runOnce();
+    await inHandler;
+    let stopped = false;
+    const stopping = a.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(stopped, false, 'stop waits for the message in hand');
+    release();
+    await stopping;
+    assert.equal(await pass, 1);
+    assert.deepEqual(handled, ['s0']);
+    assert.equal(await a.runOnce(), 0, 'a stopped worker claims nothing');
+
+    // s1 and s2 are due again now, for another worker, without waiting for their lease (60 s) to lapse
+    const rest: string[] = [];
+    const b = new OutboxWorker({ store: t.server.store, now: () => t.clock.now, log, handlers: { 'stop.topic': async (p: unknown) => void rest.push((p as { k: string }).k) } });
+    assert.equal(await b.runOnce(), 2);
+    assert.deepEqual(rest.sort(), ['s1', 's2']);
+    assert.equal(await b.runOnce(), 0, 's0 was completed, not given back');
+  });
+});

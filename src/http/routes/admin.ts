@@ -11,14 +11,14 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { BasketError } from '../../domain/errors.js';
 import type { PartnerRegistry } from '../../auth/partners.js';
-import type { Store } from '../../store/store.js';
+import type { CatalogueStore } from '../../store/store.js';
 import type { BasketService } from '../../service/baskets.js';
 import { collectProductLine, type ParsedLines, ProductBodySchema, ProductIdSchema, ProductInputError, productInfo, toProductInput } from '../../service/catalogue.js';
 import { ok } from './baskets.js';
 import { envelope, errorResponses, ProductInfoSchema } from '../schemas.js';
 
 export interface AdminRoutesOptions {
-  store: Store;
+  store: CatalogueStore;
   /** Catalogue writes go through it, so the products it remembers for adding to baskets are forgotten at once. */
   baskets: BasketService;
   partners: PartnerRegistry;
@@ -27,28 +27,37 @@ export interface AdminRoutesOptions {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { store, baskets, partners, adminKey }) => {
+/**
+ * The admin routes' key check, as an onRequest hook: it runs before any body is read, so a request without the
+ * key costs nothing but its headers (401 `2023` when missing or wrong; the admin API is closed without ADMIN_KEY).
+ */
+export function adminKeyHook(adminKey: string | null): (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
   const expected = adminKey === null ? null : digest(adminKey);
-  const security = [{ AdminKey: [] }];
-  const tags = ['Admin'];
-  const PartnerQuery = Type.Object({ partner: Type.String({ minLength: 1, description: 'Partner id whose catalogue is changed' }) });
-
-  // before the body is read: a request without the key costs nothing but its headers
-  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+  return (request, _reply, done) => {
     const given = request.headers['x-admin-key'];
     if (expected === null || typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
       return done(new BasketError('API_KEY_INVALID', 'Admin key missing or invalid'));
     }
     done();
-  });
+  };
+}
 
-  function partnerOf(partnerId: string): string {
-    const partner = partners.byId(partnerId);
-    if (!partner) {
-      throw new BasketError('REQUEST_VALIDATION_ERROR', `Unknown partner ${partnerId}`, [{ field: 'querystring.partner', message: 'unknown partner' }]);
-    }
-    return partner.id;
+/** The partner an admin request's `?partner=` names (422 when unknown). */
+export function adminPartner(partners: PartnerRegistry, partnerId: string): string {
+  const partner = partners.byId(partnerId);
+  if (!partner) {
+    throw new BasketError('REQUEST_VALIDATION_ERROR', `Unknown partner ${partnerId}`, [{ field: 'querystring.partner', message: 'unknown partner' }]);
   }
+  return partner.id;
+}
+
+export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { store, baskets, partners, adminKey }) => {
+  const security = [{ AdminKey: [] }];
+  const tags = ['Admin'];
+  const PartnerQuery = Type.Object({ partner: Type.String({ minLength: 1, description: 'Partner id whose catalogue is changed' }) });
+
+  app.addHook('onRequest', adminKeyHook(adminKey));
+  const partnerOf = (partnerId: string): string => adminPartner(partners, partnerId);
 
   app.put(
     '/admin/products/:productId',

@@ -2,17 +2,28 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ServiceKeys } from '../../auth/service-keys.js';
-import type { Store } from '../../store/store.js';
+import { StoreUnavailableError, type StoreLifecycle } from '../../store/store.js';
 import { sendError } from '../errors.js';
 import { envelope, errorResponses } from '../schemas.js';
 import { ok } from './baskets.js';
 
 export interface HealthRoutesOptions {
-  store: Store;
+  store: StoreLifecycle;
   serviceKeys: ServiceKeys;
+  /** How long /readyz waits for the store (STORE_TIMEOUT). */
+  timeoutMs: number;
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, serviceKeys }) => {
+/** `promise`, or StoreUnavailableError once `ms` have passed without its answer. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(`the store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, serviceKeys, timeoutMs }) => {
   const Status = envelope(Type.Object({ status: Type.String() }));
   const tags = ['Health'];
 
@@ -23,7 +34,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     { schema: { tags, operationId: 'readyz', summary: 'The store answers', response: { 200: Status, ...errorResponses } } },
     async (req, reply) => {
       try {
-        await store.ping();
+        // the store's own deadlines bound a ping too; this one also covers a wait they do not (a pool, a reconnect)
+        await within(store.ping(), timeoutMs);
       } catch (err) {
         req.log.warn({ err }, 'readiness check failed');
         reply.header('Retry-After', '1');

@@ -59,18 +59,36 @@ export async function deleteMatching(redis: Redis, prefix: string): Promise<numb
   return deleted;
 }
 
-/** Forwards TCP connections to host:port until cut() destroys every connection and stops listening. */
+/**
+ * Forwards TCP connections to host:port until cut() destroys every connection and stops listening. freeze() makes
+ * it a server that hangs: connections stay open and new ones are accepted, but nothing is forwarded either way
+ * until thaw(), which delivers what was held back, in order.
+ */
 export interface Proxy {
   port: number;
   cut(): Promise<void>;
+  freeze(): void;
+  thaw(): void;
 }
 
 export async function startProxy(host: string, port: number): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
+  let frozen = false;
+  const held: (() => void)[] = [];
+  const forward = (from: net.Socket, to: net.Socket): void => {
+    from.on('data', (chunk: Buffer) => {
+      const send = (): void => {
+        if (!to.destroyed) to.write(chunk);
+      };
+      if (frozen) held.push(send);
+      else send();
+    });
+  };
   const server = net.createServer((client) => {
     const upstream = net.connect(port, host);
     sockets.add(client).add(upstream);
-    client.pipe(upstream).pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
     const drop = (): void => {
       client.destroy();
       upstream.destroy();
@@ -90,5 +108,12 @@ export async function startProxy(host: string, port: number): Promise<Proxy> {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+    freeze: () => {
+      frozen = true;
+    },
+    thaw: () => {
+      frozen = false;
+      for (const send of held.splice(0)) send();
+    },
   };
 }

@@ -1,0 +1,120 @@
+/**
+ * Rate-limit counters on SQLite: a `rate_limits` table in a file of its own next to the store's
+ * (`basket.db` → `basket.rate-limits.db`), shared by every process on the store file (WORKERS=n).
+ *
+ * Why a file of its own and not a table in the store's file: the store keeps parsed baskets cached for as long as
+ * `PRAGMA data_version` stays put, and that changes on every commit of another connection to the same file; a
+ * counter commit there would empty the basket cache each time. A file of its own also has its own write lock, so
+ * counting never queues behind (or holds up) a basket group commit.
+ *
+ * One take is one `INSERT … ON CONFLICT DO UPDATE … RETURNING` (atomic under SQLite's write lock). The connection
+ * does not wait in SQLite's busy handler, which sleeps on the event loop: a take refused the lock by another
+ * process tries again on the next turn, then every millisecond, and fails after TAKE_TIMEOUT_MS.
+ */
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { PURGE_BATCH, PURGE_EVERY, TAKE_TIMEOUT_MS, windowStart, type RateLimitStore, type TakeResult } from '../rate-limits.js';
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS rate_limits (
+    key          TEXT    NOT NULL,
+    window_start INTEGER NOT NULL,
+    used         INTEGER NOT NULL,
+    granted      INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS rate_limits_expires ON rate_limits (expires_at);
+`;
+
+// SET expressions all see the row as it was, so `granted` is computed from the old `used`. A lowered max never
+// lowers a count: max(used, @max).
+const TAKE = `
+  INSERT INTO rate_limits (key, window_start, used, granted, expires_at)
+  VALUES (@key, @start, min(@want, @max), min(@want, @max), @expires)
+  ON CONFLICT (key, window_start) DO UPDATE SET
+    used = min(used + @want, max(used, @max)),
+    granted = min(used + @want, max(used, @max)) - used
+  RETURNING used, granted`;
+
+const PURGE = `
+  DELETE FROM rate_limits WHERE (key, window_start) IN
+    (SELECT key, window_start FROM rate_limits WHERE expires_at <= ? LIMIT ${PURGE_BATCH})`;
+
+/** The counter file that goes with a store file: `data/basket.db` → `data/basket.rate-limits.db`. */
+export function rateLimitFile(storeFile: string): string {
+  if (storeFile === ':memory:' || storeFile === '') return ':memory:';
+  const { dir, name, ext } = path.parse(storeFile);
+  return path.join(dir, `${name}.rate-limits${ext}`);
+}
+
+function isBusy(error: unknown): boolean {
+  return error instanceof Database.SqliteError && (error.code.startsWith('SQLITE_BUSY') || error.code.startsWith('SQLITE_LOCKED'));
+}
+
+const nextTurn = (attempt: number) => new Promise<void>((resolve) => (attempt === 0 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+
+class SqliteRateLimits implements RateLimitStore {
+  readonly #take: Database.Statement<{ key: string; start: number; want: number; max: number; expires: number }, { used: number; granted: number }>;
+  readonly #purge: Database.Statement<[number]>;
+  #takes = 0;
+
+  constructor(private readonly db: Database.Database) {
+    this.#take = db.prepare(TAKE);
+    this.#purge = db.prepare(PURGE);
+  }
+
+  async take(key: string, windowMs: number, want: number, max: number, now: number): Promise<TakeResult> {
+    const start = windowStart(now, windowMs);
+    const params = { key, start, want, max, expires: start + windowMs };
+    const deadline = performance.now() + TAKE_TIMEOUT_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const row = this.#take.get(params)!;
+        if (++this.#takes % PURGE_EVERY === 0) this.#purgeExpired(now);
+        return { granted: row.granted, used: row.used, resetAt: start + windowMs };
+      } catch (error) {
+        if (!isBusy(error) || performance.now() >= deadline) throw error;
+      }
+      await nextTurn(attempt);
+    }
+  }
+
+  #purgeExpired(now: number): void {
+    try {
+      this.#purge.run(now);
+    } catch (error) {
+      // another process holds the lock: the next purge will do it
+      if (!isBusy(error)) throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export async function openSqliteRateLimits(storeFile: string): Promise<RateLimitStore> {
+  const file = rateLimitFile(storeFile);
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    const db = new Database(file, { timeout: TAKE_TIMEOUT_MS });
+    try {
+      if (file !== ':memory:') {
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (typeof mode !== 'string' || mode.toLowerCase() !== 'wal') throw new Error(`SQLite refused WAL mode for ${file} (journal_mode is ${String(mode)})`);
+        // counters lost on a power cut only end some windows early
+        db.pragma('synchronous = NORMAL');
+      }
+      db.exec(SCHEMA);
+      db.pragma('busy_timeout = 0');
+      return new SqliteRateLimits(db);
+    } catch (error) {
+      db.close();
+      // processes starting together: switching to WAL can be refused at once (SQLite skips the busy handler there)
+      if (!isBusy(error) || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+    }
+  }
+}
