@@ -4,7 +4,6 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.js';
 import type { PartnerRegistry } from '../auth/partners.js';
@@ -23,14 +22,16 @@ import { installCors } from './cors.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, installNotFound, sendError } from './errors.js';
 import { guardConnections } from './connections.js';
 import { adminRoutes } from './routes/admin.js';
-import { adminEventsRoutes } from './routes/admin-events.js';
+import { adminEventsComponents, adminEventsRoutes } from './routes/admin-events.js';
 import { basketRoutes } from './routes/baskets.js';
-import { checkoutRoutes } from './routes/checkout.js';
+import { checkoutComponents, checkoutRoutes } from './routes/checkout.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
-import { guestRoutes } from './routes/guests.js';
+import { guestComponents, guestRoutes } from './routes/guests.js';
 import { landingRoutes } from './routes/landing.js';
-import { healthRoutes } from './routes/health.js';
-import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
+import { healthComponents, healthRoutes } from './routes/health.js';
+import { API_VERSIONS, DEFAULT_API_VERSION, SHARED_SCHEMAS } from './schemas.js';
+import { finishDocument } from './openapi.js';
+import { docsRoutes, OPENAPI_TAGS } from './routes/docs.js';
 import { lazyChildLogger, requestId } from './request-logger.js';
 import { BasketError } from '../domain/errors.js';
 import { containsNul } from '../domain/nul.js';
@@ -169,17 +170,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installCors(app, partners);
 
+  for (const schema of [...SHARED_SCHEMAS, ...guestComponents, ...healthComponents, ...adminEventsComponents, ...(deps.checkout ? checkoutComponents : [])]) {
+    app.addSchema(schema);
+  }
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'Basket API',
         version: DEFAULT_API_VERSION,
         description:
           'Shopping baskets for shoppable streaming; wire-compatible with the Media Jay Basket API v2 (2025-09-15). ' +
-          'Every route is also served without the /v2 prefix.',
+          'Every route is also served without the /v2 prefix. Every answer is the envelope `{data, nextToken, error}`; ' +
+          'an error carries the status and an API code (`error.code`) a client can branch on.',
+        license: { name: 'MIT', identifier: 'MIT' },
       },
       servers: [{ url: config.publicUrl }],
+      tags: OPENAPI_TAGS,
       components: {
         securitySchemes: {
           ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
@@ -188,10 +195,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       },
     },
+    // named schemas keep their $id as their name under components.schemas (the default is def-0, def-1, ...)
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // the document is built at its first request, after listen: its server URL carries the bound port
-    transformObject: (doc) => ('openapiObject' in doc ? { ...doc.openapiObject, servers: [{ url: deps.publicUrl.base }] } : doc.swaggerObject),
+    transformObject: (doc) =>
+      'openapiObject' in doc ? finishDocument({ ...doc.openapiObject, servers: [{ url: deps.publicUrl.base }] }) : doc.swaggerObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(docsRoutes);
 
   const auth = registerAuth(app, partners, deps.tokens);
   // before the routes: it adds its checks to each route as the route is added

@@ -2,26 +2,40 @@
  * Wire schemas shared by the routes: the envelope, the basket and the product view. Response schemas double as
  * fast serializers, so whatever is not declared here never leaves the service.
  */
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 
 export const API_VERSIONS = ['2025-09-15', '2025-07-21'] as const;
 export const DEFAULT_API_VERSION = API_VERSIONS[0];
 
-export const ErrorSchema = Type.Object({
-  code: Type.Integer({ description: 'API error code (spec §5)' }),
-  message: Type.String(),
-  details: Type.Optional(Type.Unknown({ description: 'Symbolic name (e.g. CART_LIMIT_REACHED) or validation details' })),
-});
+/**
+ * A reference to a named schema (registered with `app.addSchema`, see COMPONENT_SCHEMAS): the OpenAPI document
+ * names it under `components.schemas`, and the type provider still sees its static type.
+ */
+export function ref<T extends TSchema>(schema: T) {
+  const id = (schema as { $id?: unknown }).$id;
+  if (typeof id !== 'string') throw new Error('ref() needs a schema with an $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(id));
+}
+
+export const ErrorSchema = Type.Object(
+  {
+    code: Type.Integer({ description: 'API error code (spec §5)' }),
+    message: Type.String(),
+    details: Type.Optional(Type.Unknown({ description: 'Symbolic name (e.g. CART_LIMIT_REACHED) or validation details' })),
+  },
+  { $id: 'Error', description: 'What went wrong: the code a client branches on, a message for people, details' },
+);
 
 export const ErrorEnvelope = Type.Object(
   {
     data: Type.Null(),
     nextToken: Type.Null(),
-    error: ErrorSchema,
+    error: ref(ErrorSchema),
   },
-  { $id: undefined, description: 'Error envelope' },
+  { $id: 'ErrorEnvelope', description: 'The envelope of every error answer' },
 );
 
+/** The envelope of a successful answer: `data` holds the result, `error` is null. */
 export function envelope<T extends TSchema>(data: T, description?: string) {
   return Type.Object(
     {
@@ -33,50 +47,68 @@ export function envelope<T extends TSchema>(data: T, description?: string) {
   );
 }
 
-export const LineSchema = Type.Object({
-  productId: Type.String(),
-  count: Type.Integer({ description: 'Units to order; in saved, the count kept for later' }),
-  variant: Type.Optional(Type.String({ description: 'The product variant (e.g. the size)' })),
-  mainProductIdentifier: Type.Optional(Type.String({ description: 'The identifier of the main product' })),
-});
+export const LineSchema = Type.Object(
+  {
+    productId: Type.String(),
+    count: Type.Integer({ description: 'Units to order; in saved, the count kept for later' }),
+    variant: Type.Optional(Type.String({ description: 'The product variant (e.g. the size)' })),
+    mainProductIdentifier: Type.Optional(Type.String({ description: 'The identifier of the main product' })),
+  },
+  { $id: 'Line', description: 'A product of the cart or the saved list' },
+);
 
-export const CheckoutLineSchema = Type.Object({
-  productId: Type.String(),
-  count: Type.Integer(),
-  variant: Type.Optional(Type.String()),
-  mainProductIdentifier: Type.Optional(Type.String()),
-  stocked: Type.Union([Type.Integer(), Type.Null()], {
-    description: 'Units reserved; below zero: the reservation failed; null: unlimited stock',
-  }),
-});
+export const CheckoutLineSchema = Type.Object(
+  {
+    productId: Type.String(),
+    count: Type.Integer(),
+    variant: Type.Optional(Type.String()),
+    mainProductIdentifier: Type.Optional(Type.String()),
+    stocked: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Units reserved; below zero: the reservation failed; null: unlimited stock',
+    }),
+  },
+  { $id: 'CheckoutLine', description: 'A product of the active checkout session' },
+);
 
-export const BasketSchema = Type.Object({
-  expires: Type.String({ format: 'date-time', examples: ['2025-06-29T08:12:34Z'] }),
-  lastChanged: Type.String({ format: 'date-time', examples: ['2025-06-04T12:34:56Z'] }),
-  cart: Type.Array(LineSchema, { description: 'Products to buy (at most 20 distinct)' }),
-  saved: Type.Array(LineSchema, { description: 'Products remembered for later' }),
-  checkout: Type.Array(CheckoutLineSchema, { description: 'Products in the active checkout session' }),
-});
+export const BasketSchema = Type.Object(
+  {
+    expires: Type.String({ format: 'date-time' }),
+    lastChanged: Type.String({ format: 'date-time' }),
+    cart: Type.Array(ref(LineSchema), { description: 'Products to buy (at most 20 distinct)' }),
+    saved: Type.Array(ref(LineSchema), { description: 'Products remembered for later' }),
+    checkout: Type.Array(ref(CheckoutLineSchema), { description: 'Products in the active checkout session' }),
+  },
+  { $id: 'Basket', description: "A user's shopping basket: cart, saved list and the active checkout" },
+);
 
-export const ProductInfoSchema = Type.Object({
-  productId: Type.String(),
-  variant: Type.Union([Type.String(), Type.Null()]),
-  mainProductIdentifier: Type.Union([Type.String(), Type.Null()]),
-  name: Type.String(),
-  brand: Type.Union([Type.String(), Type.Null()]),
-  price: Type.Union([Type.Number(), Type.Null()], { description: 'Gross price in major units (29.99)' }),
-  currency: Type.String(),
-  currentStockCount: Type.Union([Type.Integer(), Type.Null()], { description: '0 or below: not available; null: unlimited' }),
-  shopSource: Type.Union([Type.String(), Type.Null()]),
-  slug: Type.Union([Type.String(), Type.Null()]),
-  images: Type.Array(Type.String()),
-});
+export const ProductInfoSchema = Type.Object(
+  {
+    productId: Type.String(),
+    variant: Type.Union([Type.String(), Type.Null()]),
+    mainProductIdentifier: Type.Union([Type.String(), Type.Null()]),
+    name: Type.String(),
+    brand: Type.Union([Type.String(), Type.Null()]),
+    price: Type.Union([Type.Number(), Type.Null()], { description: 'Gross price in major units (29.99)' }),
+    currency: Type.String(),
+    currentStockCount: Type.Union([Type.Integer(), Type.Null()], { description: '0 or below: not available; null: unlimited' }),
+    shopSource: Type.Union([Type.String(), Type.Null()]),
+    slug: Type.Union([Type.String(), Type.Null()]),
+    images: Type.Array(Type.String()),
+  },
+  { $id: 'ProductInfo', description: 'Product information from the partner catalogue' },
+);
 
-/** Error responses every authenticated route can give, for the OpenAPI document and for serialization. */
+/**
+ * The serializer of every error answer (the envelope, nothing else leaves). The OpenAPI document replaces these
+ * catch-alls with each operation's statuses and codes (`x-errors`, src/http/openapi.ts).
+ */
 export const errorResponses = {
-  '4xx': ErrorEnvelope,
-  '5xx': ErrorEnvelope,
+  '4xx': ref(ErrorEnvelope),
+  '5xx': ref(ErrorEnvelope),
 };
+
+/** The named schemas shared by the routes; registered once with `app.addSchema`. */
+export const SHARED_SCHEMAS: readonly TSchema[] = [ErrorSchema, ErrorEnvelope, LineSchema, CheckoutLineSchema, BasketSchema, ProductInfoSchema];
 
 export const UserIdSchema = Type.String({ minLength: 1, maxLength: 256, description: 'The platform specific user identifier' });
 

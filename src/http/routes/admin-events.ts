@@ -16,7 +16,7 @@ import type { PartnerRegistry } from '../../auth/partners.js';
 import { BasketError } from '../../domain/errors.js';
 import { eventView, type EventRecorder } from '../../service/events.js';
 import { CursorError, EVENT_ACTIONS, type EventAction, type EventStore, type FunnelGroup } from '../../store/store.js';
-import { envelope, errorResponses } from '../schemas.js';
+import { envelope, errorResponses, ref } from '../schemas.js';
 import { adminKeyHook, adminPartner } from './admin.js';
 import { ok } from './baskets.js';
 
@@ -33,35 +33,44 @@ export interface AdminEventsRoutesOptions {
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
 
-export const EventSchema = Type.Object({
-  id: Type.String({ description: 'Position in the partner\'s list: pass it as `after` for the events that follow' }),
-  time: Type.String({ format: 'date-time' }),
-  action: Type.Unsafe<EventAction>(Type.String({ enum: [...EVENT_ACTIONS] })),
-  user: Type.String({ description: 'Pseudonym of the user (keyed hash, per partner); never the user id' }),
-  productId: Nullable(Type.String()),
-  count: NullableInt,
-  orderNo: Nullable(Type.String()),
-  amount: Type.Union([Type.Integer(), Type.Null()], { description: "The order's full price in minor units of currency" }),
-  currency: Nullable(Type.String()),
-  outcome: Nullable(Type.String({ description: 'checkout_finish: ordered or aborted' })),
-  sessionId: Nullable(Type.String({ description: 'session_id of X-JAY-Tracking' })),
-  startTime: Nullable(Type.String({ description: 'start_time of X-JAY-Tracking' })),
-  source: Nullable(Type.String({ description: 'source of X-JAY-Tracking' })),
-  provider: Nullable(Type.String({ description: "The tracking session's provider, else the request's provider_id" })),
-  tracking: Type.Union([Type.Literal('ok'), Type.Literal('absent'), Type.Literal('undecodable')], { description: 'How the X-JAY-Tracking header was' }),
-  apiVersion: Nullable(Type.String()),
-});
+export const EventSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Position in the partner\'s list: pass it as `after` for the events that follow' }),
+    time: Type.String({ format: 'date-time' }),
+    action: Type.Unsafe<EventAction>(Type.String({ enum: [...EVENT_ACTIONS] })),
+    user: Type.String({ description: 'Pseudonym of the user (keyed hash, per partner); never the user id' }),
+    productId: Nullable(Type.String()),
+    count: NullableInt,
+    orderNo: Nullable(Type.String()),
+    amount: Type.Union([Type.Integer(), Type.Null()], { description: "The order's full price in minor units of currency" }),
+    currency: Nullable(Type.String()),
+    outcome: Nullable(Type.String({ description: 'checkout_finish: ordered or aborted' })),
+    sessionId: Nullable(Type.String({ description: 'session_id of X-JAY-Tracking' })),
+    startTime: Nullable(Type.String({ description: 'start_time of X-JAY-Tracking' })),
+    source: Nullable(Type.String({ description: 'source of X-JAY-Tracking' })),
+    provider: Nullable(Type.String({ description: "The tracking session's provider, else the request's provider_id" })),
+    tracking: Type.Union([Type.Literal('ok'), Type.Literal('absent'), Type.Literal('undecodable')], { description: 'How the X-JAY-Tracking header was' }),
+    apiVersion: Nullable(Type.String()),
+  },
+  { $id: 'TrackingEvent', description: 'A tracking event of a basket action' },
+);
 
-export const ProviderReportRowSchema = Type.Object({
-  provider: Nullable(Type.String()),
-  source: Nullable(Type.String()),
-  adds: Type.Integer({ description: 'Products put into the cart (assign or update with a count above 0)' }),
-  users: Type.Integer({ description: 'Distinct users with any event' }),
-  checkoutsStarted: Type.Integer(),
-  ordersPaid: Type.Integer(),
-  paidValue: Type.Integer({ description: 'Value of the orders paid, minor units of currency' }),
-  currency: Nullable(Type.String({ description: 'Currency of paidValue; null when nothing was paid' })),
-});
+export const ProviderReportRowSchema = Type.Object(
+  {
+    provider: Nullable(Type.String()),
+    source: Nullable(Type.String()),
+    adds: Type.Integer({ description: 'Products put into the cart (assign or update with a count above 0)' }),
+    users: Type.Integer({ description: 'Distinct users with any event' }),
+    checkoutsStarted: Type.Integer(),
+    ordersPaid: Type.Integer(),
+    paidValue: Type.Integer({ description: 'Value of the orders paid, minor units of currency' }),
+    currency: Nullable(Type.String({ description: 'Currency of paidValue; null when nothing was paid' })),
+  },
+  { $id: 'ProviderReportRow', description: 'The funnel of one provider and source' },
+);
+
+/** The named schemas of these routes (registered once by the app). */
+export const adminEventsComponents = [EventSchema, ProviderReportRowSchema];
 
 /**
  * Report rows from funnel groups: one row per (provider, source); a group paid in several currencies gets a row per
@@ -121,7 +130,8 @@ export const adminEventsRoutes: FastifyPluginAsyncTypebox<AdminEventsRoutesOptio
           after: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Cursor: an event id' })),
           limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1 to 1000, default 100' })),
         }),
-        response: { 200: envelope(Type.Object({ events: Type.Array(EventSchema) }), 'A page of events'), ...errorResponses },
+        response: { 200: envelope(Type.Object({ events: Type.Array(ref(EventSchema)) }), 'A page of events'), ...errorResponses },
+        'x-errors': [],
       },
     },
     async (req, reply) => {
@@ -169,12 +179,13 @@ export const adminEventsRoutes: FastifyPluginAsyncTypebox<AdminEventsRoutesOptio
               from: Type.String({ format: 'date-time' }),
               to: Type.String({ format: 'date-time' }),
               session: Nullable(Type.String()),
-              providers: Type.Array(ProviderReportRowSchema),
+              providers: Type.Array(ref(ProviderReportRowSchema)),
             }),
             'The funnel per provider and source',
           ),
           ...errorResponses,
         },
+        'x-errors': [],
       },
     },
     async (req) => {

@@ -15,7 +15,7 @@ import type { CatalogueStore } from '../../store/store.js';
 import type { BasketService } from '../../service/baskets.js';
 import { collectProductLine, type ParsedLines, ProductBodySchema, ProductIdSchema, ProductInputError, productInfo, toProductInput } from '../../service/catalogue.js';
 import { ok } from './baskets.js';
-import { envelope, errorResponses, ProductInfoSchema } from '../schemas.js';
+import { envelope, errorResponses, ProductInfoSchema, ref } from '../schemas.js';
 
 export interface AdminRoutesOptions {
   store: CatalogueStore;
@@ -70,7 +70,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         params: Type.Object({ productId: ProductIdSchema }),
         querystring: PartnerQuery,
         body: ProductBodySchema,
-        response: { 200: envelope(ProductInfoSchema), ...errorResponses },
+        response: { 200: envelope(ref(ProductInfoSchema), 'The stored product'), ...errorResponses },
+        'x-errors': [],
       },
     },
     async (req) => {
@@ -104,7 +105,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
           summary: 'Bulk import of products as JSON lines (one product object with productId per line, at most 64 MiB); all or nothing',
           querystring: PartnerQuery,
           consumes: IMPORT_TYPES,
-          response: { 200: envelope(Type.Object({ imported: Type.Integer() })), ...errorResponses },
+          response: { 200: envelope(Type.Object({ imported: Type.Integer() }), 'How many products were imported'), ...errorResponses },
+          'x-errors': [],
         },
       },
       async (req) => {

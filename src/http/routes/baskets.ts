@@ -10,7 +10,8 @@ import type { EventRecorder } from '../../service/events.js';
 import { ProductIdSchema } from '../../service/catalogue.js';
 import { ownerOf, type Authenticator } from '../auth.js';
 import { attributionOf } from '../tracking.js';
-import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, ProductInfoSchema, UserIdSchema } from '../schemas.js';
+import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, ProductInfoSchema, ref, UserIdSchema } from '../schemas.js';
+import { ASSIGN_REQUEST, BASKET_IN_CHECKOUT_RESPONSE, BASKET_RESPONSE, PRODUCT_DETAILS_REQUEST, UPDATE_REQUEST } from '../examples.js';
 
 export interface BasketRoutesOptions {
   baskets: BasketService;
@@ -51,7 +52,7 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
   const UserParams = Type.Object({ userId: UserIdSchema });
   const ProductParams = Type.Object({ userId: UserIdSchema, productId: ProductIdSchema });
   const Query = Type.Object(CommonQuery);
-  const BasketResponse = { 200: envelope(BasketSchema, 'The basket'), ...errorResponses };
+  const BasketResponse = { 200: envelope(ref(BasketSchema), 'The basket'), ...errorResponses };
   const Count = Type.Integer({
     minimum: -1,
     maximum: maxLineCount,
@@ -83,7 +84,16 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
   app.get(
     '/baskets/users/:userId',
     {
-      schema: { ...base, operationId: 'getBasket', summary: 'Gets the shopping basket of the specified user', params: UserParams, querystring: Query, response: BasketResponse },
+      schema: {
+        ...base,
+        operationId: 'getBasket',
+        summary: 'Gets the shopping basket of the specified user (an empty one when there is none yet)',
+        params: UserParams,
+        querystring: Query,
+        response: BasketResponse,
+        'x-errors': [],
+        'x-examples': { response: { ...BASKET_RESPONSE, ...BASKET_IN_CHECKOUT_RESPONSE } },
+      },
       onRequest: auth.user,
     },
     // not async: a store that reads synchronously (SQLite) is answered in this call, without a promise
@@ -99,7 +109,15 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
   app.delete(
     '/baskets/users/:userId',
     {
-      schema: { ...base, operationId: 'deleteBasket', summary: 'Empties cart and saved list (423 while a checkout is active)', params: UserParams, querystring: Query, response: BasketResponse },
+      schema: {
+        ...base,
+        operationId: 'deleteBasket',
+        summary: 'Empties cart and saved list (423 while a checkout is active)',
+        params: UserParams,
+        querystring: Query,
+        response: BasketResponse,
+        'x-errors': ['BASKET_LOCKED'],
+      },
       onRequest: auth.user,
     },
     async (req) => {
@@ -121,6 +139,9 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         querystring: Query,
         body: Type.Object({ count: Type.Optional(Count) }),
         response: BasketResponse,
+        'x-body-optional': true,
+        'x-errors': ['PRODUCT_NOT_FOUND', 'CART_LIMIT_REACHED'],
+        'x-examples': { request: ASSIGN_REQUEST, response: BASKET_RESPONSE },
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
@@ -147,6 +168,9 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         querystring: Query,
         body: Type.Object({ count: Type.Optional(Type.Union([Count, Type.Null()])) }),
         response: BasketResponse,
+        'x-body-optional': true,
+        'x-errors': ['PRODUCT_NOT_IN_BASKET', 'PRODUCT_NOT_FOUND', 'CART_LIMIT_REACHED'],
+        'x-examples': { request: UPDATE_REQUEST, response: BASKET_RESPONSE },
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
@@ -164,7 +188,15 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
   app.delete(
     '/baskets/users/:userId/products/:productId',
     {
-      schema: { ...base, operationId: 'deleteProductFromBasket', summary: 'Removes a product from cart and saved list', params: ProductParams, querystring: Query, response: BasketResponse },
+      schema: {
+        ...base,
+        operationId: 'deleteProductFromBasket',
+        summary: 'Removes a product from cart and saved list',
+        params: ProductParams,
+        querystring: Query,
+        response: BasketResponse,
+        'x-errors': ['PRODUCT_NOT_IN_BASKET'],
+      },
       onRequest: auth.user,
     },
     async (req) => {
@@ -187,7 +219,9 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         summary: 'Product information for up to 50 product ids; unknown ids are left out',
         querystring: Query,
         body: Type.Array(ProductIdSchema, { minItems: 1, maxItems: 50 }),
-        response: { 200: envelope(Type.Object({ products: Type.Array(ProductInfoSchema) })), ...errorResponses },
+        response: { 200: envelope(Type.Object({ products: Type.Array(ref(ProductInfoSchema)) }), 'The products found'), ...errorResponses },
+        'x-errors': [],
+        'x-examples': { request: PRODUCT_DETAILS_REQUEST },
       },
       onRequest: auth.partner,
     },

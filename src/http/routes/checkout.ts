@@ -13,7 +13,8 @@ import { CursorError, type ComfortSettings } from '../../store/store.js';
 import { ownerOf, type Authenticator } from '../auth.js';
 import { errorBody } from '../errors.js';
 import { attributionOf } from '../tracking.js';
-import { BasketSchema, CheckoutLineSchema, CommonQuery, envelope, errorResponses, isoSeconds, UserIdSchema } from '../schemas.js';
+import { BasketSchema, CheckoutLineSchema, CommonQuery, envelope, errorResponses, isoSeconds, ref, UserIdSchema } from '../schemas.js';
+import { BASKET_RESPONSE, FINISH_REQUEST } from '../examples.js';
 import { basketView, ok } from './baskets.js';
 
 export interface CheckoutRoutesOptions {
@@ -30,51 +31,66 @@ export interface CheckoutRoutesOptions {
 const security = [{ ApiKey: [], Bearer: [] }];
 const OpenObject = Type.Object({}, { additionalProperties: true, description: 'Provider-specific fields' });
 
-export const CheckoutResultSchema = Type.Object({
-  orderNo: Type.String(),
-  status: Type.String({ description: 'pending_payment | paid | ordered | cancelled' }),
-  currency: Type.String(),
-  fullPrice: Type.Number({ description: 'Goods plus shipping, major units' }),
-  fullTax: Type.Number({ description: 'Tax contained in the goods, major units' }),
-  shippingCost: Type.Number(),
-  testMode: Type.Boolean(),
-  expires: Type.String({ format: 'date-time' }),
-  paymentProvider: Type.String(),
-  payment: OpenObject,
-  checkout: Type.Array(CheckoutLineSchema),
-});
+export const CheckoutResultSchema = Type.Object(
+  {
+    orderNo: Type.String(),
+    status: Type.String({ description: 'pending_payment | paid | ordered | cancelled' }),
+    currency: Type.String(),
+    fullPrice: Type.Number({ description: 'Goods plus shipping, major units' }),
+    fullTax: Type.Number({ description: 'Tax contained in the goods, major units' }),
+    shippingCost: Type.Number(),
+    testMode: Type.Boolean(),
+    expires: Type.String({ format: 'date-time' }),
+    paymentProvider: Type.String(),
+    payment: OpenObject,
+    checkout: Type.Array(ref(CheckoutLineSchema)),
+  },
+  { $id: 'CheckoutSession', description: 'A started checkout: the order, its payment and the products in checkout' },
+);
 
-export const OrderSchema = Type.Object({
-  orderNo: Type.String(),
-  status: Type.String(),
-  currency: Type.String(),
-  fullPrice: Type.Number(),
-  fullTax: Type.Number(),
-  shippingCost: Type.Number(),
-  testMode: Type.Boolean(),
-  paymentProvider: Type.String(),
-  payment: OpenObject,
-  lines: Type.Array(
-    Type.Object({
-      productId: Type.String(),
-      count: Type.Integer(),
-      stocked: Type.Union([Type.Integer(), Type.Null()]),
-      name: Type.String(),
-      unitPrice: Type.Number(),
-      taxRate: Type.Number({ description: 'Percent' }),
-      lineTotal: Type.Number(),
-      lineTax: Type.Number(),
-    }),
-  ),
-  created: Type.String({ format: 'date-time' }),
-  updated: Type.String({ format: 'date-time' }),
-});
+export const OrderLineSchema = Type.Object(
+  {
+    productId: Type.String(),
+    count: Type.Integer(),
+    stocked: Type.Union([Type.Integer(), Type.Null()]),
+    name: Type.String(),
+    unitPrice: Type.Number(),
+    taxRate: Type.Number({ description: 'Percent' }),
+    lineTotal: Type.Number(),
+    lineTax: Type.Number(),
+  },
+  { $id: 'OrderLine', description: 'A product of an order, priced when the checkout started' },
+);
 
-const ComfortSchema = Type.Object({
-  customerId: Type.Union([Type.String(), Type.Null()]),
-  paymentMethodId: Type.Union([Type.String(), Type.Null()]),
-  oneClick: Type.Boolean(),
-});
+export const OrderSchema = Type.Object(
+  {
+    orderNo: Type.String(),
+    status: Type.String(),
+    currency: Type.String(),
+    fullPrice: Type.Number(),
+    fullTax: Type.Number(),
+    shippingCost: Type.Number(),
+    testMode: Type.Boolean(),
+    paymentProvider: Type.String(),
+    payment: OpenObject,
+    lines: Type.Array(ref(OrderLineSchema)),
+    created: Type.String({ format: 'date-time' }),
+    updated: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Order', description: 'An order of the user' },
+);
+
+export const ComfortSchema = Type.Object(
+  {
+    customerId: Type.Union([Type.String(), Type.Null()]),
+    paymentMethodId: Type.Union([Type.String(), Type.Null()]),
+    oneClick: Type.Boolean(),
+  },
+  { $id: 'ComfortSettings', description: 'Saved customer, payment method and one-click checkout (partner users)' },
+);
+
+/** The named schemas of these routes (registered once by the app). */
+export const checkoutComponents = [CheckoutResultSchema, OrderLineSchema, OrderSchema, ComfortSchema];
 
 export function checkoutResult(r: StartResult) {
   const { order } = r;
@@ -161,7 +177,19 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
             }),
           ),
         }),
-        response: { 200: envelope(CheckoutResultSchema, 'The checkout session'), ...errorResponses },
+        response: { 200: envelope(ref(CheckoutResultSchema), 'The checkout session'), ...errorResponses },
+        'x-body-optional': true,
+        'x-idempotent': true,
+        'x-errors': [
+          'CHECKOUT_ALREADY_ACTIVE',
+          'CART_EMPTY',
+          'PRODUCT_NOT_FOUND',
+          'OUT_OF_STOCK',
+          'PAYMENT_PROVIDER_NOT_SUPPORTED',
+          'PAYMENT_PROVIDER_ERROR',
+          'IDEMPOTENCY_KEY_REUSED',
+          'IDEMPOTENCY_IN_PROGRESS',
+        ],
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
@@ -202,7 +230,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
         params: UserParams,
         querystring: Type.Object(CommonQuery),
         body: Type.Object({ ordered: Type.Boolean() }),
-        response: { 200: envelope(BasketSchema, 'The basket'), ...errorResponses },
+        response: { 200: envelope(ref(BasketSchema), 'The basket'), ...errorResponses },
+        'x-errors': ['NO_ACTIVE_CHECKOUT'],
+        'x-examples': { request: FINISH_REQUEST, response: BASKET_RESPONSE },
       },
       onRequest: auth.user,
     },
@@ -223,7 +253,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
           paymentMethodId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()])),
           oneClick: Type.Optional(Type.Boolean()),
         }),
-        response: { 200: envelope(ComfortSchema, 'The comfort settings'), ...errorResponses },
+        response: { 200: envelope(ref(ComfortSchema), 'The comfort settings'), ...errorResponses },
+        'x-body-optional': true,
+        'x-errors': ['GUEST_NOT_ALLOWED'],
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
@@ -256,7 +288,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
           limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100, default 20' })),
           nextToken: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
         }),
-        response: { 200: envelope(Type.Object({ orders: Type.Array(OrderSchema) }), 'A page of orders'), ...errorResponses },
+        response: { 200: envelope(Type.Object({ orders: Type.Array(ref(OrderSchema)) }), 'A page of orders'), ...errorResponses },
+        'x-errors': [],
       },
       onRequest: auth.user,
     },
@@ -287,7 +320,8 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
         summary: 'One order of the user (404, code 404 ORDER_NOT_FOUND, when it is not theirs)',
         params: Type.Object({ userId: UserIdSchema, orderNo: Type.String({ minLength: 1, maxLength: 64 }) }),
         querystring: Type.Object(CommonQuery),
-        response: { 200: envelope(OrderSchema, 'The order'), ...errorResponses },
+        response: { 200: envelope(ref(OrderSchema), 'The order'), ...errorResponses },
+        'x-errors': ['ORDER_NOT_FOUND'],
       },
       onRequest: auth.user,
     },

@@ -14,7 +14,8 @@ import { MAX_TOKEN_LENGTH, type TransferService } from '../../service/transfer.j
 import { ownerOf, type Authenticator } from '../auth.js';
 import { sendError } from '../errors.js';
 import { attributionOf } from '../tracking.js';
-import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, UserIdSchema } from '../schemas.js';
+import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, ref, UserIdSchema } from '../schemas.js';
+import { GUEST_REQUEST, GUEST_RESPONSE, TRANSFER_REQUEST, TRANSFER_RESPONSE } from '../examples.js';
 import { basketView, ok } from './baskets.js';
 
 export interface GuestRoutesOptions {
@@ -28,21 +29,30 @@ export interface GuestRoutesOptions {
   hide: boolean;
 }
 
-const GuestSchema = Type.Object({
-  userId: Type.String({ description: 'The guest user id (or, after a transfer, the id of the transferred basket)' }),
-  token: Type.String({ description: 'Guest JWT: use as Bearer token on /baskets/users/{userId}/...' }),
-  expires: Type.String({ format: 'date-time', description: 'When the token expires (30 days)' }),
-  basket: BasketSchema,
-});
+export const GuestSchema = Type.Object(
+  {
+    userId: Type.String({ description: 'The guest user id (or, after a transfer, the id of the transferred basket)' }),
+    token: Type.String({ description: 'Guest JWT: use as Bearer token on /baskets/users/{userId}/...' }),
+    expires: Type.String({ format: 'date-time', description: 'When the token expires (30 days)' }),
+    basket: ref(BasketSchema),
+  },
+  { $id: 'Guest', description: 'Guest credentials and their basket' },
+);
 
-const TransferSchema = Type.Object({
-  expires: Type.String({ format: 'date-time', description: 'When the transfer token expires (60 s)' }),
-  jaySource: Type.String({ description: 'The jaySource parameter added to the URL (not URL-encoded)' }),
-  jayToken: Type.String({ description: 'The single-use jayToken parameter added to the URL (not URL-encoded)' }),
-  url: Type.String({ description: 'The extended URL' }),
-  qrCodeImageUrl: Type.Union([Type.String(), Type.Null()], { description: 'PNG of the QR code, served until the token is used or expires' }),
-  qrCodeImageBase64: Type.Union([Type.String(), Type.Null()], { description: 'The same PNG, base64' }),
-});
+export const TransferSchema = Type.Object(
+  {
+    expires: Type.String({ format: 'date-time', description: 'When the transfer token expires (60 s)' }),
+    jaySource: Type.String({ description: 'The jaySource parameter added to the URL (not URL-encoded)' }),
+    jayToken: Type.String({ description: 'The single-use jayToken parameter added to the URL (not URL-encoded)' }),
+    url: Type.String({ description: 'The extended URL' }),
+    qrCodeImageUrl: Type.Union([Type.String(), Type.Null()], { description: 'PNG of the QR code, served until the token is used or expires' }),
+    qrCodeImageBase64: Type.Union([Type.String(), Type.Null()], { description: 'The same PNG, base64' }),
+  },
+  { $id: 'Transfer', description: 'A single-use, 60-second handover of a basket' },
+);
+
+/** The named schemas of these routes (registered once by the app). */
+export const guestComponents = [GuestSchema, TransferSchema];
 
 function guestView(c: GuestCredentials) {
   return { userId: c.userId, token: c.token, expires: isoSeconds(c.expires), basket: basketView(c.basket) };
@@ -50,7 +60,7 @@ function guestView(c: GuestCredentials) {
 
 export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async (app, { baskets, guests, transfers, events, auth, hide }) => {
   const JayToken = Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'Transfer token from transferBasket' });
-  const GuestResponse = { 200: envelope(GuestSchema, 'Guest credentials and the basket'), ...errorResponses };
+  const GuestResponse = { 200: envelope(ref(GuestSchema), 'Guest credentials and the basket'), ...errorResponses };
   const GuestBody = Type.Object({
     products: Type.Optional(
       Type.Array(
@@ -91,6 +101,9 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
           querystring: Type.Object({ ...CommonQuery, jayToken: Type.Optional(JayToken) }),
           body: GuestBody,
           response: GuestResponse,
+          'x-body-optional': true,
+          'x-errors': ['PRODUCT_NOT_FOUND', 'TRANSFER_TOKEN_INVALID'],
+          'x-examples': { request: GUEST_REQUEST, response: GUEST_RESPONSE },
         },
         preValidation: emptyBodyAsObject,
         onRequest: auth.partner,
@@ -115,6 +128,8 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
           summary: 'Redeems a transfer token once: guest credentials for the transferred basket',
           querystring: Type.Object({ ...CommonQuery, jayToken: JayToken }),
           response: GuestResponse,
+          'x-errors': ['TRANSFER_TOKEN_INVALID'],
+          'x-examples': { response: GUEST_RESPONSE },
         },
         onRequest: auth.partner,
       },
@@ -136,7 +151,10 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
         body: Type.Object({
           url: Type.Optional(Type.Union([Type.String({ maxLength: 8192 }), Type.Null()], { description: 'URL to extend; default the partner landing URL' })),
         }),
-        response: { 200: envelope(TransferSchema, 'The transfer'), ...errorResponses },
+        response: { 200: envelope(ref(TransferSchema), 'The transfer'), ...errorResponses },
+        'x-body-optional': true,
+        'x-errors': ['TRANSFER_URL_INVALID'],
+        'x-examples': { request: TRANSFER_REQUEST, response: TRANSFER_RESPONSE },
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
@@ -158,6 +176,9 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
         operationId: 'getTransferQrCode',
         summary: 'PNG of the QR code of a transfer URL, until the token is used or expires (no auth: the token is the secret)',
         params: Type.Object({ jayToken: JayToken }),
+        security: [],
+        'x-media-type': 'image/png',
+        'x-errors': ['NOT_FOUND', 'SERVICE_UNAVAILABLE'],
       },
     },
     async (req, reply) => {

@@ -1,10 +1,10 @@
 /** Liveness, readiness and the service's public keys. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { ServiceKeys } from '../../auth/service-keys.js';
 import { StoreUnavailableError, type StoreLifecycle } from '../../store/store.js';
 import { sendError } from '../errors.js';
-import { envelope, errorResponses } from '../schemas.js';
+import { envelope, errorResponses, ref } from '../schemas.js';
 import { ok } from './baskets.js';
 
 export interface HealthRoutesOptions {
@@ -23,15 +23,43 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+export const JsonWebKeySetSchema = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object(
+        {
+          kty: Type.String(),
+          kid: Type.Optional(Type.String()),
+          alg: Type.Optional(Type.String()),
+          use: Type.Optional(Type.String()),
+          crv: Type.Optional(Type.String()),
+          x: Type.Optional(Type.String()),
+          y: Type.Optional(Type.String()),
+        },
+        { additionalProperties: true, description: 'A public JWK (RFC 7517)' },
+      ),
+    ),
+  },
+  { $id: 'JsonWebKeySet', description: 'The public keys that verify guest tokens issued by this service' },
+);
+
+/** The named schemas of these routes (registered once by the app). */
+export const healthComponents = [JsonWebKeySetSchema];
+
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, serviceKeys, timeoutMs }) => {
   const Status = envelope(Type.Object({ status: Type.String() }));
   const tags = ['Health'];
+  const security: [] = [];
 
-  app.get('/healthz', { schema: { tags, operationId: 'healthz', summary: 'The process is up', response: { 200: Status } } }, async () => ok({ status: 'ok' }));
+  app.get(
+    '/healthz',
+    { schema: { tags, security, operationId: 'healthz', summary: 'The process is up', response: { 200: Status, ...errorResponses }, 'x-errors': [] } },
+    async () => ok({ status: 'ok' }),
+  );
 
   app.get(
     '/readyz',
-    { schema: { tags, operationId: 'readyz', summary: 'The store answers', response: { 200: Status, ...errorResponses } } },
+    { schema: { tags, security, operationId: 'readyz', summary: 'The store answers', response: { 200: Status, ...errorResponses }, 'x-errors': ['SERVICE_UNAVAILABLE'] } },
     async (req, reply) => {
       try {
         // the store's own deadlines bound a ping too; this one also covers a wait they do not (a pool, a reconnect)
@@ -47,10 +75,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
 
   app.get(
     '/.well-known/jwks.json',
-    { schema: { tags, operationId: 'jwks', summary: 'Public keys that verify guest tokens issued by this service' } },
+    {
+      schema: {
+        tags,
+        security,
+        operationId: 'jwks',
+        summary: 'Public keys that verify guest tokens issued by this service',
+        response: { 200: ref(JsonWebKeySetSchema), ...errorResponses },
+        'x-errors': [],
+      },
+    },
     async (_req, reply) => {
       reply.header('Cache-Control', 'public, max-age=300');
-      return serviceKeys.jwks();
+      // jose types `kty` as optional; every key the service exports has one
+      return serviceKeys.jwks() as Static<typeof JsonWebKeySetSchema>;
     },
   );
 };

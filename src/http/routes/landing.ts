@@ -65,6 +65,14 @@ img,.noimg{flex:none;width:4rem;height:4rem;object-fit:cover;border-radius:.5rem
 .button,button{display:block;width:100%;box-sizing:border-box;text-align:center;padding:.9rem;border:0;border-radius:.75rem;
 background:#0a66ff;color:#fff;font-size:1rem;text-decoration:none;cursor:pointer}`;
 
+/** The headers of every page a browser renders (the landing page, /docs), besides its Content-Security-Policy. */
+export const PAGE_SECURITY_HEADERS = {
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+} as const;
+
 function page(reply: FastifyReply, status: number, title: string, body: string, script?: string): FastifyReply {
   const nonce = randomBytes(16).toString('base64');
   const csp = [
@@ -87,10 +95,7 @@ function page(reply: FastifyReply, status: number, title: string, body: string, 
     .code(status)
     .header('Content-Type', 'text/html; charset=utf-8')
     .header('Content-Security-Policy', csp)
-    .header('Referrer-Policy', 'no-referrer')
-    .header('Cache-Control', 'no-store')
-    .header('X-Content-Type-Options', 'nosniff')
-    .header('X-Frame-Options', 'DENY')
+    .headers(PAGE_SECURITY_HEADERS)
     .send(html);
 }
 

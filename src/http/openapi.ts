@@ -1,0 +1,183 @@
+/**
+ * The OpenAPI document's finishing pass. `@fastify/swagger` builds paths and named schemas from the route schemas;
+ * this pass adds what JSON Schema cannot say, from the declarative `x-` keys each route carries next to its schema:
+ *
+ * - `x-errors`: the error kinds (src/domain/errors.ts) the operation can answer. They, plus the ones every
+ *   operation of its kind can answer (see `impliedErrors`), become one response per status whose examples are the
+ *   real envelopes (`errorBody`), replacing the serializers' catch-all `4XX`/`5XX`.
+ * - `x-examples`: request and response examples (the seeds'), by name.
+ * - `x-body-optional`: the body may be left out (the route treats it as `{}`).
+ * - `x-idempotent`: takes `Idempotency-Key` and may answer `Idempotent-Replayed: true`.
+ * - `x-media-type`: the 200 answer is not JSON (e.g. `image/png`).
+ *
+ * Header parameters (`X-API-Version`, `X-JAY-Tracking`, `Idempotency-Key`) and response headers (`X-Request-Id`,
+ * `X-API-Version`, `Retry-After`) are shared components referenced where they apply. An operation without
+ * `x-errors` keeps its catch-all `4XX`, which the repository's redocly rules refuse (test/http/openapi.test.ts).
+ */
+import { ERRORS, type ErrorKind } from '../domain/errors.js';
+import { errorBody } from './errors.js';
+import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
+
+export interface OpenApiExample {
+  summary?: string;
+  value: unknown;
+}
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /** The error kinds this operation answers besides those every operation of its kind can (src/http/openapi.ts). */
+    'x-errors'?: readonly ErrorKind[];
+    /** Request and response examples by name (values: the whole body; responses: the envelope). */
+    'x-examples'?: { request?: Record<string, OpenApiExample>; response?: Record<string, OpenApiExample> };
+    /** The body may be left out. */
+    'x-body-optional'?: boolean;
+    /** Takes an Idempotency-Key header. */
+    'x-idempotent'?: boolean;
+    /** The media type of the 200 answer when it is not JSON. */
+    'x-media-type'?: 'image/png';
+  }
+}
+
+type Json = Record<string, unknown>;
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
+const SCHEMAS = '#/components/schemas/';
+
+/** The seeds' tracking header: base64 JSON of `{session_id, start_time, source}`. */
+const TRACKING_EXAMPLE =
+  'eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9';
+
+export const OPENAPI_PARAMETERS: Json = {
+  ApiVersion: {
+    name: 'X-API-Version',
+    in: 'header',
+    required: false,
+    description: `The API implementation version (also accepted as X-JAY-API-Version); default ${DEFAULT_API_VERSION}. Another value answers 406.`,
+    schema: { type: 'string', enum: [...API_VERSIONS] },
+    example: DEFAULT_API_VERSION,
+  },
+  Tracking: {
+    name: 'X-JAY-Tracking',
+    in: 'header',
+    required: false,
+    description: 'The playout tracking session (base64 JSON of session_id, start_time, source), set by /playouts/tracking/session; attributes the events of the request.',
+    schema: { type: 'string', maxLength: 4096 },
+    example: TRACKING_EXAMPLE,
+  },
+  IdempotencyKey: {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: 'A retry with the same key (1–255 characters) gets the first answer for 24 h; with another request: 422 `2021`.',
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    example: 'c0ffee00-checkout-0001',
+  },
+};
+
+export const OPENAPI_HEADERS: Json = {
+  RequestId: { description: 'The request id (the client\'s X-Request-Id when short and plain); quote it when reporting a problem', schema: { type: 'string' } },
+  ApiVersion: { description: 'The API version the request was processed with', schema: { type: 'string', enum: [...API_VERSIONS] } },
+  RetryAfter: { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
+  IdempotentReplayed: { description: '`true` when the answer is the stored one of an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
+};
+
+/** Examples of errors whose real details are not the symbolic name. */
+const SPECIAL_EXAMPLES: Partial<Record<ErrorKind, unknown>> = {
+  REQUEST_VALIDATION_ERROR: errorBody('REQUEST_VALIDATION_ERROR', 'body.count must be <= 20', [{ field: 'body.count', message: 'must be <= 20' }]),
+  BAD_REQUEST: errorBody('BAD_REQUEST', 'Body is not valid JSON', 'MALFORMED_JSON'),
+  VERSION_NOT_ACCEPTABLE: errorBody('VERSION_NOT_ACCEPTABLE', `API version 2024-01-01 is not supported; use one of ${API_VERSIONS.join(', ')}`, {
+    supported: API_VERSIONS,
+  }),
+  INTERNAL_SERVER_ERROR: errorBody('INTERNAL_SERVER_ERROR', undefined, { requestId: 'req-1' }),
+};
+
+/** The kinds every operation answers by what it is: its security, its parameters, its body. */
+export function impliedErrors(op: Json): ErrorKind[] {
+  const schemes = new Set(((op.security as Json[] | undefined) ?? []).flatMap((s) => Object.keys(s)));
+  const kinds: ErrorKind[] = [];
+  if (schemes.has('ApiKey') || schemes.has('AdminKey')) kinds.push('API_KEY_INVALID');
+  if (schemes.has('Bearer')) kinds.push('AUTHORIZATION_HEADER_INVALID', 'USER_MISMATCH');
+  if (op.requestBody) kinds.push('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
+  if (op.requestBody || (op.parameters as Json[] | undefined)?.some((p) => p.in === 'path' || p.in === 'query')) kinds.push('REQUEST_VALIDATION_ERROR');
+  kinds.push('VERSION_NOT_ACCEPTABLE', 'TOO_MANY_REQUESTS', 'INTERNAL_SERVER_ERROR');
+  if (schemes.size > 0) kinds.push('SERVICE_UNAVAILABLE');
+  return kinds;
+}
+
+const commonHeaders = (status: number): Json => ({
+  'X-Request-Id': { $ref: '#/components/headers/RequestId' },
+  'X-API-Version': { $ref: '#/components/headers/ApiVersion' },
+  ...(status === 429 || status === 503 ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}),
+});
+
+/** One response per status, each with an example of every code it can carry. */
+export function errorResponsesFor(kinds: readonly ErrorKind[]): Record<string, Json> {
+  const byStatus = new Map<number, ErrorKind[]>();
+  for (const kind of new Set(kinds)) {
+    const { status } = ERRORS[kind];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), kind]);
+  }
+  const responses: Record<string, Json> = {};
+  for (const [status, list] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+    const examples: Json = {};
+    for (const kind of list) {
+      examples[kind] = { summary: `${ERRORS[kind].code}: ${ERRORS[kind].message}`, value: SPECIAL_EXAMPLES[kind] ?? errorBody(kind) };
+    }
+    responses[String(status)] = {
+      description: list.map((k) => `\`${ERRORS[k].code}\` ${k}`).join(', '),
+      headers: commonHeaders(status),
+      content: { 'application/json': { schema: { $ref: `${SCHEMAS}ErrorEnvelope` }, examples } },
+    };
+  }
+  return responses;
+}
+
+function finishOperation(op: Json): void {
+  const kinds = op['x-errors'] as ErrorKind[] | undefined;
+  const examples = op['x-examples'] as { request?: Json; response?: Json } | undefined;
+  const mediaType = op['x-media-type'] as string | undefined;
+  const schemes = new Set(((op.security as Json[] | undefined) ?? []).flatMap((s) => Object.keys(s)));
+
+  const parameters = ((op.parameters as Json[] | undefined) ?? []).slice();
+  parameters.push({ $ref: '#/components/parameters/ApiVersion' });
+  if (schemes.has('ApiKey')) parameters.push({ $ref: '#/components/parameters/Tracking' });
+  if (op['x-idempotent']) parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
+  op.parameters = parameters;
+
+  const body = op.requestBody as Json | undefined;
+  if (body) {
+    if (op['x-body-optional']) body.required = false;
+    const media = (body.content as Record<string, Json> | undefined)?.['application/json'];
+    if (media && examples?.request) media.examples = examples.request;
+  }
+
+  const responses = op.responses as Record<string, Json>;
+  const ok = responses['200'];
+  if (ok) {
+    if (mediaType) ok.content = { [mediaType]: { schema: { type: 'string', format: 'binary' } } };
+    const media = (ok.content as Record<string, Json> | undefined)?.['application/json'];
+    if (media && examples?.response) media.examples = examples.response;
+    ok.headers = { ...commonHeaders(200), ...(op['x-idempotent'] ? { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } } : {}) };
+  }
+  if (kinds) {
+    delete responses['4XX'];
+    delete responses['5XX'];
+    Object.assign(responses, errorResponsesFor([...kinds, ...impliedErrors(op)]));
+  }
+  for (const key of ['x-errors', 'x-examples', 'x-body-optional', 'x-idempotent', 'x-media-type']) delete op[key];
+}
+
+/** Finishes the document @fastify/swagger built (see the module comment); returns it. */
+export function finishDocument<T extends object>(doc: T): T {
+  const d = doc as Json;
+  const components = (d.components ?? {}) as Json;
+  components.parameters = OPENAPI_PARAMETERS;
+  components.headers = OPENAPI_HEADERS;
+  d.components = components;
+  for (const item of Object.values((d.paths ?? {}) as Record<string, Json>)) {
+    for (const method of METHODS) {
+      const op = item[method] as Json | undefined;
+      if (op) finishOperation(op);
+    }
+  }
+  return doc;
+}
