@@ -27,6 +27,7 @@ import type {
   OrderPage,
   OutboxInput,
   OutboxMessage,
+  OutboxStats,
   ReservationState,
   ReservedLine,
   ReserveLine,
@@ -180,6 +181,9 @@ class RedisStore implements Store {
   }
   retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
     return this.outbox.retry(id, owner, retryAt, error);
+  }
+  outboxStats(now: number): Promise<OutboxStats> {
+    return this.outbox.outboxStats(now);
   }
 
   beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin> {

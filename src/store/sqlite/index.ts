@@ -29,6 +29,7 @@ import {
   type OrderPage,
   type OutboxInput,
   type OutboxMessage,
+  type OutboxStats,
   type ReservationState,
   type ReservedLine,
   type ReserveLine,
@@ -196,6 +197,9 @@ class SqliteStore implements Store {
   }
   retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
     return this.outbox.retry(id, owner, retryAt, error);
+  }
+  outboxStats(now: number): Promise<OutboxStats> {
+    return this.outbox.outboxStats(now);
   }
 
   beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin> {
