@@ -20,6 +20,9 @@ import type { PublicUrl } from '../public-url.js';
 import { registerAuth } from './auth.js';
 import type { RateLimiting } from './rate-limit/install.js';
 import { installCors } from './cors.js';
+import { compressed } from './compression.js';
+import { installRequestMetrics, metricsRoutes } from '../metrics/http.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { installErrorHandling, installNotFound, sendError } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { basketRoutes } from './routes/baskets.js';
@@ -52,6 +55,8 @@ export interface AppDeps {
   rateLimits?: RateLimiting;
   /** The public base URL (OpenAPI `servers`); follows the bound port when PUBLIC_URL is unset. */
   publicUrl: PublicUrl;
+  /** Prometheus metrics (issue 21): requests are timed and `GET /metrics` served; absent: neither. */
+  metrics?: Metrics;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -85,6 +90,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installErrorHandling(app);
   installNotFound(app);
+  // first of the onRequest hooks: the timing starts before any of them runs
+  if (deps.metrics) installRequestMetrics(app, deps.metrics);
 
   // An empty JSON body is "no body" (clients send Content-Type on body-less POSTs); anything else is parsed
   // by Fastify's own parser, which guards against prototype poisoning.
@@ -144,7 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the document is built at its first request, after listen: its server URL carries the bound port
     transformObject: (doc) => ('openapiObject' in doc ? { ...doc.openapiObject, servers: [{ url: deps.publicUrl.base }] } : doc.swaggerObject),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(compressed((docs) => docs.register(swaggerUi, { routePrefix: '/docs' })));
 
   const auth = registerAuth(app, partners, deps.tokens);
   // before the routes: it adds its checks to each route as the route is added
@@ -162,7 +169,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
   await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // the large answers, compressed (compression.ts); the device routes above stay out of its reach
+  await app.register(
+    compressed(async (large) => {
+      large.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      if (deps.metrics) await large.register(metricsRoutes, { metrics: deps.metrics, token: config.metricsToken });
+    }),
+  );
 
   return app;
 }
