@@ -5,6 +5,7 @@
  *   basket_store_unavailable_total{operation,engine}           store calls that failed as unavailable (503)
  *   basket_outbox_depth, basket_outbox_ready, basket_outbox_oldest_ready_age_seconds   read at scrape time
  *   basket_token_cache_lookups_total{result="hit"|"miss"}      tokens answered from the cache / verified in full
+ *   basket_metrics_processes                                   processes covered (WORKERS, summed over the cluster)
  * plus prom-client's process and Node.js metrics (process_*, nodejs_*), once per process.
  *
  * The hot paths only add to plain numbers (latency cells, the token verifier's counts); prom-client turns them into
@@ -76,6 +77,13 @@ export class Metrics {
   constructor(options: MetricsOptions = {}) {
     this.#clustered = options.clustered ?? cluster.isWorker;
     this.#clusterTimeoutMs = options.clusterTimeoutMs ?? 8000;
+    // 1 per process, summed over the workers: tells how many processes a scrape's figures cover
+    new Gauge({
+      name: 'basket_metrics_processes',
+      help: 'Server processes whose metrics this answer covers (the workers with WORKERS > 1, else 1)',
+      aggregator: 'sum',
+      registers: [this.registry],
+    }).set(1);
     if (this.#clustered) shareWithPrimary([processMetrics(), this.registry]);
     else processMetrics();
   }
