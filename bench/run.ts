@@ -6,13 +6,17 @@
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
  *                    [--node-options "--max-old-space-size=96"] [--service-log file] [--ceiling around|once]
- *                    [--repeat 1] [--cart-lines 3]
+ *                    [--repeat 1] [--cart-lines 3] [--attack-connections 20000]
  *
  * The machine's speed drifts during a run (a VM's slower and faster spells), so by default the ceiling is measured
  * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it; how far
  * those two differ is reported too (`ceiling drift`), and a ratio whose ceiling moved by more than 15 % is marked.
  * A process's JIT decisions also move its figures (the same code lands ~20 % apart from one start to the next), so
  * `--repeat N` runs everything N times with fresh server processes and prints the median of each figure.
+ *
+ * `slow-attack` runs only when named (`--scenarios slow-attack`): the GET scenario measured while attacker
+ * processes (bench/slow-attack.mjs) hold `--attack-connections` slow-body and idle connections from other loopback
+ * addresses (issue 17 items 1 and 2); it reports whether the service stayed up and kept answering, and its peak RSS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign as signBytes, type KeyObject } from 'node:crypto';
@@ -55,6 +59,8 @@ const { values: args } = parseArgs({
     ceiling: { type: 'string', default: 'around' },
     /** Run everything this many times, each time with fresh server processes, and print the medians. */
     repeat: { type: 'string', default: '1' },
+    /** Connections the attackers of `slow-attack` hold (slow bodies and idle), over several processes. */
+    'attack-connections': { type: 'string', default: '20000' },
   },
 });
 
@@ -72,6 +78,8 @@ for (const [name, v] of Object.entries({ BASKETS, DURATION, CONNECTIONS, USERS, 
 if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat ${args.repeat}: use a whole number from 1`);
 if (args.ceiling !== 'around' && args.ceiling !== 'once') throw new Error(`--ceiling ${args.ceiling}: use around or once`);
 const CEILING_AROUND = args.ceiling === 'around';
+const ATTACK_CONNECTIONS = Number(args['attack-connections']);
+if (!Number.isInteger(ATTACK_CONNECTIONS) || ATTACK_CONNECTIONS < 1) throw new Error(`--attack-connections ${args['attack-connections']}: use a whole number from 1`);
 const CART_LINES = Number(args['cart-lines']);
 if (!Number.isInteger(CART_LINES) || CART_LINES < 1 || CART_LINES > 20) throw new Error(`--cart-lines ${args['cart-lines']}: use 1 to 20`);
 
@@ -292,6 +300,82 @@ interface Scenario {
   /** Makes each run's per-connection setup (autocannon's setupClient), e.g. a connection's own request list. */
   perConnection?: () => (client: autocannon.Client) => void;
   /** Status codes other than 2xx that this scenario expects (none so far). */
+  /** Measured while attackers hold slow and idle connections (bench/slow-attack.mjs); run only when named. */
+  attack?: boolean;
+}
+
+/** Connections one attacker process holds: well under the file limit of 20,000 a process has here. */
+const ATTACK_PER_PROCESS = 5000;
+/** The attackers' addresses: not the measuring client's 127.0.0.1, and more of them than one address's share. */
+const ATTACK_ADDRESSES = Array.from({ length: 10 }, (_, i) => `127.0.0.${i + 2}`);
+
+export interface AttackReport {
+  connections: number;
+  processes: number;
+  /** Connections the attackers saw connected at most at once, summed over their processes: more than the service
+   * holds, since the kernel completes handshakes for connections still waiting in the listen queue. */
+  peakOpen: number;
+  /** Open files of the service process at most, sampled every 100 ms: its connections, as it holds them. */
+  servicePeakFds: number;
+  connects: number;
+  closedByService: number;
+  answered503: number;
+  answered408: number;
+  /** Closed after another answer (a refusal from the headers alone, such as the webhook's 400). */
+  answeredOther: number;
+  connectErrors: number;
+  /** The service process was still running after the attack, and answered GET /healthz with this status. */
+  serviceAlive: boolean;
+  healthAfter: number | null;
+}
+
+/** Starts the attacker processes against `port`; resolves once they have opened their connections (or after 60 s). */
+async function startAttack(port: number): Promise<{ stop(): Promise<Omit<AttackReport, 'serviceAlive' | 'healthAfter' | 'servicePeakFds'>> }> {
+  const processes = Math.ceil(ATTACK_CONNECTIONS / ATTACK_PER_PROCESS);
+  const children = Array.from({ length: processes }, (_, k) => {
+    const count = Math.min(ATTACK_PER_PROCESS, ATTACK_CONNECTIONS - k * ATTACK_PER_PROCESS);
+    // each process takes its own addresses in turn, so every address carries a like share
+    const mine = ATTACK_ADDRESSES.filter((_, i) => i % processes === k);
+    const addresses = mine.length > 0 ? mine : ATTACK_ADDRESSES;
+    return spawn(process.execPath, [path.join(ROOT, 'bench/slow-attack.mjs'), String(port), String(count), addresses.join(','), API_KEY], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+  });
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(children.map((c) => new Promise<void>((resolve) => c.once('message', () => resolve())))),
+    new Promise((resolve) => (timer = setTimeout(resolve, 60_000))),
+  ]);
+  clearTimeout(timer);
+  log(`slow-attack: ${processes} attacker process(es) opened ${ATTACK_CONNECTIONS} connections`);
+  return {
+    async stop() {
+      type Counts = { connects: number; peakOpen: number; closedByService: number; answered503: number; answered408: number; answeredOther: number; connectErrors: number };
+      const all = await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<Counts | null>((resolve) => {
+              if (c.exitCode !== null) return resolve(null);
+              c.once('message', (m: { counts: Counts }) => resolve(m.counts));
+              c.once('exit', () => resolve(null));
+              c.send('stop');
+            }),
+        ),
+      );
+      const sum = (k: keyof Counts) => all.reduce((n, c) => n + (c?.[k] ?? 0), 0);
+      return {
+        connections: ATTACK_CONNECTIONS,
+        processes,
+        peakOpen: sum('peakOpen'),
+        connects: sum('connects'),
+        closedByService: sum('closedByService'),
+        answered503: sum('answered503'),
+        answered408: sum('answered408'),
+        answeredOther: sum('answeredOther'),
+        connectErrors: sum('connectErrors'),
+      };
+    },
+  };
 }
 
 /** What perConnectionList relies on in autocannon 8's RequestIterator (lib/requestIterator.js). */
@@ -460,23 +544,29 @@ function scenarios(t: Tokens): Scenario[] {
    * of writes would not tell the difference; the line's content does. One random product per user keeps the lists
    * short (twice GET's).
    */
-  const assignShares = () =>
+  const assignShares = (extra: Record<string, string> = {}) =>
     perConnectionList((c) =>
       shuffle(
         shareOf(c).flatMap((i) => {
           const path = `/v2/baskets/users/${t.users[i]}/products/p${Math.floor(Math.random() * 10)}`;
-          return [1, 2].map((count) => ({ method: 'POST', path, headers: auth(i), body: `{"count":${count}}` }));
+          return [1, 2].map((count) => ({ method: 'POST', path, headers: { ...auth(i), ...extra }, body: `{"count":${count}}` }));
         }),
       ),
     );
-  const assign = (): autocannon.Request => ({
+  const assign = (extra: Record<string, string> = {}): autocannon.Request => ({
     setupRequest: (req) => {
       const i = pick();
       const p = Math.floor(Math.random() * 10);
       const count = 1 + Math.floor(Math.random() * 3);
-      return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: auth(i), body: `{"count":${count}}` };
+      return { ...req, method: 'POST', path: `/v2/baskets/users/${t.users[i]}/products/p${p}`, headers: { ...auth(i), ...extra }, body: `{"count":${count}}` };
     },
   });
+  /** A playout's tracking header (the seeds' example session, with a provider), as every device request carries it. */
+  const tracked = {
+    'x-jay-tracking': Buffer.from(
+      JSON.stringify({ session_id: 'example-session-id-1234', start_time: '2025-01-01T12:00:00.000000', source: 'jay.api.playout.example', provider_id: 'netflix' }),
+    ).toString('base64'),
+  };
   const mixed: autocannon.Request = {
     setupRequest: (req, ctx) => (Math.random() < 0.9 ? get().setupRequest as (r: autocannon.Request, c: object) => autocannon.Request : assign().setupRequest as (r: autocannon.Request, c: object) => autocannon.Request)(req, ctx),
   };
@@ -574,6 +664,13 @@ function scenarios(t: Tokens): Scenario[] {
     { name: 'get', title: 'GET basket (partner JWT, many users)', target: 'service', requests: [get()], perConnection: getShares() },
     { name: 'assign', title: 'assign product (POST, many users)', target: 'service', requests: [assign()], perConnection: assignShares() },
     {
+      name: 'assign-tracked',
+      title: 'assign with an X-JAY-Tracking header: the same requests, each recording its tracking event',
+      target: 'service',
+      requests: [assign(tracked)],
+      perConnection: assignShares(tracked),
+    },
+    {
       name: 'assign-dynamic',
       title: 'assign with each request built as it is sent (random user, product and count), as the bench did before',
       target: 'service',
@@ -592,6 +689,14 @@ function scenarios(t: Tokens): Scenario[] {
     { name: 'transfer', title: 'transfer without QR', target: 'service', requests: [transfer(false)] },
     { name: 'transfer-qr', title: 'transfer with QR', target: 'service', requests: [transfer(true)] },
     { name: 'checkout', title: 'checkout start + finish (sandbox PSP)', target: 'service', requests: checkout },
+    {
+      name: 'slow-attack',
+      title: `GET basket while ${ATTACK_CONNECTIONS} slow-body and idle connections from other addresses press on the service`,
+      target: 'service',
+      requests: [get()],
+      perConnection: getShares(),
+      attack: true,
+    },
   ];
 }
 
@@ -614,6 +719,8 @@ export interface ScenarioResult {
   peakRssMb: number;
   /** Cores busy in the server (all its processes) and in this process (autocannon) during the measured run. */
   cpu: { serverCores: number; loadGeneratorCores: number; serverMicrosPerRequest: number; machineIdle: number };
+  /** `slow-attack` only: what the attackers saw, and whether the service survived. */
+  attack?: AttackReport;
 }
 
 function run(url: string, s: Scenario, duration: number): Promise<autocannon.Result> {
@@ -623,6 +730,12 @@ function run(url: string, s: Scenario, duration: number): Promise<autocannon.Res
       (err: Error | null, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
     );
     instance.on('error', reject);
+    // which errors, when there are any (a reset connection, a refused one, a timeout)
+    const kinds = new Map<string, number>();
+    instance.on('reqError', (err: NodeJS.ErrnoException) => kinds.set(err.code ?? err.message, (kinds.get(err.code ?? err.message) ?? 0) + 1));
+    instance.on('done', () => {
+      if (kinds.size > 0) log(`${s.name}: request errors ${JSON.stringify(Object.fromEntries(kinds))}`);
+    });
   });
 }
 
@@ -681,7 +794,7 @@ async function main(): Promise<void> {
     };
 
     const wanted = args.scenarios ? new Set(args.scenarios.split(',')) : null;
-    const list = scenarios(tokens).filter((s) => (wanted ? wanted.has(s.name) || s.name === 'ceiling' : !s.diagnostic));
+    const list = scenarios(tokens).filter((s) => (wanted ? wanted.has(s.name) || s.name === 'ceiling' : !s.diagnostic && !s.attack));
     // minted before any run, not in the load generator's first request (~35 µs each)
     if (list.some((s) => s.name === 'guest-add')) log(`minted ${tokens.guests().length} guest tokens`);
     type Servers = Awaited<ReturnType<typeof startServers>>;
@@ -692,6 +805,16 @@ async function main(): Promise<void> {
         await run(base, s, WARMUP);
         if (s.name === 'checkout') await settleCheckouts(base, tokens);
       }
+      let peakFds = 0;
+      const fds = () => {
+        try {
+          peakFds = Math.max(peakFds, readdirSync(`/proc/${target.child.pid}/fd`).length);
+        } catch {
+          // the process is gone
+        }
+      };
+      const fdSampler = s.attack ? setInterval(fds, 100) : null;
+      const attack = s.attack ? await startAttack(target.port) : null;
       let peak = treeRss(target.child.pid!);
       const sampler = setInterval(() => (peak = Math.max(peak, treeRss(target.child.pid!))), 100);
       const cpuBefore = treeCpu(target.child.pid!);
@@ -699,6 +822,15 @@ async function main(): Promise<void> {
       const machineBefore = machineTicks();
       const started = process.hrtime.bigint();
       const r = await run(base, s, DURATION).finally(() => clearInterval(sampler));
+      let attackReport: AttackReport | undefined;
+      if (attack) {
+        const seen = await attack.stop();
+        if (fdSampler) clearInterval(fdSampler);
+        const alive = target.child.exitCode === null && target.child.signalCode === null;
+        const health = alive ? await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((res) => res.status, () => null) : null;
+        attackReport = { ...seen, servicePeakFds: peakFds, serviceAlive: alive, healthAfter: health };
+        log(`slow-attack: ${JSON.stringify(attackReport)}`);
+      }
       const wall = Number(process.hrtime.bigint() - started) / 1e9;
       const serverCpu = treeCpu(target.child.pid!) - cpuBefore;
       const self = process.cpuUsage(selfBefore);
@@ -730,6 +862,7 @@ async function main(): Promise<void> {
           serverMicrosPerRequest: r.requests.total > 0 ? Math.round((serverCpu * 1e6) / r.requests.total) : 0,
           machineIdle: busy + idle > 0 ? Number((idle / (busy + idle)).toFixed(2)) : 0,
         },
+        ...(attackReport ? { attack: attackReport } : {}),
       };
     };
     const ceilingScenario = list.find((s) => s.name === 'ceiling')!;
@@ -808,6 +941,17 @@ function printTable(results: ScenarioResult[], heading: string): void {
   );
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  for (const r of results) {
+    const a = r.attack;
+    if (!a) continue;
+    console.log(
+      `${r.scenario}: ${a.connections} attacking connections (${a.processes} processes, at most ${a.peakOpen} connected at once, ` +
+        `the service at most ${a.servicePeakFds} open files; ` +
+        `${a.answered503} answered 503, ${a.answered408} answered 408, ${a.answeredOther} otherwise, ${a.closedByService} closed by the service in all); ` +
+        `service ${a.serviceAlive ? 'up' : 'DOWN'}, /healthz after: ${a.healthAfter ?? 'no answer'}; ` +
+        `normal GETs: ${r.requestsPerSec} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}; service peak RSS ${r.peakRssMb} MB`,
+    );
+  }
   if (results.some((r) => isUnsteady(r.ceilingDrift))) {
     console.log(
       `* the ceiling moved by more than ${UNSTEADY_DRIFT * 100} % around this scenario: the machine changed speed while it ran, so its ` +

@@ -76,6 +76,9 @@ export const PartnerSchema = Type.Object(
     psps: Type.Optional(Type.Array(Str)),
     orderWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     orderWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+    /** Where batches of the partner's tracking events are POSTed (signed with analyticsWebhookSecret). */
+    analyticsWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    analyticsWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
     stripe: Type.Optional(
       Type.Object(
         {
@@ -99,6 +102,20 @@ export interface Limits {
   maxCartLines: number;
   maxLineCount: number;
   bodyLimit: number;
+}
+
+/** The HTTP edge (issue 17): how many connections, and how long a client may take. */
+export interface EdgeLimits {
+  /** Open connections per process (MAX_CONNECTIONS); near it, idle and slow connections are shed. */
+  maxConnections: number;
+  /** Open connections per client address (MAX_CONNECTIONS_PER_IP); 0 = no per-address limit. */
+  maxConnectionsPerIp: number;
+  /** A whole request, body included (REQUEST_TIMEOUT): 408 beyond. */
+  requestTimeoutMs: number;
+  /** A request's headers, counted from the connection's first byte or its previous request (HEADERS_TIMEOUT). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection between requests (KEEP_ALIVE_TIMEOUT). */
+  keepAliveTimeoutMs: number;
 }
 
 /** A request rate: at most `max` per fixed window of `windowMs`; max 0 = no limit. */
@@ -162,6 +179,7 @@ export interface Config {
   /** True when the built-in development partner is on (README walk-through). */
   devPartner: boolean;
   limits: Limits;
+  edge: EdgeLimits;
   rateLimits: RateLimits;
   lifetimes: Lifetimes;
   tokenCacheSize: number;
@@ -177,6 +195,13 @@ export interface Config {
   pgPoolSize: number;
   /** Deadline of every store call (STORE_TIMEOUT): a store that does not answer within it is unavailable (503). */
   storeTimeoutMs: number;
+  /** Tracking events (issue 23). */
+  events: {
+    /** EVENTS_TTL: events older than this are purged by the sweeper. */
+    ttlMs: number;
+    /** EVENTS_SECRET: key of the user pseudonyms; null = derived from the service's signing key. */
+    secret: string | null;
+  };
   /** Payment providers (issue 4). */
   psp: {
     /** SANDBOX_PSP_DECLINE: the sandbox PSP declines every payment (tests, demos of the failure path). */
@@ -277,6 +302,47 @@ function readString(env: Env, name: string, def: string, pattern?: RegExp, expec
   return raw;
 }
 
+/** The soft limit of open files of this process (Linux /proc), or null where it cannot be read. */
+export function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * MAX_CONNECTIONS' default: 2048, which at the worst (every connection holding a body just under BODY_LIMIT's
+ * 16 KiB) stays near half of `npm start`'s 128 MB heap; lower when the open-file limit leaves less room (a
+ * quarter of the files kept for the store, logs and the rest).
+ */
+export function defaultMaxConnections(fileLimit: number | null = openFileLimit()): number {
+  if (fileLimit === null) return 2048;
+  return Math.max(64, Math.min(2048, Math.floor(fileLimit * 0.75)));
+}
+
+function readEdge(env: Env, trustProxy: boolean): EdgeLimits {
+  const maxConnections = readInt(env, 'MAX_CONNECTIONS', defaultMaxConnections(), 16, 1_000_000);
+  // behind a proxy every connection comes from the proxy's address: no per-address limit unless asked for
+  const maxConnectionsPerIp = readInt(env, 'MAX_CONNECTIONS_PER_IP', trustProxy ? 0 : Math.max(16, Math.floor(maxConnections / 4)), 0, 1_000_000);
+  const requestTimeoutMs = readDuration(env, 'REQUEST_TIMEOUT', '10s', 1000, 600_000);
+  const headersTimeoutMs = readDuration(env, 'HEADERS_TIMEOUT', `${Math.min(5000, requestTimeoutMs)}ms`, 500, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT=${JSON.stringify(env.HEADERS_TIMEOUT)} is invalid: it must not exceed REQUEST_TIMEOUT (${requestTimeoutMs} ms)`);
+  }
+  const keepAliveTimeoutMs = readDuration(env, 'KEEP_ALIVE_TIMEOUT', '5s', 100, 600_000);
+  return { maxConnections, maxConnectionsPerIp, requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs };
+}
+
+/** EVENTS_SECRET: at least 32 characters; the error names the variable, never the value. */
+function readEventsSecret(env: Env): string | null {
+  const raw = env.EVENTS_SECRET;
+  if (raw === undefined || raw === '') return null;
+  if (raw.length < 32) throw new ConfigError('EVENTS_SECRET is invalid: use at least 32 characters');
+  return raw;
+}
+
 /** The URL of this service on `host`:`port` when no PUBLIC_URL is given (a wildcard address is reached on loopback). */
 export function localBaseUrl(host: string, port: number): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
@@ -325,6 +391,9 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
     }
     if (p.orderWebhookUrl !== undefined && p.orderWebhookSecret === undefined) {
       throw new ConfigError(`${source} is invalid at /${i}/orderWebhookSecret: an orderWebhookUrl needs a secret to sign deliveries`);
+    }
+    if (p.analyticsWebhookUrl !== undefined && p.analyticsWebhookSecret === undefined) {
+      throw new ConfigError(`${source} is invalid at /${i}/analyticsWebhookSecret: an analyticsWebhookUrl needs a secret to sign deliveries`);
     }
     for (const [name, value] of Object.entries(p.rateLimits ?? {})) {
       if (parseRate(value) === null) throw new ConfigError(`${source} is invalid at /${i}/rateLimits/${name}: expected ${RATE_EXPECTED}`);
@@ -393,6 +462,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('METRICS_TOKEN is invalid: use at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (e.g. openssl rand -hex 24)');
   }
 
+  const trustProxy = readBool(env, 'TRUST_PROXY', false);
+
   return {
     host,
     port,
@@ -413,6 +484,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxLineCount: readInt(env, 'LINE_MAX_COUNT', 99, 1, 1_000_000),
       bodyLimit: readInt(env, 'BODY_LIMIT', 16_384, 1024, 10 * 1024 * 1024),
     },
+    edge: readEdge(env, trustProxy),
     rateLimits: {
       partner: readRate(env, 'RATE_LIMIT_PARTNER', '200000/10s'),
       user: readRate(env, 'RATE_LIMIT_USER', '600/1m'),
@@ -433,10 +505,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     productCacheMs: readDuration(env, 'PRODUCT_CACHE_TTL', '1s', 0),
     serviceKeys: env.SERVICE_KEYS ? env.SERVICE_KEYS : null,
     serviceIssuer,
-    trustProxy: readBool(env, 'TRUST_PROXY', false),
+    trustProxy,
     runWorkers: readBool(env, 'RUN_WORKERS', true),
     pgPoolSize: readPgPoolSize(env),
     storeTimeoutMs: readStoreTimeout(env),
+    events: {
+      ttlMs: readDuration(env, 'EVENTS_TTL', '90d', 3_600_000),
+      secret: readEventsSecret(env),
+    },
     psp: {
       sandboxDecline: readBool(env, 'SANDBOX_PSP_DECLINE', false),
       stripeApiBase: env.STRIPE_API_BASE ? readString(env, 'STRIPE_API_BASE', '', /^https?:\/\/[^/]+\/?$/, 'an http(s) base URL such as http://127.0.0.1:12111') : null,

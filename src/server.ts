@@ -12,6 +12,7 @@ import { PartnerRegistry } from './auth/partners.js';
 import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
 import { createTokenVerifier } from './auth/tokens.js';
 import { buildApp } from './http/app.js';
+import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
 import { BasketService } from './service/baskets.js';
 import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
@@ -34,6 +35,7 @@ import {
   type PaymentDeadlinePayload,
 } from './service/checkout.js';
 import { OrderDelivery } from './service/orders.js';
+import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayload } from './service/events.js';
 import { OutboxWorker } from './worker/outbox.js';
 import { Metrics } from './metrics/metrics.js';
 import { instrumentStore } from './metrics/store.js';
@@ -61,6 +63,8 @@ export interface Server {
   checkout: CheckoutService;
   /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
   outbox: OutboxWorker;
+  /** Tracking events (issue 23): recorded per turn, written to the store off the request's path. */
+  events: EventRecorder;
   /** The public base URL; with PUBLIC_URL unset it follows the address `listen()` bound. */
   publicUrl: PublicUrl;
   /** Prometheus metrics (`GET /metrics`). */
@@ -97,11 +101,17 @@ function withOwnLandingPage(partners: readonly PartnerConfig[], publicUrl: Publi
   });
 }
 
-/** The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. */
+/**
+ * The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. Requests are logged
+ * with secret URL parts, headers and body fields masked (src/http/redact.ts).
+ */
 function serviceLogger(options: boolean | Record<string, unknown> | undefined, level: string): FastifyBaseLogger {
   if (options === false) return pino({ level: 'silent' });
   const { stream, ...rest } = typeof options === 'object' ? options : {};
-  return pino({ level, serializers: { err: pino.stdSerializers.err }, ...rest }, stream as DestinationStream | undefined);
+  return pino(
+    { level, serializers: { err: pino.stdSerializers.err, req: serializeRequest }, redact: { paths: REDACT_PATHS, censor: REDACTED }, ...rest },
+    stream as DestinationStream | undefined,
+  );
 }
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
@@ -138,11 +148,18 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       rateLimitStore ??= await openRateLimitStore(config.storeUrl);
       rateLimits = new RateLimiting({ limits: config.rateLimits, store: rateLimitStore, log, now });
     }
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, metrics, ...(rateLimits ? { rateLimits } : {}) };
+    const partnerById = (id: string) => partners.byId(id);
+    const events = new EventRecorder({
+      store,
+      secret: config.events.secret !== null ? Buffer.from(config.events.secret, 'utf8') : serviceKeys.deriveSecret('events-pseudonym'),
+      partner: partnerById,
+      now,
+      log,
+    });
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
-    const partnerById = (id: string) => partners.byId(id);
     const checkout = new CheckoutService({
       store,
       baskets,
@@ -153,8 +170,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       paymentMs: config.lifetimes.paymentMs,
       now,
       log,
+      events,
     });
     const delivery = new OrderDelivery({ store, partner: partnerById, now, log });
+    const analytics = new AnalyticsDelivery({ partner: partnerById, now, log });
     const outbox = new OutboxWorker({
       store,
       now,
@@ -163,10 +182,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_EXPIRE]: (payload) => checkout.expire(payload as ExpirePayload),
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
         [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
+        [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
-    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log }) : null;
+    const sweeper = config.runWorkers ? startSweeper(store, { everyMs: 60_000, batch: 500, now, log, eventsTtlMs: config.events.ttlMs }) : null;
     if (config.runWorkers) outbox.start();
     return {
       app,
@@ -177,6 +197,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       sweeper,
       checkout,
       outbox,
+      events,
       publicUrl,
       metrics,
       async listen() {
@@ -194,6 +215,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         } finally {
           clearInterval(reaper);
         }
+        // the events of the last requests, before the store goes
+        await events.close();
         rateLimits?.close();
         await rateLimitStore?.close();
         await store.close();

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, localBaseUrl, parseDuration, parseRate } from '../src/config.js';
+import { ConfigError, defaultMaxConnections, loadConfig, localBaseUrl, parseDuration, parseRate } from '../src/config.js';
 
 const partner = { id: 'p1', apiKeys: ['key-0000001'], jwt: { secret: 'a-secret-of-16-chars!' } };
 
@@ -227,6 +227,20 @@ describe('configuration', () => {
     assert.equal(loadConfig({ SHUTDOWN_TIMEOUT: '30s' }, '/tmp').shutdownMs, 30_000);
   });
 
+  it('EVENTS_TTL (default 90 days) and EVENTS_SECRET (at least 32 characters, never echoed); an analytics webhook needs its secret', () => {
+    assert.deepEqual(loadConfig({}, '/tmp').events, { ttlMs: 90 * 86_400_000, secret: null });
+    const secret = 'an-events-secret-of-32-characters!';
+    assert.deepEqual(loadConfig({ EVENTS_TTL: '30d', EVENTS_SECRET: secret }, '/tmp').events, { ttlMs: 30 * 86_400_000, secret });
+    assert.match(configError({ EVENTS_TTL: '10s' }), /^EVENTS_TTL=/);
+    const short = configError({ EVENTS_SECRET: 'short-secret-value' });
+    assert.match(short, /^EVENTS_SECRET is invalid/);
+    assert.doesNotMatch(short, /short-secret-value/);
+    const hook = { ...partner, analyticsWebhookUrl: 'https://stats.example/hook' };
+    assert.match(configError({ PARTNERS_JSON: JSON.stringify([hook]) }), /\/0\/analyticsWebhookSecret: an analyticsWebhookUrl needs a secret/);
+    const c = loadConfig({ PARTNERS_JSON: JSON.stringify([{ ...hook, analyticsWebhookSecret: 'a-webhook-secret-16' }]) }, '/tmp');
+    assert.equal(c.partners[0]!.analyticsWebhookUrl, 'https://stats.example/hook');
+  });
+
   it('parses durations', () => {
     assert.equal(parseDuration('500ms'), 500);
     assert.equal(parseDuration('60'), 60_000);
@@ -245,5 +259,22 @@ describe('configuration', () => {
     });
     assert.equal(res.status, 1);
     assert.equal(res.stderr.trim(), 'basket: configuration error: PORT="eighty" is invalid: expected an integer from 0 to 65535');
+  });
+
+  it('bounds the HTTP edge (issue 17): connection cap, share per address, timeouts', () => {
+    const c = loadConfig({}, '/srv/app').edge;
+    assert.equal(c.maxConnections, defaultMaxConnections());
+    assert.equal(c.maxConnectionsPerIp, Math.floor(c.maxConnections / 4));
+    assert.deepEqual([c.requestTimeoutMs, c.headersTimeoutMs, c.keepAliveTimeoutMs], [10_000, 5000, 5000]);
+    // 2048, fewer when the open-file limit leaves less room
+    assert.deepEqual([defaultMaxConnections(null), defaultMaxConnections(20_000), defaultMaxConnections(1024), defaultMaxConnections(10)], [2048, 2048, 768, 64]);
+    const set = loadConfig({ MAX_CONNECTIONS: '200', MAX_CONNECTIONS_PER_IP: '0', REQUEST_TIMEOUT: '3s', HEADERS_TIMEOUT: '2s', KEEP_ALIVE_TIMEOUT: '500ms' }, '/srv/app').edge;
+    assert.deepEqual(set, { maxConnections: 200, maxConnectionsPerIp: 0, requestTimeoutMs: 3000, headersTimeoutMs: 2000, keepAliveTimeoutMs: 500 });
+    // behind a proxy all connections share the proxy's address: no share per address unless asked
+    assert.equal(loadConfig({ TRUST_PROXY: 'true' }, '/srv/app').edge.maxConnectionsPerIp, 0);
+    assert.equal(loadConfig({ REQUEST_TIMEOUT: '2s' }, '/srv/app').edge.headersTimeoutMs, 2000);
+    assert.match(configError({ MAX_CONNECTIONS: '5' }), /MAX_CONNECTIONS="5" is invalid/);
+    assert.match(configError({ REQUEST_TIMEOUT: 'soon' }), /REQUEST_TIMEOUT="soon" is invalid/);
+    assert.match(configError({ REQUEST_TIMEOUT: '2s', HEADERS_TIMEOUT: '3s' }), /HEADERS_TIMEOUT="3s" is invalid: it must not exceed REQUEST_TIMEOUT/);
   });
 });

@@ -3,7 +3,7 @@
  * rotated without invalidating tokens already issued. Without SERVICE_KEYS an ES256 key is generated once and
  * kept in the data directory, shared by every process using that directory.
  */
-import { createPrivateKey, createPublicKey, randomBytes, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, hkdfSync, randomBytes, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
@@ -28,6 +28,11 @@ export interface ServiceKeys {
   readonly signingKey: VerifyingKey;
   /** The public keys (kid, alg, use: 'sig'), for /.well-known/jwks.json. */
   jwks(): { keys: JWK[] };
+  /**
+   * A 32-byte secret derived (HKDF-SHA256) from the signing key's private part for `purpose`: every process with
+   * the same keys derives the same secret, and it changes when the signing key does.
+   */
+  deriveSecret(purpose: string): Buffer;
 }
 
 export const SERVICE_KEYS_FILE = 'service-keys.json';
@@ -235,6 +240,11 @@ export async function loadServiceKeys(opts: { config: string | null; dataDir: st
     verifyWithKey,
     jwks() {
       return { keys: keys.map((k) => ({ ...k.publicJwk })) };
+    },
+    deriveSecret(purpose) {
+      const d = signing.privateKey.export({ format: 'jwk' }).d;
+      if (typeof d !== 'string') throw new Error('the signing key has no private part');
+      return Buffer.from(hkdfSync('sha256', Buffer.from(d, 'base64url'), `basket:${signing.kid}`, purpose, 32));
     },
   };
 }

@@ -2,7 +2,6 @@
  * Builds the Fastify application: envelope-wide error handling, version negotiation, CORS per partner,
  * OpenAPI, and the routes of both prefixes (`/v2/...` and bare).
  */
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -13,6 +12,7 @@ import type { ServiceKeys } from '../auth/service-keys.js';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { BasketService } from '../service/baskets.js';
 import type { CheckoutService } from '../service/checkout.js';
+import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
 import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
@@ -23,8 +23,10 @@ import { installCors } from './cors.js';
 import { compressed } from './compression.js';
 import { installRequestMetrics, metricsRoutes } from '../metrics/http.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { installErrorHandling, installNotFound, sendError } from './errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, installNotFound, sendError } from './errors.js';
+import { guardConnections } from './connections.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminEventsRoutes } from './routes/admin-events.js';
 import { basketRoutes } from './routes/baskets.js';
 import { checkoutRoutes } from './routes/checkout.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
@@ -32,10 +34,10 @@ import { guestRoutes } from './routes/guests.js';
 import { landingRoutes } from './routes/landing.js';
 import { healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION } from './schemas.js';
-import { decodeTracking } from './tracking.js';
-import { lazyChildLogger } from './request-logger.js';
+import { lazyChildLogger, requestId } from './request-logger.js';
 import { BasketError } from '../domain/errors.js';
-import { containsNul, mayHoldNul } from '../domain/nul.js';
+import { containsNul } from '../domain/nul.js';
+import { containsLoneSurrogate, jsonTooDeep, MAX_JSON_DEPTH, mayHoldEscapes } from '../domain/json-guard.js';
 
 export interface AppDeps {
   config: Config;
@@ -57,11 +59,32 @@ export interface AppDeps {
   publicUrl: PublicUrl;
   /** Prometheus metrics (issue 21): requests are timed and `GET /metrics` served; absent: neither. */
   metrics?: Metrics;
+  /** Tracking events of basket actions (issue 23). */
+  events: EventRecorder;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
-function nulRefused(field: 'url' | 'body'): BasketError {
-  return new BasketError('REQUEST_VALIDATION_ERROR', `${field} must not contain NUL characters`, [{ field, message: 'must not contain NUL characters' }]);
+function refused(field: 'url' | 'body', message: string): BasketError {
+  return new BasketError('REQUEST_VALIDATION_ERROR', `${field} ${message}`, [{ field, message }]);
+}
+const NUL = 'must not contain NUL characters';
+const LONE_SURROGATE = 'must be well-formed Unicode (no lone surrogates)';
+const TOO_DEEP = `must not nest objects and arrays deeper than ${MAX_JSON_DEPTH} levels`;
+
+/**
+ * What is wrong with a URL holding `%`: an encoded NUL, or a query string that is not percent-encoded UTF-8 (the
+ * router refuses such paths itself; the query parser would pass them on as they are).
+ */
+function urlProblem(url: string): BasketError | null {
+  if (url.includes('%00')) return refused('url', NUL);
+  const q = url.indexOf('?');
+  if (q === -1 || !url.includes('%', q)) return null;
+  try {
+    decodeURIComponent(url.slice(q + 1));
+    return null;
+  } catch {
+    return refused('url', 'must be valid percent-encoded UTF-8');
+  }
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -73,10 +96,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(config.logRequests ? { loggerInstance: log } : {}),
     bodyLimit: config.limits.bodyLimit,
     trustProxy: config.trustProxy,
-    requestIdHeader: 'x-request-id',
+    // A bounded edge (issue 17): no request, body included, takes longer than REQUEST_TIMEOUT, idle keep-alive
+    // connections close after KEEP_ALIVE_TIMEOUT, and Node checks for both every second (its default: 30 s).
+    requestTimeout: config.edge.requestTimeoutMs,
+    keepAliveTimeout: config.edge.keepAliveTimeoutMs,
+    http: { requestTimeout: config.edge.requestTimeoutMs, headersTimeout: config.edge.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    clientErrorHandler,
+    frameworkErrors,
+    // the client's X-Request-Id only when short and plain (it is echoed and logged)
+    requestIdHeader: false,
     // let the route schemas judge path parameters (user ids up to 256 chars), not the router's 100-char cap
     routerOptions: { maxParamLength: 1024 },
-    genReqId: () => randomUUID(),
+    genReqId: requestId,
     childLoggerFactory: config.logRequests ? lazyChildLogger : (_none, bindings, options) => lazyChildLogger(log, bindings, options),
     // request logs cost a third of the throughput on the hot path; errors are still logged
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
@@ -92,20 +123,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installNotFound(app);
   // first of the onRequest hooks: the timing starts before any of them runs
   if (deps.metrics) installRequestMetrics(app, deps.metrics);
+  const connections = guardConnections(app.server, { maxConnections: config.edge.maxConnections, maxPerAddress: config.edge.maxConnectionsPerIp }, log);
+  app.addHook('preClose', (done) => {
+    connections.closing(config.edge.requestTimeoutMs);
+    done();
+  });
+  app.addHook('onClose', (_app, done) => {
+    connections.stop();
+    done();
+  });
 
   // An empty JSON body is "no body" (clients send Content-Type on body-less POSTs); anything else is parsed
-  // by Fastify's own parser, which guards against prototype poisoning.
+  // by Fastify's own parser, which guards against prototype poisoning. Deep nesting is refused before the
+  // parser (nothing recursive ever sees it), and strings no store can keep (NUL, lone surrogates) after it.
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    if (!mayHoldNul(text)) return jsonParser(req, text, done);
+    if (jsonTooDeep(text)) return done(refused('body', TOO_DEEP));
+    if (!mayHoldEscapes(text)) return jsonParser(req, text, done);
     jsonParser(req, text, (err, parsed) => {
       if (err) return done(err);
-      if (containsNul(parsed)) return done(nulRefused('body'));
+      if (containsNul(parsed)) return done(refused('body', NUL));
+      if (containsLoneSurrogate(parsed)) return done(refused('body', LONE_SURROGATE));
       done(null, parsed);
     });
   });
+  // the API speaks JSON: a text body is a 415, not a string handed to a schema (the admin import adds its own)
+  app.removeContentTypeParser('text/plain');
 
   // callback style, not async: this runs on every request and needs no promise (a throw reaches the error handler)
   app.addHook('onRequest', (request, reply, done) => {
@@ -121,9 +166,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return;
     }
     reply.header('X-API-Version', version);
-    if (request.url.includes('%00')) throw nulRefused('url');
-    const tracking = request.headers['x-jay-tracking'];
-    if (typeof tracking === 'string' && decodeTracking(tracking) === null) request.log.debug('ignored an undecodable X-JAY-Tracking header');
+    if (request.url.includes('%')) {
+      const problem = urlProblem(request.url);
+      if (problem) throw problem;
+    }
+    // X-JAY-Tracking is decoded where an event is recorded (attributionOf), never a failure
     done();
   });
 
@@ -156,11 +203,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = registerAuth(app, partners, deps.tokens);
   // before the routes: it adds its checks to each route as the route is added
   deps.rateLimits?.install(app, auth);
-  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, auth, hide: false });
-  await app.register(basketRoutes, { baskets: deps.baskets, auth, hide: true });
-  await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: false });
-  await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, auth, hide: true });
-  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners });
+  const { events } = deps;
+  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, events, auth, hide: false });
+  await app.register(basketRoutes, { baskets: deps.baskets, events, auth, hide: true });
+  await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: false });
+  await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: true });
+  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events });
   if (deps.checkout) {
     const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };
     await app.register(checkoutRoutes, { prefix: '/v2', ...checkoutOpts, hide: false });
@@ -168,6 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now });
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
+  await app.register(adminEventsRoutes, { store: deps.store, events, partners, adminKey: config.adminKey, retentionMs: config.events.ttlMs, now: deps.baskets.now });
   await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
   // the large answers, compressed (compression.ts); the device routes above stay out of its reach
   await app.register(

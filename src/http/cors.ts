@@ -2,7 +2,10 @@
  * CORS per partner. Hand-written instead of @fastify/cors: TV apps send no `Origin`, and the plugin's per-request
  * option delegate cost ~8% of the hot path's CPU even then; this hook returns at once without `Origin`.
  * A preflight carries no API key, so it is answered for any origin some partner allows; the real request is
- * checked against the calling partner's own origins.
+ * checked against the calling partner's own origins. A preflight from an origin no partner allows is answered
+ * 403 in the envelope, without any `Access-Control-*` header: the browser then refuses the real request (Fetch
+ * standard, CORS-preflight fetch), and nobody reading the answer is sent looking for a wrong path or method (it
+ * used to be a 404 or 405).
  */
 import type { FastifyInstance } from 'fastify';
 import type { PartnerConfig } from '../config.js';
@@ -25,7 +28,11 @@ export function installCors(app: FastifyInstance, partners: PartnerRegistry): vo
     const key = request.headers['x-api-key'];
     const partner = typeof key === 'string' ? partners.byApiKey(key) : undefined;
     const allowed = partner && !preflight ? allows([partner], origin) : allows(partners.all(), origin);
-    if (!allowed) return done();
+    if (!allowed) {
+      if (!preflight) return done();
+      reply.code(403).send({ data: null, nextToken: null, error: { code: 403, message: "The request's Origin is not allowed", details: 'ORIGIN_NOT_ALLOWED' } });
+      return;
+    }
     reply.header('Access-Control-Allow-Origin', origin);
     if (!preflight) {
       reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);

@@ -2,6 +2,8 @@
  * The one place where failures become the `{data, nextToken, error}` envelope: domain errors, Fastify's own
  * errors (body, content type, validation), unreachable stores and anything unexpected (500 `3001`, no internals).
  */
+import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BasketError, ERRORS, type ErrorKind } from '../domain/errors.js';
 import { OutageLog } from '../store/shared/outage-log.js';
@@ -49,10 +51,22 @@ const FASTIFY_ERRORS: Record<string, { kind: ErrorKind; message?: string; detail
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { kind: 'REQUEST_VALIDATION_ERROR', message: 'Content-Length does not match the body' },
 };
 
+/**
+ * An answer given before the request's body was read (a missing key, a refused header) closes the connection:
+ * otherwise Node would read and discard the rest of the body, however large, to keep the connection alive.
+ */
+function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
+  const raw = request.raw;
+  if (raw.complete || request.body !== undefined) return;
+  if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) return;
+  reply.header('Connection', 'close');
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   // a store outage fails every request alike: a few lines a second, with the count of those left out
   const outageLog = new OutageLog();
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    closeIfBodyUnread(request, reply);
     if (err instanceof BasketError) {
       if (err.kind === 'SERVICE_UNAVAILABLE') reply.header('Retry-After', '1');
       return sendError(reply, err.kind, err.message, err.details);
@@ -107,4 +121,56 @@ export function installNotFound(app: FastifyInstance): void {
     }
     return sendError(reply, 'NOT_FOUND', `Route ${request.method} ${path} not found`);
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors the router raises before any hook runs (a URL that is not valid
+ * percent-encoded UTF-8, such as `%ZZ` or an encoded lone surrogate `%ED%A0%80`; a path parameter over the
+ * router's length limit), answered in the envelope.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('X-Request-Id', request.id);
+  if (err.code === 'FST_ERR_BAD_URL') {
+    sendError(reply, 'REQUEST_VALIDATION_ERROR', 'The URL is not valid percent-encoded UTF-8', [{ field: 'url', message: 'must be valid percent-encoded UTF-8' }]);
+    return;
+  }
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    sendError(reply, 'REQUEST_VALIDATION_ERROR', 'A path parameter is too long', [{ field: 'url', message: 'path parameter too long' }]);
+    return;
+  }
+  request.log.error({ err }, 'unexpected framework error');
+  sendError(reply, 'INTERNAL_SERVER_ERROR', undefined, { requestId: request.id });
+}
+
+/** The envelope of an error answered on the raw socket, where no Fastify reply exists. */
+function rawAnswer(status: number, reason: string, code: number, message: string, details: string): string {
+  const body = JSON.stringify({ data: null, nextToken: null, error: { code, message, details } });
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+const TIMEOUT_ANSWER = rawAnswer(408, 'Request Timeout', 408, 'The request took too long to arrive', 'REQUEST_TIMEOUT');
+const HEADERS_ANSWER = rawAnswer(431, 'Request Header Fields Too Large', 431, 'Request headers too large', 'HEADERS_TOO_LARGE');
+const BAD_REQUEST_ANSWER = rawAnswer(400, 'Bad Request', 400, 'Malformed HTTP request', 'BAD_REQUEST');
+/** Answered to a connection refused at the cap (src/http/connections.ts). */
+export const BUSY_ANSWER = rawAnswer(503, 'Service Unavailable', ERRORS.SERVICE_UNAVAILABLE.code, 'Too many connections; try again', 'TOO_MANY_CONNECTIONS').replace(
+  '\r\n\r\n',
+  '\r\nRetry-After: 1\r\n\r\n',
+);
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's parser refuses before there is a request (headers over the size
+ * limit: 431, a request not complete within REQUEST_TIMEOUT/HEADERS_TIMEOUT: 408, malformed HTTP: 400), answered
+ * in the envelope; then the connection is closed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // a response already under way (the request's body timed out after its answer began): nothing more to say
+  const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && !answering?.headersSent) {
+    socket.write(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? TIMEOUT_ANSWER : err.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_ANSWER : BAD_REQUEST_ANSWER);
+  }
+  socket.destroy();
 }

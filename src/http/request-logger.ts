@@ -3,6 +3,8 @@
  * request, and pino's `child()` costs ~2 % of a GET. With request logging off (the default) most requests never
  * log, so the child is only made the first time this request logs something.
  */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 
@@ -70,4 +72,13 @@ class RequestLogger implements FastifyBaseLogger {
 /** Fastify's `childLoggerFactory`. */
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
   return new RequestLogger(logger, bindings, options);
+}
+
+/** A client's `X-Request-Id` that is kept: short and plain (it is echoed and logged); anything else is replaced. */
+const PLAIN_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Fastify's `genReqId`: the client's `X-Request-Id` when short and plain, otherwise a fresh UUID. */
+export function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && PLAIN_REQUEST_ID.test(given) ? given : randomUUID();
 }

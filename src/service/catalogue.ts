@@ -8,6 +8,7 @@ import type { Product, ProductInput } from '../domain/catalogue.js';
 import { availableStock } from '../domain/catalogue.js';
 import { isCurrency, toMajor, toMinor } from '../domain/money.js';
 import { containsNul } from '../domain/nul.js';
+import { containsLoneSurrogate, jsonTooDeep, MAX_JSON_DEPTH, mayHoldEscapes } from '../domain/json-guard.js';
 
 const OptStr = (max: number) => Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
 
@@ -73,42 +74,50 @@ export interface ParsedLines {
   errors: { line: number; message: string }[];
 }
 
+/**
+ * One JSON line of a catalogue import (1-based `line`): a product, an error, or null for a blank line. Lines too
+ * deeply nested or holding strings no store can keep are refused before anything recursive sees them.
+ */
+export function parseProductLine(raw: string, line: number): { product: ProductInput } | { error: ParsedLines['errors'][number] } | null {
+  const text = raw.trim();
+  if (text === '') return null;
+  if (jsonTooDeep(text)) return { error: { line, message: `nested deeper than ${MAX_JSON_DEPTH} levels` } };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { error: { line, message: 'not valid JSON' } };
+  }
+  if (mayHoldEscapes(text)) {
+    if (containsNul(json)) return { error: { line, message: 'must not contain NUL characters' } };
+    if (containsLoneSurrogate(json)) return { error: { line, message: 'must be well-formed Unicode (no lone surrogates)' } };
+  }
+  if (!Value.Check(ProductBodySchema, json)) {
+    const first = Value.Errors(ProductBodySchema, json)[0];
+    return { error: { line, message: first ? `${first.instancePath || '/'} ${first.message}` : 'invalid product' } };
+  }
+  if (json.productId === undefined) return { error: { line, message: '/productId is required' } };
+  try {
+    return { product: toProductInput(json, json.productId) };
+  } catch (err) {
+    if (!(err instanceof ProductInputError)) throw err;
+    return { error: { line, message: `/${err.field} ${err.message}` } };
+  }
+}
+
+/** Adds one line's outcome to `into`. */
+export function collectProductLine(into: ParsedLines, raw: string, line: number): void {
+  const parsed = parseProductLine(raw, line);
+  if (parsed === null) return;
+  if ('error' in parsed) into.errors.push(parsed.error);
+  else into.products.push(parsed.product);
+}
+
 /** Parses JSON lines (blank lines skipped); each line is a product body with its productId. */
 export function parseProductLines(text: string): ParsedLines {
-  const products: ProductInput[] = [];
-  const errors: ParsedLines['errors'] = [];
-  const lines = text.split(/\r?\n/);
-  for (const [i, raw] of lines.entries()) {
-    const line = raw.trim();
-    if (line === '') continue;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch {
-      errors.push({ line: i + 1, message: 'not valid JSON' });
-      continue;
-    }
-    if (containsNul(json)) {
-      errors.push({ line: i + 1, message: 'must not contain NUL characters' });
-      continue;
-    }
-    if (!Value.Check(ProductBodySchema, json)) {
-      const first = Value.Errors(ProductBodySchema, json)[0];
-      errors.push({ line: i + 1, message: first ? `${first.instancePath || '/'} ${first.message}` : 'invalid product' });
-      continue;
-    }
-    if (json.productId === undefined) {
-      errors.push({ line: i + 1, message: '/productId is required' });
-      continue;
-    }
-    try {
-      products.push(toProductInput(json, json.productId));
-    } catch (err) {
-      if (!(err instanceof ProductInputError)) throw err;
-      errors.push({ line: i + 1, message: `/${err.field} ${err.message}` });
-    }
-  }
-  return { products, errors };
+  const parsed: ParsedLines = { products: [], errors: [] };
+  for (const [i, raw] of text.split(/\r?\n/).entries()) collectProductLine(parsed, raw, i + 1);
+  return parsed;
 }
 
 /** The public view of a product (getProductInformation). */

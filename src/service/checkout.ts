@@ -22,6 +22,7 @@ import type {
   BasketStore,
   CatalogueStore,
   ComfortStore,
+  EventAttribution,
   IdempotencyStore,
   Order,
   OrderLine,
@@ -30,6 +31,7 @@ import type {
   ReservationStore,
 } from '../store/store.js';
 import type { BasketOwner, BasketService } from './baskets.js';
+import { NO_ATTRIBUTION, type EventRecorder } from './events.js';
 
 export const TOPIC_EXPIRE = 'checkout.expire';
 export const TOPIC_ORDER = 'order.process';
@@ -91,6 +93,8 @@ export interface CheckoutServiceOptions {
   paymentMs: number;
   now?: () => number;
   log?: Logger;
+  /** Checkout starts and finishes and order outcomes record tracking events (issue 23); absent: none. */
+  events?: EventRecorder;
 }
 
 /** PSPs whose payments are confirmed by a webhook: their orders stay `pending_payment` until it comes. */
@@ -134,6 +138,7 @@ export class CheckoutService {
   private readonly paymentMs: number;
   readonly now: () => number;
   private readonly log: Logger;
+  private readonly events: EventRecorder | null;
 
   constructor(opts: CheckoutServiceOptions) {
     this.store = opts.store;
@@ -145,11 +150,25 @@ export class CheckoutService {
     this.paymentMs = opts.paymentMs;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? silent;
+    this.events = opts.events ?? null;
+  }
+
+  /**
+   * Records an event of an order (awaited: checkout and orders are rare, and what a partner is paid for). The
+   * order's outcome events carry the attribution of its checkout's start.
+   */
+  private async orderEvent(order: Order, action: 'checkout_start' | 'checkout_finish' | 'order_paid' | 'order_cancelled', outcome: string | null = null): Promise<void> {
+    await this.events?.record(order.partnerId, order.userId, action, order.attribution ?? NO_ATTRIBUTION, {
+      orderNo: order.orderNo,
+      amount: order.fullPrice,
+      currency: order.currency,
+      outcome,
+    });
   }
 
   // --- start -----------------------------------------------------------------------------------------------------
 
-  async start(owner: BasketOwner, partner: PartnerConfig, input: StartInput): Promise<StartResult> {
+  async start(owner: BasketOwner, partner: PartnerConfig, input: StartInput, attribution: EventAttribution = NO_ATTRIBUTION): Promise<StartResult> {
     // One start per basket at a time. Without this, simultaneous starts of one user each reserved stock and
     // created an order before all but one lost the basket's compare-and-set: the losers then reported a false
     // OUT_OF_STOCK (the stock was held by their siblings) and left cancelled orders behind.
@@ -159,8 +178,11 @@ export class CheckoutService {
     try {
       // the cart may change between the snapshot and the compare-and-set; then everything is undone and retried
       for (let attempt = 0; attempt < 3; attempt++) {
-        const result = await this.attemptStart(owner, partner, input);
-        if (result) return result;
+        const result = await this.attemptStart(owner, partner, input, attribution);
+        if (result) {
+          await this.orderEvent(result.order, 'checkout_start');
+          return result;
+        }
       }
       throw new BasketError('CHECKOUT_ALREADY_ACTIVE', 'The cart kept changing while the checkout started; try again');
     } finally {
@@ -171,7 +193,7 @@ export class CheckoutService {
     }
   }
 
-  private async attemptStart(owner: BasketOwner, partner: PartnerConfig, input: StartInput): Promise<StartResult | null> {
+  private async attemptStart(owner: BasketOwner, partner: PartnerConfig, input: StartInput, attribution: EventAttribution): Promise<StartResult | null> {
     const { partnerId, userId } = owner;
     const basket = await this.baskets.get(owner);
     if (basket.session !== null || basket.checkout.length > 0) throw new BasketError('CHECKOUT_ALREADY_ACTIVE');
@@ -251,6 +273,7 @@ export class CheckoutService {
         payment: {},
         created: now,
         updated: now,
+        attribution,
       };
       await this.store.createOrder(order);
 
@@ -312,7 +335,7 @@ export class CheckoutService {
   // --- finish ----------------------------------------------------------------------------------------------------
 
   /** finishActiveCheckout: ordered → order placed; false → back to the cart. Returns the basket. */
-  async finish(owner: BasketOwner, ordered: boolean): Promise<BasketState> {
+  async finish(owner: BasketOwner, ordered: boolean, attribution: EventAttribution = NO_ATTRIBUTION): Promise<BasketState> {
     const basket = await this.baskets.get(owner);
     const session = basket.session;
     if (session === null) {
@@ -327,6 +350,9 @@ export class CheckoutService {
         outcome === 'ordered' ? 'The checkout was already ordered (the payment succeeded)' : 'The checkout session was aborted or has expired',
       );
     }
+    const order = await this.store.getOrder(owner.partnerId, session.orderNo);
+    // the finish itself is this request's action: its own tracking header, the order's amount
+    if (order) await this.orderEvent({ ...order, attribution }, 'checkout_finish', wanted);
     return this.baskets.get(owner);
   }
 
@@ -395,11 +421,16 @@ export class CheckoutService {
         const availableAt = this.now() + this.paymentMs;
         await this.store.enqueue([{ topic: TOPIC_PAYMENT_DEADLINE, key: `${partnerId}/${order.orderNo}`, payload, availableAt }]);
       }
-      await this.store.updateOrder(partnerId, order.orderNo, (o) => {
+      let changed = false;
+      const updated = await this.store.updateOrder(partnerId, order.orderNo, (o) => {
+        changed = false;
         if (o.status !== 'pending_payment') return null;
         if (ordered && !confirmedByClient) return null; // stays pending_payment until the PSP's webhook
+        changed = true;
         return { ...o, status: ordered ? 'ordered' : 'cancelled', payment: paymentSettled(o, ordered ? 'succeeded' : 'canceled'), updated: this.now() };
       });
+      // a PSP the client confirms: `ordered` is the payment's confirmation
+      if (changed && updated) await this.orderEvent(updated, ordered ? 'order_paid' : 'order_cancelled');
     }
     const owner: BasketOwner = 'guest' in key ? key : { ...key, guest: false };
     await this.endInBasket(owner, session.id, outcome);
@@ -503,9 +534,12 @@ export class CheckoutService {
     }
     // stock before status: a crash in between leaves the order pending, so the retry gets here again
     const returned = await this.store.returnReservation(partnerId, order.sessionId);
-    const cancelled = await this.store.updateOrder(partnerId, orderNo, (o) =>
-      o.status === 'pending_payment' ? { ...o, status: 'cancelled', payment: paymentSettled(o, 'canceled'), updated: this.now() } : null,
-    );
+    let changed = false;
+    const cancelled = await this.store.updateOrder(partnerId, orderNo, (o) => {
+      changed = o.status === 'pending_payment';
+      return changed ? { ...o, status: 'cancelled', payment: paymentSettled(o, 'canceled'), updated: this.now() } : null;
+    });
+    if (changed && cancelled) await this.orderEvent(cancelled, 'order_cancelled');
     this.log.warn({ orderNo, stockReturned: returned }, 'order cancelled: its payment did not succeed in time');
     return cancelled;
   }
@@ -524,9 +558,14 @@ export class CheckoutService {
   }
 
   private async markPaid(partnerId: string, orderNo: string): Promise<Order | null> {
-    return this.store.updateOrder(partnerId, orderNo, (o) =>
-      o.status === 'pending_payment' || o.status === 'ordered' ? { ...o, status: 'paid', payment: paymentSettled(o, 'succeeded'), updated: this.now() } : null,
-    );
+    // an order already `ordered` had its order_paid event then (a PSP the client confirms)
+    let confirmed = false;
+    const paid = await this.store.updateOrder(partnerId, orderNo, (o) => {
+      confirmed = o.status === 'pending_payment';
+      return o.status === 'pending_payment' || o.status === 'ordered' ? { ...o, status: 'paid', payment: paymentSettled(o, 'succeeded'), updated: this.now() } : null;
+    });
+    if (confirmed && paid) await this.orderEvent(paid, 'order_paid');
+    return paid;
   }
 
   private requirePartner(partnerId: string): PartnerConfig {

@@ -8,6 +8,7 @@
 import type { BasketStore } from './interface/baskets.js';
 import type { CatalogueStore } from './interface/catalogue.js';
 import type { ComfortStore } from './interface/comfort.js';
+import type { EventStore } from './interface/events.js';
 import type { ExpiryStore } from './interface/expiry.js';
 import type { IdempotencyStore } from './interface/idempotency.js';
 import type { StoreLifecycle } from './interface/lifecycle.js';
@@ -19,6 +20,8 @@ import type { TransferStore } from './interface/transfers.js';
 export type * from './interface/baskets.js';
 export type * from './interface/catalogue.js';
 export type * from './interface/comfort.js';
+export type * from './interface/events.js';
+export { EVENT_ACTIONS } from './interface/events.js';
 export type * from './interface/expiry.js';
 export type * from './interface/idempotency.js';
 export type * from './interface/lifecycle.js';
@@ -38,4 +41,5 @@ export interface Store
     OutboxStore,
     IdempotencyStore,
     ExpiryStore,
-    ComfortStore {}
+    ComfortStore,
+    EventStore {}

@@ -1,9 +1,9 @@
 /**
- * Purges expired baskets, transfer tokens and idempotency records in small batches, so that purging never
+ * Purges expired baskets, transfer tokens and idempotency records, and tracking events older than EVENTS_TTL, in small batches, so that purging never
  * holds the store for long. Every process may run it: deletes of expired rows are idempotent.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { BasketStore, ExpiryStore } from '../store/store.js';
+import type { BasketStore, EventStore, ExpiryStore } from '../store/store.js';
 
 export interface Sweeper {
   /** One full pass; resolves with how many records went (0 when a pass is already running or it stopped). */
@@ -12,13 +12,23 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-export function startSweeper(store: BasketStore & ExpiryStore, opts: { everyMs: number; batch: number; now: () => number; log: FastifyBaseLogger }): Sweeper {
+export interface SweeperOptions {
+  everyMs: number;
+  batch: number;
+  now: () => number;
+  log: FastifyBaseLogger;
+  /** Tracking events older than this are purged (EVENTS_TTL); absent: events are not purged here. */
+  eventsTtlMs?: number;
+}
+
+export function startSweeper(store: BasketStore & ExpiryStore & EventStore, opts: SweeperOptions): Sweeper {
   let running: Promise<number> | null = null;
   let stopped = false;
   async function pass(): Promise<number> {
     let total = 0;
     while (!stopped) {
-      const n = (await store.purgeExpiredBaskets(opts.now(), opts.batch)) + (await store.purgeExpired(opts.now(), opts.batch));
+      let n = (await store.purgeExpiredBaskets(opts.now(), opts.batch)) + (await store.purgeExpired(opts.now(), opts.batch));
+      if (opts.eventsTtlMs !== undefined) n += await store.purgeEvents(opts.now() - opts.eventsTtlMs, opts.batch);
       total += n;
       if (n < opts.batch) break;
       await new Promise((r) => setImmediate(r)); // let requests in between batches

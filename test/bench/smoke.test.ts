@@ -25,6 +25,7 @@ interface Report {
     errors: number;
     statusCodes: Record<string, number>;
     peakRssMb: number;
+    attack?: { connections: number; connects: number; servicePeakFds: number; serviceAlive: boolean; healthAfter: number | null };
   }[];
 }
 
@@ -46,7 +47,7 @@ describe('bench smoke run', () => {
       const res = smokeBench(['--users', '100', '--json', out]);
       const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
       const names = report.results.map((r) => r.scenario);
-      const scenarios = ['get', 'assign', 'mixed', 'guest', 'guest-add', 'guest-journey', 'transfer', 'transfer-qr', 'checkout'];
+      const scenarios = ['get', 'assign', 'assign-tracked', 'mixed', 'guest', 'guest-add', 'guest-journey', 'transfer', 'transfer-qr', 'checkout'];
       // the ceiling is measured before the first scenario and again after each one
       assert.deepEqual(names, ['ceiling', ...scenarios.flatMap((s) => [s, 'ceiling'])]);
       for (let i = 1; i < report.results.length; i += 2) {
@@ -142,6 +143,25 @@ describe('bench smoke run', () => {
       assert.equal(get.ratioToCeiling?.median, (gets[0]!.ratioToCeiling! + gets[1]!.ratioToCeiling!) / 2);
       assert.equal(report.summary?.find((s) => s.scenario === 'ceiling')?.repetitions, 4);
       assert.match(res.stdout, /summary of 2 repetitions/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('slow-attack holds attacking connections while GETs are measured, and reports the service up and answering', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-attack-'));
+    const out = path.join(dir, 'bench.json');
+    try {
+      const res = smokeBench(['--scenarios', 'slow-attack', '--ceiling', 'once', '--users', '100', '--attack-connections', '300', '--json', out]);
+      const attack = (JSON.parse(readFileSync(out, 'utf8')) as Report).results.find((r) => r.scenario === 'slow-attack');
+      assert.ok(attack?.attack, 'an attack report');
+      assert.equal(attack.attack.connections, 300);
+      assert.ok(attack.attack.connects >= 300, `${attack.attack.connects} connects`);
+      assert.ok(attack.attack.servicePeakFds > 0, 'the service was sampled');
+      assert.deepEqual([attack.attack.serviceAlive, attack.attack.healthAfter], [true, 200]);
+      assert.ok(attack.requests > 0, 'normal GETs were answered');
+      assert.equal(attack.non2xx + attack.errors, 0, JSON.stringify(attack.statusCodes));
+      assert.match(res.stdout, /slow-attack: 300 attacking connections .*service up, \/healthz after: 200/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import type { BasketState, Line } from '../../src/domain/basket.js';
 import type { ProductInput } from '../../src/domain/catalogue.js';
 import { RESERVATION_RETENTION_MS } from '../../src/store/store.js';
-import type { BasketKey, IdempotencyBegin, Order, OrderPage, OutboxInput, Store, StoredBasket } from '../../src/store/store.js';
+import { CursorError } from '../../src/store/store.js';
+import type { BasketKey, EventInput, IdempotencyBegin, Order, OrderPage, OutboxInput, StoredEvent, Store, StoredBasket } from '../../src/store/store.js';
 
 const uid = (prefix: string): string => `${prefix}-${randomUUID()}`;
 const newKey = (): BasketKey => ({ partnerId: uid('partner'), userId: uid('user') });
@@ -84,6 +85,42 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000)
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+function event(partnerId: string, time: number, extra: Partial<EventInput> = {}): EventInput {
+  return {
+    partnerId,
+    time,
+    action: 'assign',
+    user: 'u0',
+    productId: 'P1',
+    count: 1,
+    orderNo: null,
+    amount: null,
+    currency: null,
+    outcome: null,
+    sessionId: null,
+    startTime: null,
+    source: null,
+    provider: null,
+    tracking: 'absent',
+    apiVersion: '2025-09-15',
+    ...extra,
+  };
+}
+
+/** Every event of a partner, page by page (pages of `pageSize`). */
+async function allEvents(store: Store, partnerId: string, pageSize: number): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page = await store.listEvents(partnerId, after, pageSize);
+    out.push(...page.events);
+    if (page.events.length < pageSize) return out;
+    after = page.next;
+  }
+}
+
+const withoutId = ({ id: _id, ...e }: StoredEvent): EventInput => e;
 
 function cartCount(stored: StoredBasket | null, productId: string): number {
   return stored?.state.cart.find((l) => l.productId === productId)?.count ?? 0;
@@ -1089,6 +1126,153 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(await store.beginIdempotent(scope, 'old', 'other', E - 500, 1000, 100), { state: 'new' });
         assert.deepEqual(await store.beginIdempotent(scope, 'young', 'other', E - 500, 1000, 100), { state: 'mismatch' });
         assert.equal(await store.purgeExpired(E, 0), 0);
+      });
+    });
+
+    describe('tracking events', () => {
+      it('lists a partner\'s events in append order, page by page after a cursor, and only its own', async () => {
+        const partnerId = uid('partner');
+        const other = uid('partner');
+        const full = event(partnerId, T + 2, {
+          action: 'order_paid',
+          user: 'abc123',
+          productId: null,
+          count: null,
+          orderNo: 'B-1',
+          amount: 2598,
+          currency: 'EUR',
+          outcome: null,
+          sessionId: 'S1',
+          startTime: '2025-01-01T12:00:00.000000',
+          source: 'jay.api.playout.example',
+          provider: 'netflix',
+          tracking: 'ok',
+          apiVersion: null,
+        });
+        const input = [event(partnerId, T), event(partnerId, T + 1, { action: 'remove', count: null, tracking: 'undecodable' }), full, event(partnerId, T + 2, { action: 'clear', productId: null, count: null }), event(partnerId, T + 3, { count: 0 })];
+        await store.appendEvents(input.slice(0, 3));
+        await store.appendEvents([event(other, T)]);
+        await store.appendEvents(input.slice(3));
+        const first = await store.listEvents(partnerId, null, 2);
+        assert.deepEqual(first.events.map(withoutId), input.slice(0, 2));
+        assert.equal(first.next, first.events[1]!.id);
+        const second = await store.listEvents(partnerId, first.next, 2);
+        assert.deepEqual(second.events.map(withoutId), input.slice(2, 4));
+        const third = await store.listEvents(partnerId, second.next, 2);
+        assert.deepEqual(third.events.map(withoutId), input.slice(4));
+        assert.deepEqual(await store.listEvents(partnerId, third.next, 2), { events: [], next: null });
+        const ids = [...first.events, ...second.events, ...third.events].map((e) => e.id);
+        assert.equal(new Set(ids).size, 5);
+        assert.deepEqual((await store.listEvents(other, null, 10)).events.map(withoutId), [event(other, T)]);
+        assert.deepEqual(await store.listEvents(uid('partner'), null, 10), { events: [], next: null });
+        await store.appendEvents([]);
+      });
+
+      it('refuses a cursor it did not issue', async () => {
+        for (const bad of ['x', '1.2.3', '-1', 'abc-def', '']) {
+          await assert.rejects(store.listEvents(uid('partner'), bad, 10), CursorError, bad);
+        }
+      });
+
+      it('misses nothing and repeats nothing under concurrent appends', async () => {
+        const partnerId = uid('partner');
+        const batches = range(20).map((b) => range(5).map((i) => event(partnerId, T + b, { user: `u${b}`, count: i + 1 })));
+        // a reader that follows the list with its cursor while the writes go on
+        const seen: StoredEvent[] = [];
+        let after: string | null = null;
+        const follow = async () => {
+          const page = await store.listEvents(partnerId, after, 7);
+          seen.push(...page.events);
+          if (page.next !== null) after = page.next;
+        };
+        const reader = (async () => {
+          for (let i = 0; i < 5; i++) {
+            await follow();
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        })();
+        await Promise.all([...batches.map((b) => store.appendEvents(b)), reader]);
+        for (let i = 0; i < 30 && seen.length < 100; i++) await follow();
+        assert.equal(seen.length, 100);
+        assert.equal(new Set(seen.map((e) => e.id)).size, 100);
+        // each batch keeps its order
+        for (const b of range(20)) {
+          assert.deepEqual(seen.filter((e) => e.user === `u${b}`).map((e) => e.count), [1, 2, 3, 4, 5]);
+        }
+        assert.deepEqual((await allEvents(store, partnerId, 1000)).map((e) => e.id), seen.map((e) => e.id));
+      });
+
+      it('sums the funnel per provider and source over [from, to), optionally of one session', async () => {
+        const partnerId = uid('partner');
+        const P = { provider: 'netflix', source: 'tv', sessionId: 'S1', tracking: 'ok' as const };
+        await store.appendEvents([
+          event(partnerId, T - 1, { ...P, user: 'early' }), // before the range
+          event(partnerId, T, { ...P, user: 'a' }), // an add
+          event(partnerId, T + 1, { ...P, user: 'a', action: 'update', count: 3 }), // an add
+          event(partnerId, T + 1, { ...P, user: 'b', count: 0 }), // saved: not an add
+          event(partnerId, T + 2, { ...P, user: 'b', action: 'update', count: null }),
+          event(partnerId, T + 2, { ...P, user: 'c', action: 'remove', count: null }),
+          event(partnerId, T + 3, { ...P, user: 'a', action: 'checkout_start', productId: null, count: null, orderNo: 'B-1', amount: 1000, currency: 'EUR' }),
+          event(partnerId, T + 4, { ...P, user: 'a', action: 'order_paid', productId: null, count: null, orderNo: 'B-1', amount: 1000, currency: 'EUR' }),
+          event(partnerId, T + 4, { ...P, user: 'b', action: 'order_paid', productId: null, count: null, orderNo: 'B-2', amount: 500, currency: 'EUR' }),
+          event(partnerId, T + 4, { ...P, user: 'b', action: 'order_paid', productId: null, count: null, orderNo: 'B-3', amount: 700, currency: 'USD' }),
+          event(partnerId, T + 5, { ...P, sessionId: 'S2', user: 'd' }), // another session, same provider and source
+          event(partnerId, T + 5, { provider: 'netflix', source: 'web', user: 'a' }),
+          event(partnerId, T + 6, { user: 'z' }), // no provider, no source
+          event(partnerId, T + 10, { ...P, user: 'late' }), // at `to`: outside
+        ]);
+        const all = await store.eventFunnel({ partnerId, from: T, to: T + 10 });
+        assert.deepEqual(all, [
+          { provider: null, source: null, adds: 1, users: 1, checkoutsStarted: 0, paid: [] },
+          {
+            provider: 'netflix',
+            source: 'tv',
+            adds: 3,
+            users: 4,
+            checkoutsStarted: 1,
+            paid: [
+              { currency: 'EUR', orders: 2, value: 1500 },
+              { currency: 'USD', orders: 1, value: 700 },
+            ],
+          },
+          { provider: 'netflix', source: 'web', adds: 1, users: 1, checkoutsStarted: 0, paid: [] },
+        ]);
+        const s1 = await store.eventFunnel({ partnerId, from: T, to: T + 10, sessionId: 'S1' });
+        assert.deepEqual(s1, [
+          {
+            provider: 'netflix',
+            source: 'tv',
+            adds: 2,
+            users: 3,
+            checkoutsStarted: 1,
+            paid: [
+              { currency: 'EUR', orders: 2, value: 1500 },
+              { currency: 'USD', orders: 1, value: 700 },
+            ],
+          },
+        ]);
+        assert.deepEqual(await store.eventFunnel({ partnerId, from: T + 20, to: T + 30 }), []);
+        assert.deepEqual(await store.eventFunnel({ partnerId, from: T, to: T }), []);
+        assert.deepEqual(await store.eventFunnel({ partnerId: uid('partner'), from: T, to: T + 10 }), []);
+      });
+
+      it('purges events older than a time, of every partner, and keeps the rest', async () => {
+        // long before every other test's events, so a shared store loses nothing another test needs
+        const OLD = Date.UTC(2001, 0, 1);
+        const a = uid('partner');
+        const b = uid('partner');
+        await store.appendEvents([event(a, OLD), event(a, OLD + 1), event(b, OLD + 1)]);
+        await store.appendEvents([event(a, OLD + 1000), event(b, OLD + 1000)]);
+        let purged = 0;
+        for (let i = 0; i < 10; i++) {
+          const n = await store.purgeEvents(OLD + 1000, 2);
+          purged += n;
+          if (n === 0) break;
+        }
+        assert.ok(purged >= 3, `purged ${purged}`);
+        assert.deepEqual((await allEvents(store, a, 10)).map((e) => e.time), [OLD + 1000]);
+        assert.deepEqual((await allEvents(store, b, 10)).map((e) => e.time), [OLD + 1000]);
+        assert.equal(await store.purgeEvents(OLD + 1000, 100), 0);
       });
     });
 

@@ -6,12 +6,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { BasketState } from '../../domain/basket.js';
 import type { BasketService } from '../../service/baskets.js';
+import type { EventRecorder } from '../../service/events.js';
 import { ProductIdSchema } from '../../service/catalogue.js';
 import { ownerOf, type Authenticator } from '../auth.js';
+import { attributionOf } from '../tracking.js';
 import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, ProductInfoSchema, UserIdSchema } from '../schemas.js';
 
 export interface BasketRoutesOptions {
   baskets: BasketService;
+  /** Every basket change records a tracking event (issue 23). */
+  events: EventRecorder;
   auth: Authenticator;
   /** Hide from the OpenAPI document (the un-prefixed twin of the /v2 routes). */
   hide: boolean;
@@ -42,7 +46,7 @@ const security = [{ ApiKey: [], Bearer: [] }];
 const JSON_TYPE = 'application/json; charset=utf-8';
 const tags = ['Basket'];
 
-export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = async (app, { baskets, auth, hide }) => {
+export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = async (app, { baskets, events, auth, hide }) => {
   const { maxLineCount } = baskets.limits;
   const UserParams = Type.Object({ userId: UserIdSchema });
   const ProductParams = Type.Object({ userId: UserIdSchema, productId: ProductIdSchema });
@@ -98,7 +102,12 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
       schema: { ...base, operationId: 'deleteBasket', summary: 'Empties cart and saved list (423 while a checkout is active)', params: UserParams, querystring: Query, response: BasketResponse },
       onRequest: auth.user,
     },
-    async (req) => ok(basketView(await baskets.clear(ownerOf(req)))),
+    async (req) => {
+      const owner = ownerOf(req);
+      const state = await baskets.clear(owner);
+      void events.record(owner.partnerId, owner.userId, 'clear', attributionOf(req));
+      return ok(basketView(state));
+    },
   );
 
   app.post(
@@ -116,7 +125,15 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
     },
-    async (req) => ok(basketView(await baskets.assign(ownerOf(req), req.params.productId, req.body.count ?? 1))),
+    async (req) => {
+      const owner = ownerOf(req);
+      const { productId } = req.params;
+      const count = req.body.count ?? 1;
+      const state = await baskets.assign(owner, productId, count);
+      // recorded with the turn's other events, after the answer (src/service/events.ts)
+      void events.record(owner.partnerId, owner.userId, 'assign', attributionOf(req), { productId, count });
+      return ok(basketView(state));
+    },
   );
 
   app.patch(
@@ -134,7 +151,14 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
     },
-    async (req) => ok(basketView(await baskets.update(ownerOf(req), req.params.productId, req.body.count ?? null))),
+    async (req) => {
+      const owner = ownerOf(req);
+      const { productId } = req.params;
+      const count = req.body.count ?? null;
+      const state = await baskets.update(owner, productId, count);
+      void events.record(owner.partnerId, owner.userId, 'update', attributionOf(req), { productId, count });
+      return ok(basketView(state));
+    },
   );
 
   app.delete(
@@ -143,7 +167,13 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
       schema: { ...base, operationId: 'deleteProductFromBasket', summary: 'Removes a product from cart and saved list', params: ProductParams, querystring: Query, response: BasketResponse },
       onRequest: auth.user,
     },
-    async (req) => ok(basketView(await baskets.removeProduct(ownerOf(req), req.params.productId))),
+    async (req) => {
+      const owner = ownerOf(req);
+      const { productId } = req.params;
+      const state = await baskets.removeProduct(owner, productId);
+      void events.record(owner.partnerId, owner.userId, 'remove', attributionOf(req), { productId });
+      return ok(basketView(state));
+    },
   );
 
   app.post(

@@ -12,6 +12,7 @@ import { orderView } from '../../service/orders.js';
 import { CursorError, type ComfortSettings } from '../../store/store.js';
 import { ownerOf, type Authenticator } from '../auth.js';
 import { errorBody } from '../errors.js';
+import { attributionOf } from '../tracking.js';
 import { BasketSchema, CheckoutLineSchema, CommonQuery, envelope, errorResponses, isoSeconds, UserIdSchema } from '../schemas.js';
 import { basketView, ok } from './baskets.js';
 
@@ -154,6 +155,11 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
           language: Type.Optional(Type.String({ pattern: '^[a-z]{2}$', description: 'ISO 639-1' })),
           country: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' })),
           stripeUsingSdk: Type.Optional(Type.Boolean()),
+          mode: Type.Optional(
+            Type.Union([Type.Literal('test'), Type.Literal('live')], {
+              description: 'The public how-to\'s spelling of testMode: "test" is ?testMode=true, "live" ?testMode=false',
+            }),
+          ),
         }),
         response: { 200: envelope(CheckoutResultSchema, 'The checkout session'), ...errorResponses },
       },
@@ -164,12 +170,24 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
       idempotent(req, reply, async () => {
         const owner = ownerOf(req);
         const q = req.query.testMode;
-        const result = await checkout.start(owner, req.partner!, {
-          testMode: q === undefined ? null : q === 'true',
-          language: req.body.language ?? null,
-          country: req.body.country ?? null,
-          usingSdk: req.body.stripeUsingSdk ?? false,
-        });
+        const fromQuery = q === undefined ? null : q === 'true';
+        const fromBody = req.body.mode === undefined ? null : req.body.mode === 'test';
+        if (fromQuery !== null && fromBody !== null && fromQuery !== fromBody) {
+          throw new BasketError('REQUEST_VALIDATION_ERROR', 'body.mode contradicts querystring.testMode', [
+            { field: 'body.mode', message: 'contradicts querystring.testMode' },
+          ]);
+        }
+        const result = await checkout.start(
+          owner,
+          req.partner!,
+          {
+            testMode: fromQuery ?? fromBody,
+            language: req.body.language ?? null,
+            country: req.body.country ?? null,
+            usingSdk: req.body.stripeUsingSdk ?? false,
+          },
+          attributionOf(req),
+        );
         return ok(checkoutResult(result));
       }),
   );
@@ -188,7 +206,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
       },
       onRequest: auth.user,
     },
-    async (req) => ok(basketView(await checkout.finish(ownerOf(req), req.body.ordered))),
+    async (req) => ok(basketView(await checkout.finish(ownerOf(req), req.body.ordered, attributionOf(req)))),
   );
 
   app.patch(

@@ -5,12 +5,15 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import type { PartnerConfig } from '../../config.js';
 import type { BasketService } from '../../service/baskets.js';
+import type { EventRecorder } from '../../service/events.js';
 import { ProductIdSchema } from '../../service/catalogue.js';
 import type { GuestCredentials, GuestService } from '../../service/guests.js';
 import { MAX_TOKEN_LENGTH, type TransferService } from '../../service/transfer.js';
 import { ownerOf, type Authenticator } from '../auth.js';
 import { sendError } from '../errors.js';
+import { attributionOf } from '../tracking.js';
 import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, UserIdSchema } from '../schemas.js';
 import { basketView, ok } from './baskets.js';
 
@@ -18,6 +21,8 @@ export interface GuestRoutesOptions {
   baskets: BasketService;
   guests: GuestService;
   transfers: TransferService;
+  /** Guest creation, transfer and redemption record tracking events (issue 23). */
+  events: EventRecorder;
   auth: Authenticator;
   /** Hide from the OpenAPI document (the un-prefixed twin of the /v2 routes). */
   hide: boolean;
@@ -43,7 +48,7 @@ function guestView(c: GuestCredentials) {
   return { userId: c.userId, token: c.token, expires: isoSeconds(c.expires), basket: basketView(c.basket) };
 }
 
-export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async (app, { baskets, guests, transfers, auth, hide }) => {
+export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async (app, { baskets, guests, transfers, events, auth, hide }) => {
   const JayToken = Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'Transfer token from transferBasket' });
   const GuestResponse = { 200: envelope(GuestSchema, 'Guest credentials and the basket'), ...errorResponses };
   const GuestBody = Type.Object({
@@ -62,43 +67,60 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
     if (req.body === undefined || req.body === null) req.body = {};
   };
 
-  app.post(
-    '/baskets/guests',
-    {
-      schema: {
-        ...base,
-        security: [{ ApiKey: [] }],
-        operationId: 'createGuestBasket',
-        summary: 'Creates a guest with a fresh basket, or (with jayToken) redeems a transfer token once',
-        querystring: Type.Object({ ...CommonQuery, jayToken: Type.Optional(JayToken) }),
-        body: GuestBody,
-        response: GuestResponse,
-      },
-      preValidation: emptyBodyAsObject,
-      onRequest: auth.partner,
-    },
-    async (req) => {
-      const partner = req.partner!;
-      if (req.query.jayToken !== undefined) return ok(guestView(await transfers.redeem(partner, req.query.jayToken)));
-      return ok(guestView(await guests.create(partner.id, req.body.products ?? [])));
-    },
-  );
+  const redeem = async (req: FastifyRequest, partner: PartnerConfig, jayToken: string) => {
+    const credentials = await transfers.redeem(partner, jayToken);
+    void events.record(partner.id, credentials.userId, 'redeem', attributionOf(req));
+    return ok(guestView(credentials));
+  };
 
-  app.get(
-    '/baskets/guests',
-    {
-      schema: {
-        ...base,
-        security: [{ ApiKey: [] }],
-        operationId: 'redeemTransferToken',
-        summary: 'Redeems a transfer token once: guest credentials for the transferred basket',
-        querystring: Type.Object({ ...CommonQuery, jayToken: JayToken }),
-        response: GuestResponse,
+  // `/baskets/gusts` is how seed 000 spells it ("use POST /baskets/gusts with jayToken"): served as an alias, hidden
+  // from the OpenAPI document.
+  for (const [path, alias] of [
+    ['/baskets/guests', false],
+    ['/baskets/gusts', true],
+  ] as const) {
+    app.post(
+      path,
+      {
+        schema: {
+          ...base,
+          ...(alias ? { hide: true } : {}),
+          security: [{ ApiKey: [] }],
+          operationId: alias ? 'createGuestBasketAlias' : 'createGuestBasket',
+          summary: 'Creates a guest with a fresh basket, or (with jayToken) redeems a transfer token once',
+          querystring: Type.Object({ ...CommonQuery, jayToken: Type.Optional(JayToken) }),
+          body: GuestBody,
+          response: GuestResponse,
+        },
+        preValidation: emptyBodyAsObject,
+        onRequest: auth.partner,
       },
-      onRequest: auth.partner,
-    },
-    async (req) => ok(guestView(await transfers.redeem(req.partner!, req.query.jayToken))),
-  );
+      async (req) => {
+        const partner = req.partner!;
+        if (req.query.jayToken !== undefined) return redeem(req, partner, req.query.jayToken);
+        const credentials = await guests.create(partner.id, req.body.products ?? []);
+        void events.record(partner.id, credentials.userId, 'guest', attributionOf(req));
+        return ok(guestView(credentials));
+      },
+    );
+
+    app.get(
+      path,
+      {
+        schema: {
+          ...base,
+          ...(alias ? { hide: true } : {}),
+          security: [{ ApiKey: [] }],
+          operationId: alias ? 'redeemTransferTokenAlias' : 'redeemTransferToken',
+          summary: 'Redeems a transfer token once: guest credentials for the transferred basket',
+          querystring: Type.Object({ ...CommonQuery, jayToken: JayToken }),
+          response: GuestResponse,
+        },
+        onRequest: auth.partner,
+      },
+      async (req) => redeem(req, req.partner!, req.query.jayToken),
+    );
+  }
 
   app.post(
     '/baskets/users/:userId/transfer',
@@ -120,7 +142,9 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
       onRequest: auth.user,
     },
     async (req) => {
-      const t = await transfers.create(req.partner!, ownerOf(req), { url: req.body.url, qr: req.query.qr === 'true' });
+      const owner = ownerOf(req);
+      const t = await transfers.create(req.partner!, owner, { url: req.body.url, qr: req.query.qr === 'true' });
+      void events.record(owner.partnerId, owner.userId, 'transfer', attributionOf(req));
       return ok({ ...t, expires: isoSeconds(t.expires) });
     },
   );

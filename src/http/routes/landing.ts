@@ -16,12 +16,15 @@ import type { Product } from '../../domain/catalogue.js';
 import { BasketError } from '../../domain/errors.js';
 import { toMajor } from '../../domain/money.js';
 import type { BasketService } from '../../service/baskets.js';
+import { NO_ATTRIBUTION, type EventRecorder } from '../../service/events.js';
 import type { TransferService } from '../../service/transfer.js';
 
 export interface LandingRoutesOptions {
   baskets: BasketService;
   transfers: TransferService;
   partners: PartnerRegistry;
+  /** A redemption here records a tracking event too (no tracking header: a browser, not the playout). */
+  events?: EventRecorder;
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -125,7 +128,7 @@ function lineItem(line: Line, product: Product | undefined): { html: string; tot
   return { html, total, currency: product?.currency ?? null };
 }
 
-export const landingRoutes: FastifyPluginAsync<LandingRoutesOptions> = async (app, { baskets, transfers, partners }) => {
+export const landingRoutes: FastifyPluginAsync<LandingRoutesOptions> = async (app, { baskets, transfers, partners, events }) => {
   // Form posts of the landing page; scoped to this plugin (the API itself speaks JSON only).
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -151,6 +154,7 @@ export const landingRoutes: FastifyPluginAsync<LandingRoutesOptions> = async (ap
       throw err;
     }
     const owner = { partnerId: record.partnerId, userId: record.userId, guest: true };
+    void events?.record(owner.partnerId, owner.userId, 'redeem', NO_ATTRIBUTION);
     const basket = await baskets.get(owner);
     const ids = [...new Set([...basket.cart, ...basket.saved, ...basket.checkout].map((l) => l.productId))];
     const products = ids.length > 0 ? await baskets.store.getProducts(owner.partnerId, ids) : new Map<string, Product>();

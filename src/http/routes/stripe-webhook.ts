@@ -5,13 +5,19 @@
  * `payment_intent.succeeded` marks an order paid, and only when the intent's amount and currency are the
  * order's. `payment_intent.canceled` gives up an order that was ordered but never paid (its stock returned).
  * Duplicates change nothing (the handlers are idempotent).
+ *
+ * The route takes no authentication that could be checked before the body (the signature covers it), so what can
+ * be checked is, as the request arrives (issue 17): some partner has a webhook secret, and `Stripe-Signature` is
+ * well-formed with a v1 signature and a timestamp within the tolerance. Only then is the body read, up to 64 KiB
+ * (payment_intent events are a few KiB).
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type Stripe from 'stripe';
 import type { PartnerRegistry } from '../../auth/partners.js';
 import type { PartnerConfig } from '../../config.js';
 import type { CheckoutService } from '../../service/checkout.js';
 import { loadSdk } from '../../psp/stripe.js';
+import { BasketError } from '../../domain/errors.js';
 import { sendError } from '../errors.js';
 import { ok } from './baskets.js';
 
@@ -23,13 +29,46 @@ export interface StripeWebhookOptions {
   toleranceSec?: number;
 }
 
+/** The webhook's body limit: Stripe's events of interest are a few KiB. */
+export const WEBHOOK_BODY_LIMIT = 64 * 1024;
+
+/** `t=<unix seconds>` and at least one `v1=<64 hex>`, as Stripe sends (other schemes may come along). */
+function signatureTimestamp(header: string): number | null {
+  let t: number | null = null;
+  let v1 = false;
+  for (const item of header.split(',')) {
+    const eq = item.indexOf('=');
+    const key = item.slice(0, eq).trim();
+    const value = item.slice(eq + 1).trim();
+    if (key === 't' && /^\d{1,12}$/.test(value)) t = Number(value);
+    else if (key === 'v1' && /^[0-9a-f]{64}$/.test(value)) v1 = true;
+  }
+  return v1 ? t : null;
+}
+
 export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = async (app, opts) => {
   const { checkout, partners } = opts;
+  const toleranceSec = opts.toleranceSec ?? 300;
   // this plugin's context only: the body stays the exact bytes Stripe signed
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
-  app.post('/psp/stripe/webhook', { schema: { hide: true } }, async (req, reply) => {
+  /** Everything that can be judged before the body is read; the answer is given without reading it. */
+  const beforeBody = (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    const signature = req.headers['stripe-signature'];
+    if (typeof signature !== 'string' || signature === '') {
+      return done(new BasketError('BAD_REQUEST', 'Stripe-Signature header and a body are required', 'SIGNATURE_MISSING'));
+    }
+    const t = signatureTimestamp(signature);
+    const configured = partners.all().some((p) => p.stripe?.webhookSecret);
+    if (!configured || t === null || Math.abs(opts.now() / 1000 - t) > toleranceSec) {
+      req.log.warn('stripe webhook with an invalid signature');
+      return done(new BasketError('BAD_REQUEST', 'Invalid Stripe signature', 'SIGNATURE_INVALID'));
+    }
+    done();
+  };
+
+  app.post('/psp/stripe/webhook', { schema: { hide: true }, onRequest: beforeBody, bodyLimit: WEBHOOK_BODY_LIMIT }, async (req, reply) => {
     const raw = req.body;
     const signature = req.headers['stripe-signature'];
     if (!Buffer.isBuffer(raw) || typeof signature !== 'string') {
@@ -43,7 +82,7 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
       const Sdk = await loadSdk();
       for (const { p, secret } of secrets) {
         try {
-          event = Sdk.webhooks.constructEvent(raw, signature, secret, opts.toleranceSec ?? 300, undefined, opts.now());
+          event = Sdk.webhooks.constructEvent(raw, signature, secret, toleranceSec, undefined, opts.now());
           partner = p;
           break;
         } catch {

@@ -1,4 +1,5 @@
 /** Orders: created once by a checkout, changed by read-modify-write, listed per user newest first. */
+import type { EventAttribution } from './events.js';
 
 export type OrderStatus = 'pending_payment' | 'paid' | 'ordered' | 'cancelled';
 
@@ -34,6 +35,8 @@ export interface Order {
   payment: Record<string, unknown>;
   created: number;
   updated: number;
+  /** Where the checkout came from (tracking header, provider): the events of the order's outcome carry it. */
+  attribution?: EventAttribution;
 }
 
 export interface OrderPage {

@@ -15,6 +15,10 @@ import type {
   BasketUpdater,
   ClaimOptions,
   ComfortSettings,
+  EventInput,
+  EventPage,
+  FunnelGroup,
+  FunnelQuery,
   IdempotencyBegin,
   Order,
   OrderPage,
@@ -33,6 +37,7 @@ import { PgBaskets } from './baskets.js';
 import { PgCatalogue } from './catalogue.js';
 import { PgComfort } from './comfort.js';
 import { mapError, PgConnection, types } from './connection.js';
+import { PgEvents } from './events.js';
 import { PgExpiry } from './expiry.js';
 import { PgIdempotency } from './idempotency.js';
 import { PgNotifications } from './notifications.js';
@@ -86,6 +91,7 @@ class PostgresStore implements Store {
   private readonly idempotency: PgIdempotency;
   private readonly expiry: PgExpiry;
   private readonly comfort: PgComfort;
+  private readonly events: PgEvents;
   private initDone: Promise<void> | null = null;
 
   constructor(pool: pg.Pool, schema: string, clientConfig: pg.ClientConfig) {
@@ -100,6 +106,7 @@ class PostgresStore implements Store {
     this.idempotency = new PgIdempotency(conn);
     this.expiry = new PgExpiry(conn);
     this.comfort = new PgComfort(conn);
+    this.events = new PgEvents(conn);
   }
 
   init(): Promise<void> {
@@ -226,6 +233,19 @@ class PostgresStore implements Store {
   }
   putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
     return this.comfort.putComfort(key, settings);
+  }
+
+  appendEvents(events: readonly EventInput[]): Promise<void> {
+    return this.events.appendEvents(events);
+  }
+  listEvents(partnerId: string, after: string | null, limit: number): Promise<EventPage> {
+    return this.events.listEvents(partnerId, after, limit);
+  }
+  eventFunnel(query: FunnelQuery): Promise<FunnelGroup[]> {
+    return this.events.eventFunnel(query);
+  }
+  purgeEvents(before: number, limit: number): Promise<number> {
+    return this.events.purgeEvents(before, limit);
   }
 }
 

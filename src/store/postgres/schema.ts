@@ -111,6 +111,34 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE reservations ADD CONSTRAINT reservations_state_check
     CHECK (state IN ('reserved', 'released', 'committed', 'returned'));
   `,
+  // Tracking events (issue 23). The keyset is (tx, id): the appending transaction's id, then the identity. Listing
+  // stops at the oldest transaction still running (src/store/postgres/events.ts), so an identity value that
+  // commits late never appears behind a cursor already handed out.
+  `
+  CREATE TABLE events (
+    partner_id  TEXT   COLLATE "C" NOT NULL,
+    tx          xid8   NOT NULL DEFAULT pg_current_xact_id(),
+    id          BIGINT GENERATED ALWAYS AS IDENTITY,
+    time        BIGINT NOT NULL,
+    action      TEXT   NOT NULL,
+    user_key    TEXT   NOT NULL,
+    product_id  TEXT   NULL,
+    count       INTEGER NULL,
+    order_no    TEXT   NULL,
+    amount      BIGINT NULL,
+    currency    TEXT   NULL,
+    outcome     TEXT   NULL,
+    session_id  TEXT   NULL,
+    start_time  TEXT   NULL,
+    source      TEXT   NULL,
+    provider    TEXT   NULL,
+    tracking    TEXT   NOT NULL,
+    api_version TEXT   NULL,
+    PRIMARY KEY (partner_id, tx, id)
+  );
+  CREATE INDEX events_by_time ON events (partner_id, time);
+  CREATE INDEX events_purge ON events (time);
+  `,
 ];
 
 /** Migrating may wait for another process's migration and rebuild tables: far longer than one request may take. */

@@ -22,6 +22,10 @@ import type {
   BasketUpdater,
   ClaimOptions,
   ComfortSettings,
+  EventInput,
+  EventPage,
+  FunnelGroup,
+  FunnelQuery,
   IdempotencyBegin,
   Order,
   OrderPage,
@@ -40,6 +44,7 @@ import { RedisBaskets } from './baskets.js';
 import { RedisCatalogue } from './catalogue.js';
 import { RedisComfort } from './comfort.js';
 import { mapError, RedisConnection, type Client } from './connection.js';
+import { RedisEvents } from './events.js';
 import { RedisExpiry } from './expiry.js';
 import { RedisIdempotency } from './idempotency.js';
 import { RedisNotifications } from './notifications.js';
@@ -72,6 +77,7 @@ class RedisStore implements Store {
   private readonly idempotency: RedisIdempotency;
   private readonly expiry: RedisExpiry;
   private readonly comfort: RedisComfort;
+  private readonly events: RedisEvents;
 
   constructor(client: Client, subscriber: Client, prefix: string) {
     const conn = (this.conn = new RedisConnection(client, subscriber, prefix));
@@ -85,6 +91,7 @@ class RedisStore implements Store {
     this.idempotency = new RedisIdempotency(conn);
     this.expiry = new RedisExpiry(conn);
     this.comfort = new RedisComfort(conn);
+    this.events = new RedisEvents(conn);
   }
 
   async init(): Promise<void> {
@@ -205,6 +212,19 @@ class RedisStore implements Store {
   }
   putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
     return this.comfort.putComfort(key, settings);
+  }
+
+  appendEvents(events: readonly EventInput[]): Promise<void> {
+    return this.events.appendEvents(events);
+  }
+  listEvents(partnerId: string, after: string | null, limit: number): Promise<EventPage> {
+    return this.events.listEvents(partnerId, after, limit);
+  }
+  eventFunnel(query: FunnelQuery): Promise<FunnelGroup[]> {
+    return this.events.eventFunnel(query);
+  }
+  purgeEvents(before: number, limit: number): Promise<number> {
+    return this.events.purgeEvents(before, limit);
   }
 }
 

@@ -13,6 +13,8 @@
  *   {t:<tokenHash>}                     hash: a transfer token
  *   {i:<scope>:<key>}                   hash: an idempotency record
  *   {gc}:baskets|transfers|idem         zsets: expiry indexes for the purge methods
+ *   {ev:<partner>}:events               stream: the partner's tracking events, id = event time (ms)-seq, field e (JSON)
+ *   {evp}:partners                      set: partner ids that have an event stream (for the purge)
  *   {ob}:...                            the outbox (one slot: see docs/scaling.md)
  *   {meta}:schema                       the version of this layout
  */
@@ -55,6 +57,12 @@ export class RedisKeys {
   }
   idempotency(scope: string, key: string): string {
     return `${this.prefix}{i:${enc(scope)}:${enc(key)}}`;
+  }
+  events(partnerId: string): string {
+    return `${this.prefix}{ev:${enc(partnerId)}}:events`;
+  }
+  get eventPartners(): string {
+    return `${this.prefix}{evp}:partners`;
   }
   gc(kind: 'baskets' | 'transfers' | 'idem'): string {
     return `${this.prefix}{gc}:${kind}`;

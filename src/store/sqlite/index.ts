@@ -24,6 +24,10 @@ import {
   type BasketUpdater,
   type ClaimOptions,
   type ComfortSettings,
+  type EventInput,
+  type EventPage,
+  type FunnelGroup,
+  type FunnelQuery,
   type IdempotencyBegin,
   type Order,
   type OrderPage,
@@ -43,6 +47,7 @@ import { SqliteCatalogue } from './catalogue.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { SqliteComfort } from './comfort.js';
 import { isBusy, SqliteConnection } from './connection.js';
+import { SqliteEvents } from './events.js';
 import { SqliteExpiry } from './expiry.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteIdempotency } from './idempotency.js';
@@ -77,6 +82,7 @@ class SqliteStore implements Store {
   private readonly idempotency: SqliteIdempotency;
   private readonly expiry: SqliteExpiry;
   private readonly comfort: SqliteComfort;
+  private readonly events: SqliteEvents;
   /** The WAL checkpoint thread of a file database (none in memory); set once the store is open. */
   checkpointer: Checkpointer | null = null;
 
@@ -92,13 +98,14 @@ class SqliteStore implements Store {
     this.idempotency = new SqliteIdempotency(conn, writes);
     this.expiry = new SqliteExpiry(conn, writes);
     this.comfort = new SqliteComfort(conn, writes);
+    this.events = new SqliteEvents(conn, writes);
   }
 
   async init(): Promise<void> {
     this.conn.run(() => migrate(this.conn.db));
     // The statements refer to tables that only exist once the schema is migrated.
     this.conn.prepare();
-    for (const concern of [this.baskets, this.catalogue, this.reservations, this.transfers, this.orders, this.outbox, this.idempotency, this.expiry, this.comfort]) {
+    for (const concern of [this.baskets, this.catalogue, this.reservations, this.transfers, this.orders, this.outbox, this.idempotency, this.expiry, this.comfort, this.events]) {
       concern.prepare();
     }
   }
@@ -221,6 +228,19 @@ class SqliteStore implements Store {
   }
   putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
     return this.comfort.putComfort(key, settings);
+  }
+
+  appendEvents(events: readonly EventInput[]): Promise<void> {
+    return this.events.appendEvents(events);
+  }
+  listEvents(partnerId: string, after: string | null, limit: number): Promise<EventPage> {
+    return this.events.listEvents(partnerId, after, limit);
+  }
+  eventFunnel(query: FunnelQuery): Promise<FunnelGroup[]> {
+    return this.events.eventFunnel(query);
+  }
+  purgeEvents(before: number, limit: number): Promise<number> {
+    return this.events.purgeEvents(before, limit);
   }
 }
 

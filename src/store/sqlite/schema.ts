@@ -146,6 +146,32 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE reservations_v5 RENAME TO reservations;
   CREATE INDEX reservations_finished ON reservations (finished) WHERE finished IS NOT NULL;
   `,
+  // Tracking events (issue 23). AUTOINCREMENT: an id is never reused, even once the purge has emptied the table,
+  // so a partner's cursor never skips new events; ids are handed out under the write lock, in commit order.
+  `
+  CREATE TABLE events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    partner_id  TEXT    NOT NULL,
+    time        INTEGER NOT NULL,
+    action      TEXT    NOT NULL,
+    user_key    TEXT    NOT NULL,
+    product_id  TEXT    NULL,
+    count       INTEGER NULL,
+    order_no    TEXT    NULL,
+    amount      INTEGER NULL,
+    currency    TEXT    NULL,
+    outcome     TEXT    NULL,
+    session_id  TEXT    NULL,
+    start_time  TEXT    NULL,
+    source      TEXT    NULL,
+    provider    TEXT    NULL,
+    tracking    TEXT    NOT NULL,
+    api_version TEXT    NULL
+  );
+  CREATE INDEX events_by_partner ON events (partner_id, id);
+  CREATE INDEX events_by_time ON events (partner_id, time);
+  CREATE INDEX events_purge ON events (time);
+  `,
 ];
 
 /** The purge index's bucket of an expiry: the hour it falls in (SQLite's integer division of a positive value). */

@@ -30,6 +30,37 @@ const newKey = (): BasketKey => ({ partnerId: `p-${randomUUID()}`, userId: `u-${
 const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: n + 1, session: null });
 
 describe('PostgreSQL store', { timeout: 60_000 }, () => {
+  it('lists no event behind a transaction still running: an identity that commits late is not skipped', async () => {
+    const url = schemaUrl();
+    const store = await openPostgresStore(url, { poolSize: 2 });
+    const schema = new URL(url).searchParams.get('schema') ?? '';
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      const partnerId = `p-${randomUUID()}`;
+      const ev = (time: number) => ({
+        partnerId, time, action: 'assign' as const, user: 'u', productId: 'P', count: 1, orderNo: null, amount: null, currency: null,
+        outcome: null, sessionId: null, startTime: null, source: null, provider: null, tracking: 'absent' as const, apiVersion: null,
+      });
+      // an append that draws its identity first and commits last
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO ${pg.escapeIdentifier(schema)}.events (partner_id, time, action, user_key, tracking) VALUES ($1, 1, 'assign', 'slow', 'absent')`,
+        [partnerId],
+      );
+      await store.appendEvents([ev(2)]);
+      const early = await store.listEvents(partnerId, null, 10);
+      assert.deepEqual(early, { events: [], next: null }, 'the committed event waits behind the running transaction');
+      await client.query('COMMIT');
+      const page = await store.listEvents(partnerId, null, 10);
+      assert.deepEqual(page.events.map((e) => e.user), ['slow', 'u']);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end();
+      await store.close();
+    }
+  });
+
   it('five stores migrating a fresh schema at once all succeed, and the schema version is recorded once', async () => {
     const url = schemaUrl();
     const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(url, { poolSize: 2 })));

@@ -12,6 +12,7 @@
 
 export * from './baskets.js';
 export * from './catalogue.js';
+export * from './events.js';
 export * from './expiry.js';
 export * from './idempotency.js';
 export * from './orders.js';
