@@ -48,13 +48,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteOutbox extends SqliteConcern<ReturnType<typeof prepareStatements>> implements OutboxStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }
