@@ -173,6 +173,8 @@ export interface Config {
   /** SHUTDOWN_TIMEOUT: how long SIGTERM waits for requests and background work before the process exits anyway. */
   shutdownMs: number;
   adminKey: string | null;
+  /** METRICS_TOKEN: the bearer token `GET /metrics` asks for; null = /metrics is open. */
+  metricsToken: string | null;
   partners: PartnerConfig[];
   /** True when the built-in development partner is on (README walk-through). */
   devPartner: boolean;
@@ -454,6 +456,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('ADMIN_KEY is invalid: use at least 12 characters');
   }
   const adminKey = adminKeyRaw ? adminKeyRaw : devPartner ? DEV_ADMIN_KEY : null;
+  const metricsToken = env.METRICS_TOKEN ? env.METRICS_TOKEN : null;
+  // sent as `Authorization: Bearer <token>`: the characters of an RFC 6750 token, long enough not to be guessed
+  if (metricsToken !== null && !/^[A-Za-z0-9\-._~+/]{16,}=*$/.test(metricsToken)) {
+    throw new ConfigError('METRICS_TOKEN is invalid: use at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (e.g. openssl rand -hex 24)');
+  }
 
   const trustProxy = readBool(env, 'TRUST_PROXY', false);
 
@@ -469,6 +476,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     publicUrlSet,
     shutdownMs: readDuration(env, 'SHUTDOWN_TIMEOUT', '10s', 1000, 3_600_000),
     adminKey,
+    metricsToken,
     partners,
     devPartner,
     limits: {

@@ -4,6 +4,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, loadConfig, localBaseUrl, DEV_ADMIN_KEY, type Config } from './config.js';
+import { answerWorkersMetrics } from './metrics/cluster.js';
 
 function banner(config: Config, address: string, publicUrl: string): string {
   const lines = [`basket listening on ${address} (store: ${config.storeUrl.replace(/\/\/[^@/]*@/, '//***@')})`];
@@ -54,6 +55,8 @@ function runPrimary(config: Config): void {
     const publicUrl = config.publicUrlSet ? config.publicUrl : localBaseUrl(config.host, address.port);
     console.log(banner(config, `http://${address.address ?? config.host}:${address.port}`, publicUrl));
   });
+  // a scrape of GET /metrics lands on one worker, which asks here for the sum over all of them
+  answerWorkersMetrics();
   const workers = new Set<Worker>();
   const fork = () => workers.add(cluster.fork());
   for (let i = 0; i < config.workers; i++) fork();

@@ -37,6 +37,8 @@ import {
 import { OrderDelivery } from './service/orders.js';
 import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayload } from './service/events.js';
 import { OutboxWorker } from './worker/outbox.js';
+import { Metrics } from './metrics/metrics.js';
+import { instrumentStore } from './metrics/store.js';
 
 export interface ServerOptions {
   now?: () => number;
@@ -65,6 +67,8 @@ export interface Server {
   events: EventRecorder;
   /** The public base URL; with PUBLIC_URL unset it follows the address `listen()` bound. */
   publicUrl: PublicUrl;
+  /** Prometheus metrics (`GET /metrics`). */
+  metrics: Metrics;
   /** Listens on config.host:config.port (PORT=0: a free port); resolves with the address, e.g. http://127.0.0.1:8080. */
   listen(): Promise<string>;
   /**
@@ -112,7 +116,12 @@ function serviceLogger(options: boolean | Record<string, unknown> | undefined, l
 
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const now = opts.now ?? Date.now;
-  const store = opts.store ?? (await openStore(config.storeUrl, { pgPoolSize: config.pgPoolSize, timeoutMs: config.storeTimeoutMs }));
+  const metrics = new Metrics();
+  // every store call timed by operation and engine (metrics/store.ts): the services only ever see this one
+  const store = instrumentStore(
+    opts.store ?? (await openStore(config.storeUrl, { pgPoolSize: config.pgPoolSize, timeoutMs: config.storeTimeoutMs })),
+    metrics,
+  );
   let rateLimitStore: RateLimitStore | null = opts.rateLimitStore ?? null;
   let rateLimits: RateLimiting | null = null;
   try {
@@ -120,6 +129,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const publicUrl = new PublicUrl(config);
     const partners = new PartnerRegistry(config.devPartner ? withOwnLandingPage(config.partners, publicUrl) : config.partners);
     const tokens = createTokenVerifier({ serviceKeys, cacheSize: config.tokenCacheSize, now });
+    metrics.watchTokenCache(tokens.cacheCounts);
     const baskets = new BasketService({
       store,
       limits: { maxCartLines: config.limits.maxCartLines, maxLineCount: config.limits.maxLineCount },
@@ -132,6 +142,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs, tokens });
     const transfers = new TransferService({ store, guests, publicUrl, transferMs: config.lifetimes.transferMs, now });
     const log = serviceLogger(opts.logger, config.logLevel);
+    metrics.watchOutbox({ store, now, timeoutMs: config.storeTimeoutMs, log });
     // counters next to the data (the same SQLite directory, PostgreSQL schema or Redis): shared by every process
     if (Object.values(config.rateLimits).some((rate) => rate.max > 0)) {
       rateLimitStore ??= await openRateLimitStore(config.storeUrl);
@@ -145,7 +156,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
       log,
     });
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, ...(rateLimits ? { rateLimits } : {}) };
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
@@ -188,6 +199,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       outbox,
       events,
       publicUrl,
+      metrics,
       async listen() {
         const address = await app.listen({ host: config.host, port: config.port });
         publicUrl.bind(app.server.address());

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { startServerProcess, stopProcesses } from './helpers/server-process.js';
+import http from 'node:http';
+import { parsePrometheusText } from './metrics/prometheus-text.js';
 
 const SECRET = 'cluster-secret-0123456789abcdef';
 const PARTNERS = [{ id: 'cl', apiKeys: ['cluster-api-key-1'], jwt: { secret: SECRET } }];
@@ -53,6 +55,32 @@ describe('WORKERS=2 (node:cluster)', () => {
     assert.equal(results.filter((r) => r.status === 422).length, 40);
     const basket = (await (await fetch(`http://127.0.0.1:${port}/v2/baskets/users/cu`, { headers })).json()) as { data: { cart: { productId: string }[] } };
     assert.deepEqual(basket.data.cart.map((l) => l.productId).sort(), ok.sort());
+  });
+
+  it('GET /metrics answers the sum over both workers, whichever worker it lands on', async () => {
+    // each request on a connection of its own: the primary hands connections to the workers in turn
+    const get = (url: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: url, agent: false }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
+      });
+    const N = 10;
+    for (let i = 0; i < N; i++) assert.equal((await get('/healthz')).status, 200);
+    const healthz = { route: '/healthz', method: 'GET', status: '200' };
+    for (let i = 0; i < 4; i++) {
+      const res = await get('/metrics');
+      assert.equal(res.status, 200, res.body);
+      const m = parsePrometheusText(res.body);
+      assert.equal(m.value('basket_metrics_processes'), 2, 'both workers answered');
+      assert.equal(m.value('basket_http_request_duration_seconds_count', healthz), N, 'requests served by either worker are counted');
+      assert.ok(m.value('process_resident_memory_bytes') > 0);
+    }
   });
 
   it('SIGTERM: the primary forwards it to its workers and exits 0 once they have', async () => {

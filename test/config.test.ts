@@ -36,6 +36,9 @@ describe('configuration', () => {
     assert.equal(loadConfig({ PRODUCT_CACHE_TTL: '0s' }, '/srv/app').productCacheMs, 0);
     assert.equal(c.storeTimeoutMs, 1000);
     assert.equal(loadConfig({ STORE_TIMEOUT: '250ms' }, '/srv/app').storeTimeoutMs, 250);
+    assert.equal(c.metricsToken, null);
+    assert.equal(loadConfig({ METRICS_TOKEN: '' }, '/srv/app').metricsToken, null);
+    assert.equal(loadConfig({ METRICS_TOKEN: 'c2NyYXBlLXRva2VuLTAxMjM0NTY3ODk=' }, '/srv/app').metricsToken, 'c2NyYXBlLXRva2VuLTAxMjM0NTY3ODk=');
   });
 
   it('turns the dev partner off in production and then needs partners', () => {
@@ -63,6 +66,9 @@ describe('configuration', () => {
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
       [{ DEV_PARTNER: 'maybe' }, /^DEV_PARTNER=/],
       [{ ADMIN_KEY: 'short' }, /^ADMIN_KEY/],
+      [{ METRICS_TOKEN: 'too-short-0123' }, /^METRICS_TOKEN is invalid: use at least 16 characters/],
+      [{ METRICS_TOKEN: 'has a space in it 0123456789' }, /^METRICS_TOKEN is invalid/],
+      [{ METRICS_TOKEN: 'quote"d-0123456789abcdef' }, /^METRICS_TOKEN is invalid/],
       [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL=/],
       [{ PARTNERS_JSON: '{not json' }, /^PARTNERS_JSON is not valid JSON/],
       [{ PARTNERS_FILE: '/nonexistent/partners.json' }, /^PARTNERS_FILE=.*cannot be read/],

@@ -43,6 +43,16 @@ export interface TokenVerifier {
    * request to this process then skips the signature check. Only for tokens the service signed itself.
    */
   remember(token: string, principal: Principal): void;
+  /**
+   * Live counts for metrics: `hits` are tokens answered from the cache (by cached() or verify()), `misses` tokens
+   * verified in full (verify() without a cache hit, whatever the outcome). Each token presented is one of the two.
+   */
+  readonly cacheCounts: TokenCacheCounts;
+}
+
+export interface TokenCacheCounts {
+  readonly hits: number;
+  readonly misses: number;
 }
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
@@ -187,6 +197,8 @@ export function createTokenVerifier(opts: {
    * partner checked on the entry: a hit hashes the token as the header gave it, with no key string built first.
    */
   const cache = new Map<string, CacheEntry>();
+  // plain numbers, read at scrape time: a prom-client Counter.inc costs ~75 ns on the hot path, an increment ~5
+  const counts = { hits: 0, misses: 0 };
 
   function evictOne(): void {
     for (const [key, entry] of cache) {
@@ -399,10 +411,12 @@ export function createTokenVerifier(opts: {
     const { jwks } = entry;
     if (jwks !== undefined && t >= jwks.dueAt) void refresh(jwks);
     entry.hit = true;
+    counts.hits++;
     return entry.principal;
   }
 
   return {
+    cacheCounts: counts,
     cached(partner, token) {
       return lookup(partner.id, token, now());
     },
@@ -410,6 +424,7 @@ export function createTokenVerifier(opts: {
       const t = now();
       const hit = lookup(partner.id, token, t);
       if (hit) return hit;
+      counts.misses++;
       const { principal, nbf, key, jwks } = await verifyUncached(partner, token, t);
       // Tokens accepted only thanks to clock tolerance (before nbf, after exp) are not cached, nor those whose key
       // left its set while they were checked.

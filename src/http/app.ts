@@ -19,6 +19,9 @@ import type { PublicUrl } from '../public-url.js';
 import { registerAuth } from './auth.js';
 import type { RateLimiting } from './rate-limit/install.js';
 import { installCors } from './cors.js';
+import { compressed } from './compression.js';
+import { installRequestMetrics, metricsRoutes } from '../metrics/http.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, installNotFound, sendError } from './errors.js';
 import { guardConnections } from './connections.js';
 import { adminRoutes } from './routes/admin.js';
@@ -55,6 +58,8 @@ export interface AppDeps {
   rateLimits?: RateLimiting;
   /** The public base URL (OpenAPI `servers`); follows the bound port when PUBLIC_URL is unset. */
   publicUrl: PublicUrl;
+  /** Prometheus metrics (issue 21): requests are timed and `GET /metrics` served; absent: neither. */
+  metrics?: Metrics;
   /** Tracking events of basket actions (issue 23). */
   events: EventRecorder;
 }
@@ -117,6 +122,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installErrorHandling(app);
   installNotFound(app);
+  // first of the onRequest hooks: the timing starts before any of them runs
+  if (deps.metrics) installRequestMetrics(app, deps.metrics);
   const connections = guardConnections(app.server, { maxConnections: config.edge.maxConnections, maxPerAddress: config.edge.maxConnectionsPerIp }, log);
   app.addHook('preClose', (done) => {
     connections.closing(config.edge.requestTimeoutMs);
@@ -201,7 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transformObject: (doc) =>
       'openapiObject' in doc ? finishDocument({ ...doc.openapiObject, servers: [{ url: deps.publicUrl.base }] }) : doc.swaggerObject,
   });
-  await app.register(docsRoutes);
+  await app.register(compressed((docs) => docs.register(docsRoutes)));
 
   const auth = registerAuth(app, partners, deps.tokens);
   // before the routes: it adds its checks to each route as the route is added
@@ -221,7 +228,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
   await app.register(adminEventsRoutes, { store: deps.store, events, partners, adminKey: config.adminKey, retentionMs: config.events.ttlMs, now: deps.baskets.now });
   await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // the large answers, compressed (compression.ts); the device routes above stay out of its reach
+  await app.register(
+    compressed(async (large) => {
+      large.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      if (deps.metrics) await large.register(metricsRoutes, { metrics: deps.metrics, token: config.metricsToken });
+    }),
+  );
 
   return app;
 }

@@ -37,24 +37,7 @@ export interface EventFacts {
 }
 
 /** An event as the admin API and the analytics webhook show it (amount in minor units, time ISO 8601 UTC with ms). */
-export interface EventView {
-  id?: string;
-  time: string;
-  action: EventAction;
-  user: string;
-  productId: string | null;
-  count: number | null;
-  orderNo: string | null;
-  amount: number | null;
-  currency: string | null;
-  outcome: string | null;
-  sessionId: string | null;
-  startTime: string | null;
-  source: string | null;
-  provider: string | null;
-  tracking: EventInput['tracking'];
-  apiVersion: string | null;
-}
+export type EventView = Omit<EventInput, 'partnerId' | 'time'> & { id?: string; time: string };
 
 export function eventView(e: EventInput | StoredEvent): EventView {
   return {

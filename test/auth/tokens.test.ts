@@ -486,6 +486,27 @@ describe('partner tokens', () => {
       assert.equal(none.cached(strict, later), undefined);
     });
 
+    it('counts each token presented once: a hit when the cache answers, a miss when verified in full', async () => {
+      const c = new Clock();
+      const v = createTokenVerifier({ serviceKeys, cacheSize: 10, now: c.now });
+      const token = await signToken(secretKey(SECRET), { alg: 'HS256' }, good());
+      assert.deepEqual({ ...v.cacheCounts }, { hits: 0, misses: 0 });
+      // the request path: cached() first, verify() only when it has no answer
+      assert.equal(v.cached(HS, token), undefined);
+      await v.verify(HS, token);
+      assert.deepEqual({ ...v.cacheCounts }, { hits: 0, misses: 1 });
+      assert.ok(v.cached(HS, token));
+      await v.verify(HS, token);
+      assert.deepEqual({ ...v.cacheCounts }, { hits: 2, misses: 1 });
+      // a rejected token was verified in full too
+      await expectRejected(v.verify(HS, await signToken(secretKey('another-secret-0123456789abcdef'), { alg: 'HS256' }, good())), /bad signature/);
+      assert.deepEqual({ ...v.cacheCounts }, { hits: 2, misses: 2 });
+      const none = createTokenVerifier({ serviceKeys, cacheSize: 0, now: c.now });
+      await none.verify(HS, token);
+      await none.verify(HS, token);
+      assert.deepEqual({ ...none.cacheCounts }, { hits: 0, misses: 2 });
+    });
+
     it('does not cache rejections', async () => {
       const c = new Clock();
       const v = createTokenVerifier({ serviceKeys, cacheSize: 10, now: c.now });

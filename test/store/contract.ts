@@ -1009,6 +1009,39 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await store.complete(m.id, 'C');
         assert.deepEqual(await store.claim(claimOpts('C', topic, T + HOUR * 10)), []);
       });
+
+      it('outboxStats: depth counts every message; ready and the oldest age only what could be claimed at now', async () => {
+        // Far-past times: nothing else in a shared store is ready then (other tests' messages are due at T or later,
+        // or completed), while depth counts the whole outbox, so it is compared before and after.
+        const A = -2e12 - Math.floor(Math.random() * 1e9);
+        const topic = uid('topic');
+        const owner = uid('owner');
+        const base = (await store.outboxStats(A)).depth;
+        assert.deepEqual(await store.outboxStats(A), { depth: base, ready: 0, oldestAgeMs: 0 });
+
+        await store.enqueue([message(topic, 'a', A), message(topic, 'b', A + 1000), message(topic, 'later', A + 10_000)]);
+        assert.deepEqual(await store.outboxStats(A + 5000), { depth: base + 3, ready: 2, oldestAgeMs: 5000 });
+        assert.deepEqual(await store.outboxStats(A - 1), { depth: base + 3, ready: 0, oldestAgeMs: 0 }, 'nothing due yet');
+
+        // a claimed message is not ready while its lease holds; once it lapses, its age counts from the lease's end
+        const [a] = await store.claim(claimOpts(owner, topic, A + 5000, 1, 1000));
+        assert.equal(a?.key, 'a');
+        assert.deepEqual(await store.outboxStats(A + 5500), { depth: base + 3, ready: 1, oldestAgeMs: 4500 });
+        const [b] = await store.claim(claimOpts(owner, topic, A + 5500, 1, 1000));
+        assert.equal(b?.key, 'b');
+        assert.deepEqual(await store.outboxStats(A + 5800), { depth: base + 3, ready: 0, oldestAgeMs: 0 });
+        assert.deepEqual(await store.outboxStats(A + 7000), { depth: base + 3, ready: 2, oldestAgeMs: 1000 });
+
+        // completed: gone from the depth; retried: ready again at retryAt
+        await store.complete(a!.id, owner);
+        await store.retry(b!.id, owner, A + 20_000, 'later');
+        assert.deepEqual(await store.outboxStats(A + 7000), { depth: base + 2, ready: 0, oldestAgeMs: 0 });
+        assert.deepEqual(await store.outboxStats(A + 12_000), { depth: base + 2, ready: 1, oldestAgeMs: 2000 });
+        assert.deepEqual(await store.outboxStats(A + 25_000), { depth: base + 2, ready: 2, oldestAgeMs: 15_000 });
+
+        for (const m of await store.claim(claimOpts(owner, topic, A + 30_000))) await store.complete(m.id, owner);
+        assert.deepEqual(await store.outboxStats(A + 30_000), { depth: base, ready: 0, oldestAgeMs: 0 });
+      });
     });
 
     describe('idempotency records', () => {

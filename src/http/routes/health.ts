@@ -15,7 +15,7 @@ export interface HealthRoutesOptions {
 }
 
 /** `promise`, or StoreUnavailableError once `ms` have passed without its answer. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new StoreUnavailableError(`the store did not answer within ${ms} ms`)), ms);

@@ -28,6 +28,19 @@ export interface ClaimOptions {
   topics?: readonly string[];
 }
 
+/** What the outbox holds at a moment (metrics): read at scrape time, never on a request's path. */
+export interface OutboxStats {
+  /** Every message held: ready, scheduled for later (availableAt ahead) or claimed. */
+  depth: number;
+  /** Messages a worker could claim at `now`: available and not claimed, or claimed with a lapsed lease. */
+  ready: number;
+  /**
+   * How long the oldest ready message has waited since it became claimable (its availableAt, or the end of a lease
+   * that lapsed since); 0 when none is ready.
+   */
+  oldestAgeMs: number;
+}
+
 export interface OutboxStore {
   enqueue(messages: readonly OutboxInput[]): Promise<void>;
   /** Hands out messages that are available and not claimed (or whose claim expired); no message to two owners. */
@@ -36,4 +49,6 @@ export interface OutboxStore {
   complete(id: string, owner: string): Promise<void>;
   /** Gives the message back for another try at `retryAt`, if `owner` still holds its claim. */
   retry(id: string, owner: string, retryAt: number, error: string): Promise<void>;
+  /** Depth and lag of the whole outbox at `now` (every topic); counts only, nothing is claimed or changed. */
+  outboxStats(now: number): Promise<OutboxStats>;
 }

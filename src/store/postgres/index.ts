@@ -8,30 +8,8 @@
  *   comfort.ts        one concern each: its statements and its methods
  */
 import pg from 'pg';
-import type { Product, ProductInput } from '../../domain/catalogue.js';
-import type {
-  BasketChangeListener,
-  BasketKey,
-  BasketUpdater,
-  ClaimOptions,
-  ComfortSettings,
-  EventInput,
-  EventPage,
-  FunnelGroup,
-  FunnelQuery,
-  IdempotencyBegin,
-  Order,
-  OrderPage,
-  OutboxInput,
-  OutboxMessage,
-  ReservationState,
-  ReservedLine,
-  ReserveLine,
-  Store,
-  StoredBasket,
-  StoredResponse,
-  TransferRecord,
-} from '../store.js';
+import type { Store } from '../store.js';
+import { ComposedStore, type StoreParts } from '../shared/composed.js';
 import { PgBaskets } from './baskets.js';
 import { PgCatalogue } from './catalogue.js';
 import { PgComfort } from './comfort.js';
@@ -76,36 +54,44 @@ function queryTimeout(statementTimeoutMs: number): number {
   return statementTimeoutMs + Math.min(250, statementTimeoutMs);
 }
 
-/** Each method hands the call to the module of its concern. */
-class PostgresStore implements Store {
+/** The concern modules of this engine, as `ComposedStore` holds them. */
+interface PostgresStoreParts extends StoreParts {
+  baskets: PgBaskets;
+  catalogue: PgCatalogue;
+  reservations: PgReservations;
+  transfers: PgTransfers;
+  orders: PgOrders;
+  outbox: PgOutbox;
+  idempotency: PgIdempotency;
+  expiry: PgExpiry;
+  comfort: PgComfort;
+  events: PgEvents;
+}
+
+/** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
+class PostgresStore extends ComposedStore<PostgresStoreParts> {
   readonly kind = 'postgres' as const;
   private readonly conn: PgConnection;
   private readonly notifications: PgNotifications;
-  private readonly baskets: PgBaskets;
-  private readonly catalogue: PgCatalogue;
-  private readonly reservations: PgReservations;
-  private readonly transfers: PgTransfers;
-  private readonly orders: PgOrders;
-  private readonly outbox: PgOutbox;
-  private readonly idempotency: PgIdempotency;
-  private readonly expiry: PgExpiry;
-  private readonly comfort: PgComfort;
-  private readonly events: PgEvents;
   private initDone: Promise<void> | null = null;
 
   constructor(pool: pg.Pool, schema: string, clientConfig: pg.ClientConfig) {
-    const conn = (this.conn = new PgConnection(pool, schema, clientConfig));
-    this.notifications = new PgNotifications(conn);
-    this.baskets = new PgBaskets(conn, this.notifications);
-    this.catalogue = new PgCatalogue(conn);
-    this.reservations = new PgReservations(conn);
-    this.transfers = new PgTransfers(conn);
-    this.orders = new PgOrders(conn);
-    this.outbox = new PgOutbox(conn);
-    this.idempotency = new PgIdempotency(conn);
-    this.expiry = new PgExpiry(conn);
-    this.comfort = new PgComfort(conn);
-    this.events = new PgEvents(conn);
+    const conn = new PgConnection(pool, schema, clientConfig);
+    const notifications = new PgNotifications(conn);
+    super({
+      baskets: new PgBaskets(conn, notifications),
+      catalogue: new PgCatalogue(conn),
+      reservations: new PgReservations(conn),
+      transfers: new PgTransfers(conn),
+      orders: new PgOrders(conn),
+      outbox: new PgOutbox(conn),
+      idempotency: new PgIdempotency(conn),
+      expiry: new PgExpiry(conn),
+      comfort: new PgComfort(conn),
+      events: new PgEvents(conn),
+    });
+    this.conn = conn;
+    this.notifications = notifications;
   }
 
   init(): Promise<void> {
@@ -132,117 +118,6 @@ class PostgresStore implements Store {
     await this.conn.q('SELECT 1');
   }
 
-  getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    return this.baskets.getBasket(key);
-  }
-  updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
-    return this.baskets.updateBasket(key, fn);
-  }
-  purgeExpiredBaskets(now: number, limit: number): Promise<number> {
-    return this.baskets.purgeExpiredBaskets(now, limit);
-  }
-  onBasketChange(listener: BasketChangeListener): () => void {
-    return this.baskets.onBasketChange(listener);
-  }
-
-  getProducts(partnerId: string, productIds: readonly string[]): Promise<Map<string, Product>> {
-    return this.catalogue.getProducts(partnerId, productIds);
-  }
-  hasCatalogue(partnerId: string): Promise<boolean> {
-    return this.catalogue.hasCatalogue(partnerId);
-  }
-  upsertProducts(partnerId: string, products: readonly ProductInput[]): Promise<number> {
-    return this.catalogue.upsertProducts(partnerId, products);
-  }
-
-  reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
-    return this.reservations.reserveStock(partnerId, reservationId, lines);
-  }
-  releaseReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.releaseReservation(partnerId, reservationId);
-  }
-  commitReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.commitReservation(partnerId, reservationId);
-  }
-  returnReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.returnReservation(partnerId, reservationId);
-  }
-  getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null> {
-    return this.reservations.getReservationState(partnerId, reservationId);
-  }
-
-  putTransfer(tokenHash: string, record: TransferRecord): Promise<void> {
-    return this.transfers.putTransfer(tokenHash, record);
-  }
-  getTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
-    return this.transfers.getTransfer(tokenHash, now);
-  }
-  takeTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
-    return this.transfers.takeTransfer(tokenHash, now);
-  }
-
-  createOrder(order: Order): Promise<void> {
-    return this.orders.createOrder(order);
-  }
-  getOrder(partnerId: string, orderNo: string): Promise<Order | null> {
-    return this.orders.getOrder(partnerId, orderNo);
-  }
-  getOrderByPaymentRef(provider: string, paymentRef: string): Promise<Order | null> {
-    return this.orders.getOrderByPaymentRef(provider, paymentRef);
-  }
-  updateOrder(partnerId: string, orderNo: string, fn: (order: Order) => Order | null): Promise<Order | null> {
-    return this.orders.updateOrder(partnerId, orderNo, fn);
-  }
-  listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
-    return this.orders.listOrders(partnerId, userId, limit, cursor);
-  }
-
-  enqueue(messages: readonly OutboxInput[]): Promise<void> {
-    return this.outbox.enqueue(messages);
-  }
-  claim(options: ClaimOptions): Promise<OutboxMessage[]> {
-    return this.outbox.claim(options);
-  }
-  complete(id: string, owner: string): Promise<void> {
-    return this.outbox.complete(id, owner);
-  }
-  retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
-    return this.outbox.retry(id, owner, retryAt, error);
-  }
-
-  beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin> {
-    return this.idempotency.beginIdempotent(scope, key, fingerprint, now, ttlMs, leaseMs);
-  }
-  finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void> {
-    return this.idempotency.finishIdempotent(scope, key, response);
-  }
-  abandonIdempotent(scope: string, key: string): Promise<void> {
-    return this.idempotency.abandonIdempotent(scope, key);
-  }
-
-  purgeExpired(now: number, limit: number): Promise<number> {
-    return this.expiry.purgeExpired(now, limit);
-  }
-
-  getComfort(key: BasketKey): Promise<ComfortSettings | null> {
-    return this.comfort.getComfort(key);
-  }
-  putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
-    return this.comfort.putComfort(key, settings);
-  }
-
-  appendEvents(events: readonly EventInput[]): Promise<void> {
-    return this.events.appendEvents(events);
-  }
-  listEvents(partnerId: string, after: string | null, limit: number): Promise<EventPage> {
-    return this.events.listEvents(partnerId, after, limit);
-  }
-  eventFunnel(query: FunnelQuery): Promise<FunnelGroup[]> {
-    return this.events.eventFunnel(query);
-  }
-  purgeEvents(before: number, limit: number): Promise<number> {
-    return this.events.purgeEvents(before, limit);
-  }
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

@@ -3,7 +3,7 @@
  * complete/retry are conditional on the owner.
  */
 import { toJson } from '../shared/codec.js';
-import type { ClaimOptions, OutboxInput, OutboxMessage, OutboxStore } from '../store.js';
+import type { ClaimOptions, OutboxInput, OutboxMessage, OutboxStats, OutboxStore } from '../store.js';
 import type { PgConnection } from './connection.js';
 
 export class PgOutbox implements OutboxStore {
@@ -53,5 +53,16 @@ export class PgOutbox implements OutboxStore {
        WHERE id = $3 AND claimed_by = $4`,
       [retryAt, error, id, owner],
     );
+  }
+
+  async outboxStats(now: number): Promise<OutboxStats> {
+    // `due`: when a message can next be claimed, the later of availableAt and its lease (GREATEST skips a NULL lease)
+    const { rows } = await this.conn.q<{ depth: number; ready: number; oldest: number | null }>(
+      `SELECT count(*)::int AS depth, (count(*) FILTER (WHERE due <= $1))::int AS ready, min(due) FILTER (WHERE due <= $1) AS oldest
+       FROM (SELECT GREATEST(available_at, claim_until) AS due FROM outbox) o`,
+      [now],
+    );
+    const row = rows[0];
+    return { depth: row?.depth ?? 0, ready: row?.ready ?? 0, oldestAgeMs: row?.oldest == null ? 0 : now - row.oldest };
   }
 }

@@ -15,30 +15,8 @@
  */
 import { parseRedisUrl } from './url.js';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { Product, ProductInput } from '../../domain/catalogue.js';
-import type {
-  BasketChangeListener,
-  BasketKey,
-  BasketUpdater,
-  ClaimOptions,
-  ComfortSettings,
-  EventInput,
-  EventPage,
-  FunnelGroup,
-  FunnelQuery,
-  IdempotencyBegin,
-  Order,
-  OrderPage,
-  OutboxInput,
-  OutboxMessage,
-  ReservationState,
-  ReservedLine,
-  ReserveLine,
-  Store,
-  StoredBasket,
-  StoredResponse,
-  TransferRecord,
-} from '../store.js';
+import type { Store } from '../store.js';
+import { ComposedStore, type StoreParts } from '../shared/composed.js';
 import { RedisBaskets } from './baskets.js';
 import { RedisCatalogue } from './catalogue.js';
 import { RedisComfort } from './comfort.js';
@@ -62,35 +40,43 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
 }
 
-/** Each method hands the call to the module of its concern. */
-class RedisStore implements Store {
+/** The concern modules of this engine, as `ComposedStore` holds them. */
+interface RedisStoreParts extends StoreParts {
+  baskets: RedisBaskets;
+  catalogue: RedisCatalogue;
+  reservations: RedisReservations;
+  transfers: RedisTransfers;
+  orders: RedisOrders;
+  outbox: RedisOutbox;
+  idempotency: RedisIdempotency;
+  expiry: RedisExpiry;
+  comfort: RedisComfort;
+  events: RedisEvents;
+}
+
+/** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
+class RedisStore extends ComposedStore<RedisStoreParts> {
   readonly kind = 'redis' as const;
   private readonly conn: RedisConnection;
   private readonly notifications: RedisNotifications;
-  private readonly baskets: RedisBaskets;
-  private readonly catalogue: RedisCatalogue;
-  private readonly reservations: RedisReservations;
-  private readonly transfers: RedisTransfers;
-  private readonly orders: RedisOrders;
-  private readonly outbox: RedisOutbox;
-  private readonly idempotency: RedisIdempotency;
-  private readonly expiry: RedisExpiry;
-  private readonly comfort: RedisComfort;
-  private readonly events: RedisEvents;
 
   constructor(client: Client, subscriber: Client, prefix: string) {
-    const conn = (this.conn = new RedisConnection(client, subscriber, prefix));
-    this.notifications = new RedisNotifications(conn);
-    this.baskets = new RedisBaskets(conn, this.notifications);
-    this.catalogue = new RedisCatalogue(conn);
-    this.reservations = new RedisReservations(conn);
-    this.transfers = new RedisTransfers(conn);
-    this.orders = new RedisOrders(conn);
-    this.outbox = new RedisOutbox(conn);
-    this.idempotency = new RedisIdempotency(conn);
-    this.expiry = new RedisExpiry(conn);
-    this.comfort = new RedisComfort(conn);
-    this.events = new RedisEvents(conn);
+    const conn = new RedisConnection(client, subscriber, prefix);
+    const notifications = new RedisNotifications(conn);
+    super({
+      baskets: new RedisBaskets(conn, notifications),
+      catalogue: new RedisCatalogue(conn),
+      reservations: new RedisReservations(conn),
+      transfers: new RedisTransfers(conn),
+      orders: new RedisOrders(conn),
+      outbox: new RedisOutbox(conn),
+      idempotency: new RedisIdempotency(conn),
+      expiry: new RedisExpiry(conn),
+      comfort: new RedisComfort(conn),
+      events: new RedisEvents(conn),
+    });
+    this.conn = conn;
+    this.notifications = notifications;
   }
 
   async init(): Promise<void> {
@@ -111,117 +97,6 @@ class RedisStore implements Store {
     await this.conn.cmd((c) => c.ping());
   }
 
-  getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    return this.baskets.getBasket(key);
-  }
-  updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
-    return this.baskets.updateBasket(key, fn);
-  }
-  purgeExpiredBaskets(now: number, limit: number): Promise<number> {
-    return this.baskets.purgeExpiredBaskets(now, limit);
-  }
-  onBasketChange(listener: BasketChangeListener): () => void {
-    return this.baskets.onBasketChange(listener);
-  }
-
-  getProducts(partnerId: string, productIds: readonly string[]): Promise<Map<string, Product>> {
-    return this.catalogue.getProducts(partnerId, productIds);
-  }
-  hasCatalogue(partnerId: string): Promise<boolean> {
-    return this.catalogue.hasCatalogue(partnerId);
-  }
-  upsertProducts(partnerId: string, products: readonly ProductInput[]): Promise<number> {
-    return this.catalogue.upsertProducts(partnerId, products);
-  }
-
-  reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
-    return this.reservations.reserveStock(partnerId, reservationId, lines);
-  }
-  releaseReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.releaseReservation(partnerId, reservationId);
-  }
-  commitReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.commitReservation(partnerId, reservationId);
-  }
-  returnReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.returnReservation(partnerId, reservationId);
-  }
-  getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null> {
-    return this.reservations.getReservationState(partnerId, reservationId);
-  }
-
-  putTransfer(tokenHash: string, record: TransferRecord): Promise<void> {
-    return this.transfers.putTransfer(tokenHash, record);
-  }
-  getTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
-    return this.transfers.getTransfer(tokenHash, now);
-  }
-  takeTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
-    return this.transfers.takeTransfer(tokenHash, now);
-  }
-
-  createOrder(order: Order): Promise<void> {
-    return this.orders.createOrder(order);
-  }
-  getOrder(partnerId: string, orderNo: string): Promise<Order | null> {
-    return this.orders.getOrder(partnerId, orderNo);
-  }
-  getOrderByPaymentRef(provider: string, paymentRef: string): Promise<Order | null> {
-    return this.orders.getOrderByPaymentRef(provider, paymentRef);
-  }
-  updateOrder(partnerId: string, orderNo: string, fn: (order: Order) => Order | null): Promise<Order | null> {
-    return this.orders.updateOrder(partnerId, orderNo, fn);
-  }
-  listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
-    return this.orders.listOrders(partnerId, userId, limit, cursor);
-  }
-
-  enqueue(messages: readonly OutboxInput[]): Promise<void> {
-    return this.outbox.enqueue(messages);
-  }
-  claim(options: ClaimOptions): Promise<OutboxMessage[]> {
-    return this.outbox.claim(options);
-  }
-  complete(id: string, owner: string): Promise<void> {
-    return this.outbox.complete(id, owner);
-  }
-  retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
-    return this.outbox.retry(id, owner, retryAt, error);
-  }
-
-  beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin> {
-    return this.idempotency.beginIdempotent(scope, key, fingerprint, now, ttlMs, leaseMs);
-  }
-  finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void> {
-    return this.idempotency.finishIdempotent(scope, key, response);
-  }
-  abandonIdempotent(scope: string, key: string): Promise<void> {
-    return this.idempotency.abandonIdempotent(scope, key);
-  }
-
-  purgeExpired(now: number, limit: number): Promise<number> {
-    return this.expiry.purgeExpired(now, limit);
-  }
-
-  getComfort(key: BasketKey): Promise<ComfortSettings | null> {
-    return this.comfort.getComfort(key);
-  }
-  putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
-    return this.comfort.putComfort(key, settings);
-  }
-
-  appendEvents(events: readonly EventInput[]): Promise<void> {
-    return this.events.appendEvents(events);
-  }
-  listEvents(partnerId: string, after: string | null, limit: number): Promise<EventPage> {
-    return this.events.listEvents(partnerId, after, limit);
-  }
-  eventFunnel(query: FunnelQuery): Promise<FunnelGroup[]> {
-    return this.events.eventFunnel(query);
-  }
-  purgeEvents(before: number, limit: number): Promise<number> {
-    return this.events.purgeEvents(before, limit);
-  }
 }
 
 const PREFIX = /^[^{}\s]{0,100}$/;

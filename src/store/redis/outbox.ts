@@ -2,7 +2,7 @@
  * The outbox in Redis: one hash slot ({ob}) holding the messages, a queue per topic and the deduplication hash.
  */
 import { toJson, parseJson } from '../shared/codec.js';
-import type { ClaimOptions, OutboxInput, OutboxMessage, OutboxStore } from '../store.js';
+import type { ClaimOptions, OutboxInput, OutboxMessage, OutboxStats, OutboxStore } from '../store.js';
 import { list, num, str, type RedisConnection } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import * as scripts from './scripts/index.js';
@@ -55,5 +55,10 @@ export class RedisOutbox implements OutboxStore {
   async retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
     if (!/^\d{16}$/.test(id)) return;
     await this.conn.script(scripts.OUTBOX_RETRY, [this.outboxKeys.dedupe], [this.keys.outboxPrefix, id, owner, retryAt, error]);
+  }
+
+  async outboxStats(now: number): Promise<OutboxStats> {
+    const [depth, ready, oldest] = list(await this.conn.script(scripts.OUTBOX_STATS, [this.outboxKeys.topics], [this.keys.outboxPrefix, now]));
+    return { depth: num(depth), ready: num(ready), oldestAgeMs: oldest === null || oldest === undefined ? 0 : now - num(oldest) };
   }
 }

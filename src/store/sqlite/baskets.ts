@@ -79,11 +79,8 @@ export class SqliteBaskets extends SqliteConcern<ReturnType<typeof prepareStatem
   private readonly listeners = new BasketChangeListeners();
   private readonly cache: Map<string, StoredBasket>;
 
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
+  constructor(conn: SqliteConnection, writes: GroupCommit) {
+    super(conn, writes);
     this.cache = conn.basketCache;
     writes.handleBaskets(this);
   }

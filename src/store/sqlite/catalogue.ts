@@ -28,13 +28,6 @@ function rowToProduct(row: ProductRow<string>): Product {
 }
 
 export class SqliteCatalogue extends SqliteConcern<ReturnType<typeof prepareStatements>> implements CatalogueStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

@@ -24,13 +24,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteComfort extends SqliteConcern<ReturnType<typeof prepareStatements>> implements ComfortStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

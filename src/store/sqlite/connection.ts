@@ -13,6 +13,7 @@
  * connection's commit, and empties the cache when it has. The cache lives here because that check does; the
  * basket module (baskets.ts) fills it and drops what it writes.
  */
+import type { GroupCommit } from './group-commit.js';
 import Database from 'better-sqlite3';
 import { CallerError } from '../shared/checks.js';
 import { StoreUnavailableError, type StoredBasket } from '../store.js';
@@ -140,7 +141,11 @@ export class SqliteConnection {
 export abstract class SqliteConcern<S> {
   private statements: S | null = null;
 
-  constructor(protected readonly conn: SqliteConnection) {}
+  constructor(
+    protected readonly conn: SqliteConnection,
+    /** Every write of a concern goes through the group commit. */
+    protected readonly writes: GroupCommit,
+  ) {}
 
   protected abstract prepareStatements(db: Db): S;
 

@@ -49,13 +49,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteEvents extends SqliteConcern<ReturnType<typeof prepareStatements>> implements EventStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

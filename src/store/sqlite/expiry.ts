@@ -18,13 +18,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteExpiry extends SqliteConcern<ReturnType<typeof prepareStatements>> implements ExpiryStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

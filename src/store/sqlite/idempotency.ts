@@ -27,13 +27,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteIdempotency extends SqliteConcern<ReturnType<typeof prepareStatements>> implements IdempotencyStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

@@ -16,31 +16,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Product, ProductInput } from '../../domain/catalogue.js';
 import {
   StoreUnavailableError,
-  type BasketChangeListener,
   type BasketKey,
-  type BasketUpdater,
-  type ClaimOptions,
-  type ComfortSettings,
-  type EventInput,
-  type EventPage,
-  type FunnelGroup,
-  type FunnelQuery,
-  type IdempotencyBegin,
-  type Order,
-  type OrderPage,
-  type OutboxInput,
-  type OutboxMessage,
-  type ReservationState,
-  type ReservedLine,
-  type ReserveLine,
   type Store,
   type StoredBasket,
-  type StoredResponse,
-  type TransferRecord,
 } from '../store.js';
+import { ComposedStore, type StoreParts } from '../shared/composed.js';
 import { SqliteBaskets } from './baskets.js';
 import { SqliteCatalogue } from './catalogue.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
@@ -67,37 +49,45 @@ export interface SqliteStoreOptions {
 
 const BUSY_TIMEOUT_MS = 5000;
 
-/** Each method hands the call to the module of its concern. */
-class SqliteStore implements Store {
+/** The concern modules of this engine, as `ComposedStore` holds them. */
+interface SqliteStoreParts extends StoreParts {
+  baskets: SqliteBaskets;
+  catalogue: SqliteCatalogue;
+  reservations: SqliteReservations;
+  transfers: SqliteTransfers;
+  orders: SqliteOrders;
+  outbox: SqliteOutbox;
+  idempotency: SqliteIdempotency;
+  expiry: SqliteExpiry;
+  comfort: SqliteComfort;
+  events: SqliteEvents;
+}
+
+/** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
+class SqliteStore extends ComposedStore<SqliteStoreParts> {
   readonly kind = 'sqlite' as const;
   private readonly conn: SqliteConnection;
   private readonly writes: GroupCommit;
-  private readonly baskets: SqliteBaskets;
-  private readonly catalogue: SqliteCatalogue;
-  private readonly reservations: SqliteReservations;
-  private readonly transfers: SqliteTransfers;
-  private readonly orders: SqliteOrders;
-  private readonly outbox: SqliteOutbox;
-  private readonly idempotency: SqliteIdempotency;
-  private readonly expiry: SqliteExpiry;
-  private readonly comfort: SqliteComfort;
-  private readonly events: SqliteEvents;
   /** The WAL checkpoint thread of a file database (none in memory); set once the store is open. */
   checkpointer: Checkpointer | null = null;
 
   constructor(db: Database.Database, lockTimeoutMs: number) {
-    const conn = (this.conn = new SqliteConnection(db, lockTimeoutMs));
-    const writes = (this.writes = new GroupCommit(conn));
-    this.baskets = new SqliteBaskets(conn, writes);
-    this.catalogue = new SqliteCatalogue(conn, writes);
-    this.reservations = new SqliteReservations(conn, writes);
-    this.transfers = new SqliteTransfers(conn, writes);
-    this.orders = new SqliteOrders(conn, writes);
-    this.outbox = new SqliteOutbox(conn, writes);
-    this.idempotency = new SqliteIdempotency(conn, writes);
-    this.expiry = new SqliteExpiry(conn, writes);
-    this.comfort = new SqliteComfort(conn, writes);
-    this.events = new SqliteEvents(conn, writes);
+    const conn = new SqliteConnection(db, lockTimeoutMs);
+    const writes = new GroupCommit(conn);
+    super({
+      baskets: new SqliteBaskets(conn, writes),
+      catalogue: new SqliteCatalogue(conn, writes),
+      reservations: new SqliteReservations(conn, writes),
+      transfers: new SqliteTransfers(conn, writes),
+      orders: new SqliteOrders(conn, writes),
+      outbox: new SqliteOutbox(conn, writes),
+      idempotency: new SqliteIdempotency(conn, writes),
+      expiry: new SqliteExpiry(conn, writes),
+      comfort: new SqliteComfort(conn, writes),
+      events: new SqliteEvents(conn, writes),
+    });
+    this.conn = conn;
+    this.writes = writes;
   }
 
   async init(): Promise<void> {
@@ -124,119 +114,8 @@ class SqliteStore implements Store {
     this.conn.ping();
   }
 
-  getBasket(key: BasketKey): Promise<StoredBasket | null> {
-    return this.baskets.getBasket(key);
-  }
   getBasketSync(key: BasketKey): StoredBasket | null {
     return this.baskets.getBasketSync(key);
-  }
-  updateBasket<R>(key: BasketKey, fn: BasketUpdater<R>): Promise<R> {
-    return this.baskets.updateBasket(key, fn);
-  }
-  purgeExpiredBaskets(now: number, limit: number): Promise<number> {
-    return this.baskets.purgeExpiredBaskets(now, limit);
-  }
-  onBasketChange(listener: BasketChangeListener): () => void {
-    return this.baskets.onBasketChange(listener);
-  }
-
-  getProducts(partnerId: string, productIds: readonly string[]): Promise<Map<string, Product>> {
-    return this.catalogue.getProducts(partnerId, productIds);
-  }
-  hasCatalogue(partnerId: string): Promise<boolean> {
-    return this.catalogue.hasCatalogue(partnerId);
-  }
-  upsertProducts(partnerId: string, products: readonly ProductInput[]): Promise<number> {
-    return this.catalogue.upsertProducts(partnerId, products);
-  }
-
-  reserveStock(partnerId: string, reservationId: string, lines: readonly ReserveLine[]): Promise<ReservedLine[]> {
-    return this.reservations.reserveStock(partnerId, reservationId, lines);
-  }
-  releaseReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.releaseReservation(partnerId, reservationId);
-  }
-  commitReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.commitReservation(partnerId, reservationId);
-  }
-  returnReservation(partnerId: string, reservationId: string): Promise<boolean> {
-    return this.reservations.returnReservation(partnerId, reservationId);
-  }
-  getReservationState(partnerId: string, reservationId: string): Promise<ReservationState | null> {
-    return this.reservations.getReservationState(partnerId, reservationId);
-  }
-
-  putTransfer(tokenHash: string, record: TransferRecord): Promise<void> {
-    return this.transfers.putTransfer(tokenHash, record);
-  }
-  getTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
-    return this.transfers.getTransfer(tokenHash, now);
-  }
-  takeTransfer(tokenHash: string, now: number): Promise<TransferRecord | null> {
-    return this.transfers.takeTransfer(tokenHash, now);
-  }
-
-  createOrder(order: Order): Promise<void> {
-    return this.orders.createOrder(order);
-  }
-  getOrder(partnerId: string, orderNo: string): Promise<Order | null> {
-    return this.orders.getOrder(partnerId, orderNo);
-  }
-  getOrderByPaymentRef(provider: string, paymentRef: string): Promise<Order | null> {
-    return this.orders.getOrderByPaymentRef(provider, paymentRef);
-  }
-  updateOrder(partnerId: string, orderNo: string, fn: (order: Order) => Order | null): Promise<Order | null> {
-    return this.orders.updateOrder(partnerId, orderNo, fn);
-  }
-  listOrders(partnerId: string, userId: string, limit: number, cursor: string | null): Promise<OrderPage> {
-    return this.orders.listOrders(partnerId, userId, limit, cursor);
-  }
-
-  enqueue(messages: readonly OutboxInput[]): Promise<void> {
-    return this.outbox.enqueue(messages);
-  }
-  claim(options: ClaimOptions): Promise<OutboxMessage[]> {
-    return this.outbox.claim(options);
-  }
-  complete(id: string, owner: string): Promise<void> {
-    return this.outbox.complete(id, owner);
-  }
-  retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
-    return this.outbox.retry(id, owner, retryAt, error);
-  }
-
-  beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin> {
-    return this.idempotency.beginIdempotent(scope, key, fingerprint, now, ttlMs, leaseMs);
-  }
-  finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void> {
-    return this.idempotency.finishIdempotent(scope, key, response);
-  }
-  abandonIdempotent(scope: string, key: string): Promise<void> {
-    return this.idempotency.abandonIdempotent(scope, key);
-  }
-
-  purgeExpired(now: number, limit: number): Promise<number> {
-    return this.expiry.purgeExpired(now, limit);
-  }
-
-  getComfort(key: BasketKey): Promise<ComfortSettings | null> {
-    return this.comfort.getComfort(key);
-  }
-  putComfort(key: BasketKey, settings: ComfortSettings): Promise<void> {
-    return this.comfort.putComfort(key, settings);
-  }
-
-  appendEvents(events: readonly EventInput[]): Promise<void> {
-    return this.events.appendEvents(events);
-  }
-  listEvents(partnerId: string, after: string | null, limit: number): Promise<EventPage> {
-    return this.events.listEvents(partnerId, after, limit);
-  }
-  eventFunnel(query: FunnelQuery): Promise<FunnelGroup[]> {
-    return this.events.eventFunnel(query);
-  }
-  purgeEvents(before: number, limit: number): Promise<number> {
-    return this.events.purgeEvents(before, limit);
   }
 }
 

@@ -41,13 +41,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteOrders extends SqliteConcern<ReturnType<typeof prepareStatements>> implements OrderStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

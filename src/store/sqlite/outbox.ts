@@ -1,7 +1,7 @@
 /** The outbox in SQLite: a row per message, unique per (topic, key), claimed by owner and lease. */
 import { randomUUID } from 'node:crypto';
 import { parseJson, toJson } from '../shared/codec.js';
-import type { ClaimOptions, OutboxInput, OutboxMessage, OutboxStore } from '../store.js';
+import type { ClaimOptions, OutboxInput, OutboxMessage, OutboxStats, OutboxStore } from '../store.js';
 import { SqliteConcern, type Db, type SqliteConnection } from './connection.js';
 import type { GroupCommit } from './group-commit.js';
 
@@ -39,17 +39,15 @@ function prepareStatements(db: Db) {
       `UPDATE outbox SET available_at = ?, claimed_by = NULL, claim_until = NULL, last_error = ?
        WHERE id = ? AND claimed_by = ?`,
     ),
+    // `due`: when a message can next be claimed, the later of availableAt and its lease (a lapsed lease included)
+    stats: db.prepare<[number, number], { depth: number; ready: number; oldest: number | null }>(
+      `SELECT COUNT(*) AS depth, COUNT(CASE WHEN due <= ? THEN 1 END) AS ready, MIN(CASE WHEN due <= ? THEN due END) AS oldest
+       FROM (SELECT MAX(available_at, COALESCE(claim_until, available_at)) AS due FROM outbox)`,
+    ),
   };
 }
 
 export class SqliteOutbox extends SqliteConcern<ReturnType<typeof prepareStatements>> implements OutboxStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }
@@ -81,5 +79,10 @@ export class SqliteOutbox extends SqliteConcern<ReturnType<typeof prepareStateme
 
   async retry(id: string, owner: string, retryAt: number, error: string): Promise<void> {
     await this.writes.groupWrite(() => this.st.retry.run(retryAt, error, id, owner));
+  }
+
+  async outboxStats(now: number): Promise<OutboxStats> {
+    const row = this.conn.run(() => this.st.stats.get(now, now));
+    return { depth: row?.depth ?? 0, ready: row?.ready ?? 0, oldestAgeMs: row?.oldest == null ? 0 : now - row.oldest };
   }
 }

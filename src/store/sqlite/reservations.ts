@@ -52,13 +52,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteReservations extends SqliteConcern<ReturnType<typeof prepareStatements>> implements ReservationStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

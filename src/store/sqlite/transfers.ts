@@ -24,13 +24,6 @@ function prepareStatements(db: Db) {
 }
 
 export class SqliteTransfers extends SqliteConcern<ReturnType<typeof prepareStatements>> implements TransferStore {
-  constructor(
-    conn: SqliteConnection,
-    private readonly writes: GroupCommit,
-  ) {
-    super(conn);
-  }
-
   protected prepareStatements(db: Db) {
     return prepareStatements(db);
   }

@@ -89,3 +89,24 @@ redis.call('HSET', m, 'err', ARGV[5])
 redis.call('ZADD', prefix .. 'q:' .. r[2], ARGV[4], id)
 return 1
 `;
+
+/**
+ * KEYS: topic set. ARGV: prefix, now. A queue's score is when its message can next be claimed (availableAt, or
+ * the end of its lease), so the stats read the queues alone. Returns depth, ready, and the oldest ready score (nil
+ * when none is ready).
+ */
+export const OUTBOX_STATS = `
+local prefix, now = ARGV[1], tonumber(ARGV[2])
+local depth, ready, oldest = 0, 0, false
+for _, topic in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local q = prefix .. 'q:' .. topic
+  depth = depth + redis.call('ZCARD', q)
+  ready = ready + redis.call('ZCOUNT', q, '-inf', now)
+  local first = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
+  if #first > 0 then
+    local score = tonumber(first[2])
+    if oldest == false or score < oldest then oldest = score end
+  end
+end
+return { depth, ready, oldest }
+`;
