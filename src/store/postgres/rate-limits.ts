@@ -15,6 +15,9 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Connections of the counter pool: takes are short and leased in chunks, so a few suffice per process. */
 const POOL_SIZE = 3;
 
+/** The table's creation (once per process): DDL may wait for another process's, or for a busy catalogue. */
+const INIT_TIMEOUT_MS = 30_000;
+
 class PostgresRateLimits implements RateLimitStore {
   readonly #table: string;
   readonly #take: string;
@@ -46,11 +49,14 @@ class PostgresRateLimits implements RateLimitStore {
   #init(): Promise<void> {
     this.#ready ??= (async () => {
       const c = await this.pool.connect();
+      // DDL (and waiting for another process's) may take longer than a take's deadline on a busy server
+      const ddl = (text: string, values?: unknown[]) => c.query({ text, values, query_timeout: INIT_TIMEOUT_MS } as pg.QueryConfig); // pg reads query_timeout per query; its types omit it
       try {
-        await c.query('BEGIN');
-        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`basket-rate-limits:${this.schema}`]);
-        await c.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.schema)}`);
-        await c.query(`
+        await ddl('BEGIN');
+        await ddl(`SET LOCAL statement_timeout = ${INIT_TIMEOUT_MS}`);
+        await ddl('SELECT pg_advisory_xact_lock(hashtext($1))', [`basket-rate-limits:${this.schema}`]);
+        await ddl(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(this.schema)}`);
+        await ddl(`
           CREATE UNLOGGED TABLE IF NOT EXISTS ${this.#table} (
             key          TEXT    NOT NULL,
             window_start BIGINT  NOT NULL,
@@ -59,8 +65,8 @@ class PostgresRateLimits implements RateLimitStore {
             expires_at   BIGINT  NOT NULL,
             PRIMARY KEY (key, window_start)
           )`);
-        await c.query(`CREATE INDEX IF NOT EXISTS rate_limits_expires ON ${this.#table} (expires_at)`);
-        await c.query('COMMIT');
+        await ddl(`CREATE INDEX IF NOT EXISTS rate_limits_expires ON ${this.#table} (expires_at)`);
+        await ddl('COMMIT');
       } catch (error) {
         await c.query('ROLLBACK').catch(() => {});
         throw error;

@@ -7,13 +7,16 @@
  * counter commit there would empty the basket cache each time. A file of its own also has its own write lock, so
  * counting never queues behind (or holds up) a basket group commit.
  *
- * One take is one `INSERT … ON CONFLICT DO UPDATE … RETURNING` (atomic under SQLite's write lock). The connection
- * does not wait in SQLite's busy handler, which sleeps on the event loop: a take refused the lock by another
- * process tries again on the next turn, then every millisecond, and fails after TAKE_TIMEOUT_MS.
+ * One take is one `INSERT … ON CONFLICT DO UPDATE … RETURNING` (atomic under SQLite's write lock); the takes of one
+ * event-loop turn share one IMMEDIATE transaction (TurnBatch), so a burst of first requests (every user's first
+ * of a window) costs a commit per turn, not per user. The connection does not wait in SQLite's busy handler,
+ * which sleeps on the event loop: a batch refused the lock by another process tries again on the next turn, then
+ * every millisecond, and a take fails after TAKE_TIMEOUT_MS.
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { TurnBatch } from '../shared/turn-batch.js';
 import { PURGE_BATCH, PURGE_EVERY, TAKE_TIMEOUT_MS, windowStart, type RateLimitStore, type TakeResult } from '../rate-limits.js';
 
 const SCHEMA = `
@@ -53,40 +56,73 @@ function isBusy(error: unknown): boolean {
   return error instanceof Database.SqliteError && (error.code.startsWith('SQLITE_BUSY') || error.code.startsWith('SQLITE_LOCKED'));
 }
 
-const nextTurn = (attempt: number) => new Promise<void>((resolve) => (attempt === 0 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+const setTimeoutOrImmediate = (attempt: number, fn: () => void): void => void (attempt === 0 ? setImmediate(fn) : setTimeout(fn, 1));
+
+interface PendingTake {
+  params: { key: string; start: number; want: number; max: number; expires: number };
+  now: number;
+  deadline: number;
+  attempt: number;
+  resolve: (result: TakeResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Takes per transaction at most: a long batch would hold the counters' write lock from other processes. */
+const BATCH_MAX = 256;
 
 class SqliteRateLimits implements RateLimitStore {
   readonly #take: Database.Statement<{ key: string; start: number; want: number; max: number; expires: number }, { used: number; granted: number }>;
   readonly #purge: Database.Statement<[number]>;
+  readonly #takeAll: Database.Transaction<(batch: PendingTake[]) => { used: number; granted: number }[]>;
+  readonly #batch = new TurnBatch<PendingTake>(BATCH_MAX, (batch) => this.#run(batch));
   #takes = 0;
 
   constructor(private readonly db: Database.Database) {
     this.#take = db.prepare(TAKE);
     this.#purge = db.prepare(PURGE);
+    this.#takeAll = db.transaction((batch: PendingTake[]) => batch.map((p) => this.#take.get(p.params)!));
   }
 
-  async take(key: string, windowMs: number, want: number, max: number, now: number): Promise<TakeResult> {
+  take(key: string, windowMs: number, want: number, max: number, now: number): Promise<TakeResult> {
     const start = windowStart(now, windowMs);
-    const params = { key, start, want, max, expires: start + windowMs };
-    const deadline = performance.now() + TAKE_TIMEOUT_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const row = this.#take.get(params)!;
-        if (++this.#takes % PURGE_EVERY === 0) this.#purgeExpired(now);
-        return { granted: row.granted, used: row.used, resetAt: start + windowMs };
-      } catch (error) {
-        if (!isBusy(error) || performance.now() >= deadline) throw error;
+    return new Promise<TakeResult>((resolve, reject) => {
+      const params = { key, start, want, max, expires: start + windowMs };
+      this.#batch.add({ params, now, deadline: performance.now() + TAKE_TIMEOUT_MS, attempt: 0, resolve, reject });
+    });
+  }
+
+  #run(batch: PendingTake[]): void {
+    let rows: { used: number; granted: number }[];
+    try {
+      rows = this.#takeAll.immediate(batch);
+    } catch (error) {
+      if (!isBusy(error)) {
+        for (const p of batch) p.reject(error);
+        return;
       }
-      await nextTurn(attempt);
+      // another process holds the lock: the next turn, then every millisecond, until each take's deadline
+      const at = performance.now();
+      for (const p of batch) {
+        if (at >= p.deadline) p.reject(error);
+        else setTimeoutOrImmediate(p.attempt++, () => this.#batch.add(p));
+      }
+      return;
+    }
+    batch.forEach((p, i) => p.resolve({ granted: rows[i]!.granted, used: rows[i]!.used, resetAt: p.params.expires }));
+    this.#takes += batch.length;
+    if (this.#takes >= PURGE_EVERY) {
+      this.#takes = 0;
+      this.#purgeExpired(batch[batch.length - 1]!.now);
     }
   }
 
+  /** Best effort, after a batch (no caller waits to be told): another process holding the lock, or a broken file,
+   *  leaves it to the next purge; a broken file shows in the next takes. */
   #purgeExpired(now: number): void {
     try {
       this.#purge.run(now);
-    } catch (error) {
-      // another process holds the lock: the next purge will do it
-      if (!isBusy(error)) throw error;
+    } catch {
+      // tried again after the next PURGE_EVERY takes
     }
   }
 
