@@ -17,6 +17,7 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TurnBatch } from '../shared/turn-batch.js';
+import { isBusy } from './connection.js';
 import { PURGE_BATCH, PURGE_EVERY, TAKE_TIMEOUT_MS, windowStart, type RateLimitStore, type TakeResult } from '../rate-limits.js';
 
 const SCHEMA = `
@@ -50,10 +51,6 @@ export function rateLimitFile(storeFile: string): string {
   if (storeFile === ':memory:' || storeFile === '') return ':memory:';
   const { dir, name, ext } = path.parse(storeFile);
   return path.join(dir, `${name}.rate-limits${ext}`);
-}
-
-function isBusy(error: unknown): boolean {
-  return error instanceof Database.SqliteError && (error.code.startsWith('SQLITE_BUSY') || error.code.startsWith('SQLITE_LOCKED'));
 }
 
 const setTimeoutOrImmediate = (attempt: number, fn: () => void): void => void (attempt === 0 ? setImmediate(fn) : setTimeout(fn, 1));
