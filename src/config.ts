@@ -79,6 +79,9 @@ export const PartnerSchema = Type.Object(
     /** Where batches of the partner's tracking events are POSTed (signed with analyticsWebhookSecret). */
     analyticsWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     analyticsWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+    /** Where `basket.changed` and `basket.abandoned` deliveries are POSTed (signed with basketWebhookSecret). */
+    basketWebhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    basketWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
     stripe: Type.Optional(
       Type.Object(
         {
@@ -154,6 +157,28 @@ export interface Lifetimes {
   paymentMs: number;
 }
 
+/** The live change stream (issue 22). */
+export interface LiveSettings {
+  /** Open streams per process (LIVE_MAX_STREAMS): beyond, 503 `3005`. */
+  maxStreams: number;
+  /** Open streams per user and process (LIVE_MAX_STREAMS_PER_USER): beyond, 429 `2025`. */
+  maxStreamsPerUser: number;
+  /** A comment line on every idle stream this often (LIVE_HEARTBEAT), so proxies and clients see it alive. */
+  heartbeatMs: number;
+  /** How long a stream ticket (EventSource in browsers, the landing page) opens streams (LIVE_TICKET_TTL). */
+  ticketMs: number;
+}
+
+/** Basket webhooks (issue 22). */
+export interface BasketWebhookSettings {
+  /** `basket.changed`: changes within one window of this length are one delivery (BASKET_WEBHOOK_WINDOW). */
+  windowMs: number;
+  /** `basket.abandoned` after this long without a change (BASKET_ABANDONED_AFTER); 0 = never. */
+  abandonedMs: number;
+  /** How long the recovery link of a `basket.abandoned` delivery works (BASKET_RECOVERY_TTL). */
+  recoveryMs: number;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -202,6 +227,10 @@ export interface Config {
     /** EVENTS_SECRET: key of the user pseudonyms; null = derived from the service's signing key. */
     secret: string | null;
   };
+  /** The live change stream (issue 22): `GET /v2/baskets/users/{userId}/events`. */
+  live: LiveSettings;
+  /** Basket webhooks (issue 22): `basket.changed` and `basket.abandoned`. */
+  basketWebhooks: BasketWebhookSettings;
   /** Payment providers (issue 4). */
   psp: {
     /** SANDBOX_PSP_DECLINE: the sandbox PSP declines every payment (tests, demos of the failure path). */
@@ -392,6 +421,9 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
     if (p.orderWebhookUrl !== undefined && p.orderWebhookSecret === undefined) {
       throw new ConfigError(`${source} is invalid at /${i}/orderWebhookSecret: an orderWebhookUrl needs a secret to sign deliveries`);
     }
+    if (p.basketWebhookUrl !== undefined && p.basketWebhookSecret === undefined) {
+      throw new ConfigError(`${source} is invalid at /${i}/basketWebhookSecret: a basketWebhookUrl needs a secret to sign deliveries`);
+    }
     if (p.analyticsWebhookUrl !== undefined && p.analyticsWebhookSecret === undefined) {
       throw new ConfigError(`${source} is invalid at /${i}/analyticsWebhookSecret: an analyticsWebhookUrl needs a secret to sign deliveries`);
     }
@@ -512,6 +544,17 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     events: {
       ttlMs: readDuration(env, 'EVENTS_TTL', '90d', 3_600_000),
       secret: readEventsSecret(env),
+    },
+    live: {
+      maxStreams: readInt(env, 'LIVE_MAX_STREAMS', 10_000, 0, 1_000_000),
+      maxStreamsPerUser: readInt(env, 'LIVE_MAX_STREAMS_PER_USER', 5, 1, 1000),
+      heartbeatMs: readDuration(env, 'LIVE_HEARTBEAT', '15s', 50, 3_600_000),
+      ticketMs: readDuration(env, 'LIVE_TICKET_TTL', '1h', 1000, 7 * 86_400_000),
+    },
+    basketWebhooks: {
+      windowMs: readDuration(env, 'BASKET_WEBHOOK_WINDOW', '10s', 100, 3_600_000),
+      abandonedMs: env.BASKET_ABANDONED_AFTER?.trim() === '0' ? 0 : readDuration(env, 'BASKET_ABANDONED_AFTER', '1h', 1000, 90 * 86_400_000),
+      recoveryMs: readDuration(env, 'BASKET_RECOVERY_TTL', '7d', 60_000, 30 * 86_400_000),
     },
     psp: {
       sandboxDecline: readBool(env, 'SANDBOX_PSP_DECLINE', false),

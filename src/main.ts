@@ -5,6 +5,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, loadConfig, localBaseUrl, DEV_ADMIN_KEY, type Config } from './config.js';
 import { answerWorkersMetrics } from './metrics/cluster.js';
+import { relayBasketChanges } from './service/live-cluster.js';
 
 function banner(config: Config, address: string, publicUrl: string): string {
   const lines = [`basket listening on ${address} (store: ${config.storeUrl.replace(/\/\/[^@/]*@/, '//***@')})`];
@@ -57,6 +58,8 @@ function runPrimary(config: Config): void {
   });
   // a scrape of GET /metrics lands on one worker, which asks here for the sum over all of them
   answerWorkersMetrics();
+  // SQLite has no change notifications across processes: the workers' live streams learn of each other's writes here
+  if (config.storeUrl.startsWith('sqlite:')) relayBasketChanges();
   const workers = new Set<Worker>();
   const fork = () => workers.add(cluster.fork());
   for (let i = 0; i < config.workers; i++) fork();

@@ -39,6 +39,10 @@ import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayloa
 import { OutboxWorker } from './worker/outbox.js';
 import { Metrics } from './metrics/metrics.js';
 import { instrumentStore } from './metrics/store.js';
+import cluster from 'node:cluster';
+import { StreamTickets } from './auth/stream-tickets.js';
+import { BasketFeed } from './service/live.js';
+import { relayThroughPrimary } from './service/live-cluster.js';
 
 export interface ServerOptions {
   now?: () => number;
@@ -69,6 +73,8 @@ export interface Server {
   publicUrl: PublicUrl;
   /** Prometheus metrics (`GET /metrics`). */
   metrics: Metrics;
+  /** Who watches which basket in this process (the live change stream, issue 22). */
+  feed: BasketFeed;
   /** Listens on config.host:config.port (PORT=0: a free port); resolves with the address, e.g. http://127.0.0.1:8080. */
   listen(): Promise<string>;
   /**
@@ -156,7 +162,12 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
       log,
     });
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, ...(rateLimits ? { rateLimits } : {}) };
+    const feed = new BasketFeed({ store, maxStreams: config.live.maxStreams, maxPerUser: config.live.maxStreamsPerUser, log });
+    // SQLite reports only this process's writes: under node:cluster the workers tell each other through the primary
+    const unrelay = config.storeUrl.startsWith('sqlite:') && cluster.isWorker ? relayThroughPrimary(feed, store) : () => undefined;
+    const tickets = new StreamTickets(serviceKeys.deriveSecret('live-stream-ticket'), config.live.ticketMs, now);
+    const live = { feed, tickets };
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, live, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
@@ -200,6 +211,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       events,
       publicUrl,
       metrics,
+      feed,
       async listen() {
         const address = await app.listen({ host: config.host, port: config.port });
         publicUrl.bind(app.server.address());
@@ -215,6 +227,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         } finally {
           clearInterval(reaper);
         }
+        unrelay();
+        feed.close();
         // the events of the last requests, before the store goes
         await events.close();
         rateLimits?.close();

@@ -14,6 +14,10 @@ import type { CheckoutService } from '../service/checkout.js';
 import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
 import type { TransferService } from '../service/transfer.js';
+import type { BasketFeed } from '../service/live.js';
+import type { StreamTickets } from '../auth/stream-tickets.js';
+import { LiveStreams } from './live-stream.js';
+import { liveRoutes } from './routes/live.js';
 import type { Store } from '../store/store.js';
 import type { PublicUrl } from '../public-url.js';
 import { registerAuth } from './auth.js';
@@ -62,6 +66,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Tracking events of basket actions (issue 23). */
   events: EventRecorder;
+  /** The live change stream (issue 22): the basket feed and the stream tickets; absent: not served. */
+  live?: { feed: BasketFeed; tickets: StreamTickets };
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -199,6 +205,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
           Bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           AdminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+          StreamTicket: { type: 'apiKey', in: 'query', name: 'ticket', description: 'A stream ticket (createStreamTicket): opens one basket\'s change stream' },
         },
       },
     },
@@ -210,7 +217,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(compressed((docs) => docs.register(docsRoutes)));
 
-  const auth = registerAuth(app, partners, deps.tokens);
+  const auth = registerAuth(app, partners, deps.tokens, deps.live?.tickets);
   // before the routes: it adds its checks to each route as the route is added
   deps.rateLimits?.install(app, auth);
   const { events } = deps;
@@ -218,7 +225,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(basketRoutes, { baskets: deps.baskets, events, auth, hide: true });
   await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: false });
   await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: true });
-  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events });
+  if (deps.live) {
+    const streams = new LiveStreams(config.live.heartbeatMs);
+    // streams never finish by themselves: ended first thing at shutdown, so the drain does not wait for them
+    app.addHook('preClose', (done) => {
+      streams.closeAll();
+      done();
+    });
+    const liveOpts = { feed: deps.live.feed, tickets: deps.live.tickets, baskets: deps.baskets, streams, auth };
+    await app.register(liveRoutes, { prefix: '/v2', ...liveOpts, hide: false });
+    await app.register(liveRoutes, { ...liveOpts, hide: true });
+  }
+  await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events, ...(deps.live ? { tickets: deps.live.tickets } : {}) });
   if (deps.checkout) {
     const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };
     await app.register(checkoutRoutes, { prefix: '/v2', ...checkoutOpts, hide: false });

@@ -7,6 +7,7 @@ import type { PartnerConfig } from '../config.js';
 import { BasketError } from '../domain/errors.js';
 import type { PartnerRegistry } from '../auth/partners.js';
 import { bearerToken, type Principal, type TokenVerifier } from '../auth/tokens.js';
+import type { StreamTickets } from '../auth/stream-tickets.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,9 +26,14 @@ export interface Authenticator {
   partner(request: FastifyRequest): Promise<void>;
   /** onRequest hook: partner plus a verified token whose `sub` is the path's userId (401 `2002`, 403 `2019`). */
   user(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
+  /**
+   * onRequest hook of the change stream: `?ticket=` (a stream ticket, for browsers' EventSource, which cannot send
+   * headers) instead of the headers when given; otherwise as `user`. 401 `2002` for a bad or expired ticket.
+   */
+  userOrTicket(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
 }
 
-export function registerAuth(app: FastifyInstance, partners: PartnerRegistry, tokens: TokenVerifier): Authenticator {
+export function registerAuth(app: FastifyInstance, partners: PartnerRegistry, tokens: TokenVerifier, tickets?: StreamTickets): Authenticator {
   app.decorateRequest('partner', null);
   app.decorateRequest('principal', null);
 
@@ -38,9 +44,18 @@ export function registerAuth(app: FastifyInstance, partners: PartnerRegistry, to
     return partner;
   }
 
-  return {
+  const authenticator: Authenticator = {
     async partner(request) {
       partnerOf(request);
+    },
+    userOrTicket(request, reply, done) {
+      const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
+      if (ticket === undefined) return authenticator.user(request, reply, done);
+      const owner = typeof ticket === 'string' ? tickets?.verify(ticket) : null;
+      const partner = owner ? partners.byId(owner.partnerId) : undefined;
+      if (!owner || !partner) return done(new BasketError('AUTHORIZATION_HEADER_INVALID', 'Stream ticket missing, invalid or expired'));
+      request.partner = partner;
+      done(owns(request, { ...owner, expires: Number.MAX_SAFE_INTEGER }));
     },
     // Callback style: a token verified before is answered from the cache without a promise on the hot path.
     user(request, _reply, done) {
@@ -53,6 +68,7 @@ export function registerAuth(app: FastifyInstance, partners: PartnerRegistry, to
       tokens.verify(partner, bearerToken(authorization)).then((principal) => done(owns(request, principal)), done);
     },
   };
+  return authenticator;
 }
 
 /** Sets the request's principal when the token's user is the path's userId; otherwise the 403 to answer. */

@@ -8,7 +8,7 @@
  * - `x-examples`: request and response examples (the seeds'), by name.
  * - `x-body-optional`: the body may be left out (the route treats it as `{}`).
  * - `x-idempotent`: takes `Idempotency-Key` and may answer `Idempotent-Replayed: true`.
- * - `x-media-type`: the 200 answer is not JSON (e.g. `image/png`).
+ * - `x-media-type`: the 200 answer is not JSON (`image/png`, or `text/event-stream` for the change stream).
  *
  * Header parameters (`X-API-Version`, `X-JAY-Tracking`, `Idempotency-Key`) and response headers (`X-Request-Id`,
  * `X-API-Version`, `Retry-After`) are shared components referenced where they apply. An operation without
@@ -34,7 +34,7 @@ declare module 'fastify' {
     /** Takes an Idempotency-Key header. */
     'x-idempotent'?: boolean;
     /** The media type of the 200 answer when it is not JSON. */
-    'x-media-type'?: 'image/png';
+    'x-media-type'?: 'image/png' | 'text/event-stream';
   }
 }
 
@@ -79,6 +79,11 @@ export const OPENAPI_HEADERS: Json = {
   RetryAfter: { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
   IdempotentReplayed: { description: '`true` when the answer is the stored one of an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
 };
+
+/** What the change stream sends: the reconnection delay, then an event per basket state. */
+const STREAM_EXAMPLE =
+  'retry: 2000\n\nid: 7\nevent: basket\ndata: {"expires":"2025-07-29T08:12:34Z","lastChanged":"2025-06-29T08:12:34Z",' +
+  '"cart":[{"productId":"prod-123","count":2}],"saved":[],"checkout":[]}\n\n:\n\n';
 
 /** Examples of errors whose real details are not the symbolic name. */
 const SPECIAL_EXAMPLES: Partial<Record<ErrorKind, unknown>> = {
@@ -153,7 +158,9 @@ function finishOperation(op: Json): void {
   const responses = op.responses as Record<string, Json>;
   const ok = responses['200'];
   if (ok) {
-    if (mediaType) ok.content = { [mediaType]: { schema: { type: 'string', format: 'binary' } } };
+    if (mediaType === 'text/event-stream') {
+      ok.content = { [mediaType]: { schema: { type: 'string', description: 'Server-Sent Events (id, event, data lines; comment lines as heartbeats)' }, example: STREAM_EXAMPLE } };
+    } else if (mediaType) ok.content = { [mediaType]: { schema: { type: 'string', format: 'binary' } } };
     const media = (ok.content as Record<string, Json> | undefined)?.['application/json'];
     if (media && examples?.response) media.examples = examples.response;
     ok.headers = { ...commonHeaders(200), ...(op['x-idempotent'] ? { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } } : {}) };

@@ -16,8 +16,8 @@ export const REDACT_PATHS: string[] = [
   ...SECRET_FIELDS.flatMap((f) => [`body.${f}`, `req.body.${f}`, `*.body.${f}`]),
 ];
 
-/** A query parameter whose value is a secret (decoded name): jayToken and any other token, key or signature. */
-const SECRET_PARAM = /token|key|secret|signature|password/i;
+/** A query parameter whose value is a secret (decoded name): jayToken, a stream ticket, any other token, key or signature. */
+const SECRET_PARAM = /token|key|secret|signature|password|ticket/i;
 
 function decodedName(raw: string): string {
   try {

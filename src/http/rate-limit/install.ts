@@ -178,10 +178,12 @@ export class RateLimiting {
       let before: Check[];
       let after: Check[] = [];
       let failures: onSendHookHandler | null = null;
-      if (hooks.includes(auth.user) || hooks.includes(auth.partner)) {
+      // the change stream (auth.userOrTicket) is a user route too, whichever credentials it was opened with
+      const userRoute = hooks.includes(auth.user) || hooks.includes(auth.userOrTicket);
+      if (userRoute || hooks.includes(auth.partner)) {
         before = [...lockout];
         if (url.endsWith('/baskets/guests')) before.push(...on(l.guestIp, this.#guestOrRedeem[0]!), ...on(l.redeemIp, this.#guestOrRedeem[1]!));
-        after = hooks.includes(auth.user) ? [this.#user, this.#partner] : [this.#partner];
+        after = userRoute ? [this.#user, this.#partner] : [this.#partner];
       } else if (url.startsWith('/admin/')) {
         before = [...lockout];
         failures = this.#failureCounter(false);

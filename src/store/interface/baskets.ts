@@ -21,7 +21,13 @@ export type BasketChange<R> = { state: BasketState; result: R } | { keep: true; 
  */
 export type BasketUpdater<R> = (current: StoredBasket | null) => BasketChange<R>;
 
-export type BasketChangeListener = (key: BasketKey) => void;
+/** How a change reached this process: written here, or reported by the store from another process. */
+export interface BasketChangeSource {
+  readonly remote: boolean;
+}
+
+/** `source` tells this process's writes (act on them once, e.g. webhooks) from other processes' (PostgreSQL, Redis). */
+export type BasketChangeListener = (key: BasketKey, source: BasketChangeSource) => void;
 
 export interface BasketStore {
   getBasket(key: BasketKey): Promise<StoredBasket | null>;

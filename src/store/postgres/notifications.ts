@@ -29,7 +29,7 @@ export class PgNotifications {
     client.on('notification', (msg) => {
       if (msg.channel !== this.channel || msg.payload === undefined) return;
       const changed = decodeChange(msg.payload, this.origin);
-      if (changed !== null) this.listeners.emit(changed);
+      if (changed !== null) this.listeners.emit(changed, true);
     });
     client.on('error', (error) => {
       warnConnection(`PostgreSQL LISTEN connection error: ${error.message}`);

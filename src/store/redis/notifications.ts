@@ -30,6 +30,6 @@ export class RedisNotifications {
     if (channel !== this.channel) return;
     // Our own writes were reported synchronously after the commit; decodeChange drops them.
     const changed = decodeChange(message, this.origin);
-    if (changed !== null) this.listeners.emit(changed);
+    if (changed !== null) this.listeners.emit(changed, true);
   }
 }
