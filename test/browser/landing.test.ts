@@ -101,6 +101,48 @@ describe('landing page in headless Chromium', () => {
     await context.close();
   });
 
+  it('live: the opened basket shows the TV\'s later changes without a reload (issue 22)', { skip, timeout: 120_000 }, async () => {
+    const url = await transferredUrl('tv-live');
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      // product images point at example hosts that do not resolve here: only script and CSP errors count
+      if (m.type() === 'error' && !m.text().includes('ERR_NAME_NOT_RESOLVED')) errors.push(m.text());
+    });
+    let navigations = 0;
+    page.on('framenavigated', (f) => {
+      if (f === page.mainFrame()) navigations++;
+    });
+    await page.goto(url);
+    await page.waitForSelector('[data-testid="basket"]', { timeout: 15_000 });
+    // the first test put markup into xss-1's name: the re-rendered basket must keep it text too
+    const sneaky = '<img src=x onerror="window.__xss=1">Sneaky <b>tag</b>';
+    assert.deepEqual(await page.locator('[data-testid="cart"] .name').allTextContents(), ['Red evening dress', sneaky]);
+    const shown = Number(await page.locator('#live').getAttribute('data-version'));
+    const loads = navigations;
+    // a marker that a reload would lose
+    await page.evaluate(() => ((globalThis as unknown as { __stillHere: boolean }).__stillHere = true));
+    // wait until the stream is open (the feed watches it), then the TV changes the basket
+    const deadline = Date.now() + 15_000;
+    while (t.server.feed.open === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.server.feed.open, 1, 'the page opened its change stream');
+    assert.equal((await api('POST', '/v2/baskets/users/tv-live/products/prod-456', 'tv-live', { count: 3 })).status, 200);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="cart"] .name').length === 3, undefined, { timeout: 15_000 });
+    assert.deepEqual(await page.locator('[data-testid="cart"] .name').allTextContents(), ['Red evening dress', sneaky, 'Leather jacket']);
+    assert.equal(await page.locator('[data-testid="cart"] b').count(), 0);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss), undefined);
+    assert.equal((await api('POST', '/v2/baskets/users/tv-live/products/xss-1', 'tv-live', { count: -1 })).status, 200);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="cart"] .name').length === 2, undefined, { timeout: 15_000 });
+    assert.ok(Number(await page.locator('#live').getAttribute('data-version')) >= shown + 2);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __stillHere?: boolean }).__stillHere), true, 'the page was not reloaded');
+    assert.equal(navigations, loads, 'no navigation happened');
+    assert.deepEqual(errors, [], 'no script or CSP errors');
+    if (process.env.LANDING_LIVE_SCREENSHOT) await page.screenshot({ path: process.env.LANDING_LIVE_SCREENSHOT, fullPage: true });
+    await context.close();
+  });
+
   it('works without JavaScript: a button posts the token', { skip, timeout: 120_000 }, async () => {
     const url = await transferredUrl('tv-nojs');
     const context = await browser.newContext({ javaScriptEnabled: false });
