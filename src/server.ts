@@ -43,6 +43,7 @@ import cluster from 'node:cluster';
 import { StreamTickets } from './auth/stream-tickets.js';
 import { BasketFeed } from './service/live.js';
 import { relayThroughPrimary } from './service/live-cluster.js';
+import { BasketWebhooks, TOPIC_BASKET_ABANDONED, TOPIC_BASKET_CHANGED, type BasketWebhookPayload } from './service/basket-webhooks.js';
 
 export interface ServerOptions {
   now?: () => number;
@@ -75,6 +76,8 @@ export interface Server {
   metrics: Metrics;
   /** Who watches which basket in this process (the live change stream, issue 22). */
   feed: BasketFeed;
+  /** `basket.changed` / `basket.abandoned` deliveries (issue 22). */
+  basketWebhooks: BasketWebhooks;
   /** Listens on config.host:config.port (PORT=0: a free port); resolves with the address, e.g. http://127.0.0.1:8080. */
   listen(): Promise<string>;
   /**
@@ -167,7 +170,25 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const unrelay = config.storeUrl.startsWith('sqlite:') && cluster.isWorker ? relayThroughPrimary(feed, store) : () => undefined;
     const tickets = new StreamTickets(serviceKeys.deriveSecret('live-stream-ticket'), config.live.ticketMs, now);
     const live = { feed, tickets };
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, live, ...(rateLimits ? { rateLimits } : {}) };
+    const basketWebhooks = new BasketWebhooks({ store, partner: (id) => partners.byId(id), transfers, settings: config.basketWebhooks, now, log });
+    const unlistenWebhooks = basketWebhooks.listen();
+    const appDeps = {
+      config,
+      store,
+      baskets,
+      partners,
+      tokens,
+      serviceKeys,
+      guests,
+      transfers,
+      log,
+      publicUrl,
+      events,
+      metrics,
+      live,
+      basketWebhooks,
+      ...(rateLimits ? { rateLimits } : {}),
+    };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
@@ -194,6 +215,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
         [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
         [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
+        [TOPIC_BASKET_CHANGED]: (payload, message) => basketWebhooks.deliverChanged(payload as BasketWebhookPayload, message),
+        [TOPIC_BASKET_ABANDONED]: (payload, message) => basketWebhooks.deliverAbandoned(payload as BasketWebhookPayload, message),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
@@ -212,6 +235,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       publicUrl,
       metrics,
       feed,
+      basketWebhooks,
       async listen() {
         const address = await app.listen({ host: config.host, port: config.port });
         publicUrl.bind(app.server.address());
@@ -229,6 +253,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         }
         unrelay();
         feed.close();
+        unlistenWebhooks();
+        await basketWebhooks.settled();
         // the events of the last requests, before the store goes
         await events.close();
         rateLimits?.close();

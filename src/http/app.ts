@@ -15,6 +15,8 @@ import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
 import type { TransferService } from '../service/transfer.js';
 import type { BasketFeed } from '../service/live.js';
+import type { BasketWebhooks } from '../service/basket-webhooks.js';
+import { adminWebhookRoutes } from './routes/admin-webhooks.js';
 import type { StreamTickets } from '../auth/stream-tickets.js';
 import { LiveStreams } from './live-stream.js';
 import { liveRoutes } from './routes/live.js';
@@ -68,6 +70,8 @@ export interface AppDeps {
   events: EventRecorder;
   /** The live change stream (issue 22): the basket feed and the stream tickets; absent: not served. */
   live?: { feed: BasketFeed; tickets: StreamTickets };
+  /** Basket webhooks (issue 22): the operator's replay route; absent: not served. */
+  basketWebhooks?: BasketWebhooks;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -245,6 +249,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
   await app.register(adminEventsRoutes, { store: deps.store, events, partners, adminKey: config.adminKey, retentionMs: config.events.ttlMs, now: deps.baskets.now });
+  if (deps.basketWebhooks) await app.register(adminWebhookRoutes, { webhooks: deps.basketWebhooks, partners, adminKey: config.adminKey });
   await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
   // the large answers, compressed (compression.ts); the device routes above stay out of its reach
   await app.register(

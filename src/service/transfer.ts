@@ -61,7 +61,7 @@ export class TransferService {
    * transferBasket: a new token for `owner`'s basket and the URL carrying it. `url` defaults to the partner's
    * landing URL (trusted: configured by the operator); a given URL must pass the partner's allow-list. 422 `2018`.
    */
-  async create(partner: PartnerConfig, owner: BasketKey, opts: { url?: string | null | undefined; qr: boolean }): Promise<Transfer> {
+  async create(partner: PartnerConfig, owner: BasketKey, opts: { url?: string | null | undefined; qr: boolean; ttlMs?: number }): Promise<Transfer> {
     const jaySource = jaySourceOf(partner);
     const jayToken = newTransferToken();
     const policy = { hosts: partner.transferHosts };
@@ -78,7 +78,8 @@ export class TransferService {
     const stored = transferUrlWithoutToken(base, jaySource);
     // Render before storing: a failure then leaves no live token behind.
     const png = opts.qr ? await qrPng(url) : null;
-    const expires = this.#now() + this.#transferMs;
+    // ttlMs: a longer-lived link (an abandoned basket's recovery link, basket-webhooks.ts); else TRANSFER_TTL
+    const expires = this.#now() + (opts.ttlMs ?? this.#transferMs);
     await this.#store.putTransfer(hashTransferToken(jayToken), { partnerId: partner.id, userId: owner.userId, expires, url: stored });
     return {
       expires,

@@ -129,12 +129,12 @@ describe('landing page in headless Chromium', () => {
     while (t.server.feed.open === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(t.server.feed.open, 1, 'the page opened its change stream');
     assert.equal((await api('POST', '/v2/baskets/users/tv-live/products/prod-456', 'tv-live', { count: 3 })).status, 200);
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="cart"] .name').length === 3, undefined, { timeout: 15_000 });
+    await page.locator('[data-testid="cart"] .name').nth(2).waitFor({ timeout: 15_000 });
     assert.deepEqual(await page.locator('[data-testid="cart"] .name').allTextContents(), ['Red evening dress', sneaky, 'Leather jacket']);
     assert.equal(await page.locator('[data-testid="cart"] b').count(), 0);
     assert.equal(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss), undefined);
     assert.equal((await api('POST', '/v2/baskets/users/tv-live/products/xss-1', 'tv-live', { count: -1 })).status, 200);
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="cart"] .name').length === 2, undefined, { timeout: 15_000 });
+    await page.locator('[data-testid="cart"] .name').nth(2).waitFor({ state: 'detached', timeout: 15_000 });
     assert.ok(Number(await page.locator('#live').getAttribute('data-version')) >= shown + 2);
     assert.equal(await page.evaluate(() => (globalThis as unknown as { __stillHere?: boolean }).__stillHere), true, 'the page was not reloaded');
     assert.equal(navigations, loads, 'no navigation happened');
