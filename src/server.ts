@@ -14,7 +14,6 @@ import { createTokenVerifier } from './auth/tokens.js';
 import { RecaptchaVerifiers } from './auth/recaptcha.js';
 import { ShopClients } from './auth/shop-clients.js';
 import { ShopTokens } from './auth/shop-tokens.js';
-import type { ShopStore, ShopStoreHost } from './store/interface/shop.js';
 import type { ShopRoutePlugin } from './http/shop/index.js';
 import { buildApp } from './http/app.js';
 import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
@@ -114,10 +113,6 @@ function withOwnLandingPage(partners: readonly PartnerConfig[], publicUrl: Publi
   });
 }
 
-/** `store.shop` when the store has one. TODO(merge shop-store): `Store` gains `shop`; then read it directly. */
-function shopStoreOf(store: Store): ShopStore | undefined {
-  return (store as Store & Partial<ShopStoreHost>).shop;
-}
 
 /**
  * The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. Requests are logged
@@ -175,12 +170,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       log,
     });
     const shopClients = new ShopClients(partners.all());
-    const shopStore = shopStoreOf(store);
     const shop = {
       clients: shopClients,
       tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
       recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
-      ...(shopStore ? { shopStore } : {}),
+      shopStore: store.shop,
       ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
     const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };

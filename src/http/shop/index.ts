@@ -25,11 +25,8 @@ export interface ShopSurfaceDeps {
   clients: ShopClients;
   tokens: ShopTokens;
   recaptcha: RecaptchaVerifiers;
-  /**
-   * `store.shop`. TODO(merge shop-store): required once `Store` has `shop` (ShopStoreHost); until then absent, and
-   * the route plugins that need it are refused at start rather than failing at their first request.
-   */
-  shopStore?: ShopStore;
+  /** `store.shop`. */
+  shopStore: ShopStore;
   /** Authenticated route plugins registered after CHECKOUT_ROUTES (tests of the scaffold itself). */
   extraCheckoutRoutes?: readonly ShopRoutePlugin[];
 }
@@ -89,9 +86,8 @@ export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions)
       gates: [tokenGates?.lockout, tokenGates?.address].filter(present),
     });
 
-    if (PUBLIC_SHOP_ROUTES.length + CHECKOUT_ROUTES.length > 0 && deps.shopStore === undefined) throw new Error('the shop routes need the shop store (store.shop)');
     const routeOptions: ShopRouteOptions = {
-      shopStore: deps.shopStore!,
+      shopStore: deps.shopStore,
       partners,
       publicUrl: opts.publicUrl,
       now: opts.now,

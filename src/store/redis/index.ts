@@ -12,6 +12,7 @@
  *   notifications.ts  the subscription that reports other processes' basket writes
  *   baskets.ts, catalogue.ts, reservations.ts, transfers.ts, orders.ts, outbox.ts, idempotency.ts, expiry.ts,
  *   comfort.ts        one concern each
+ *   shop/             the shop surface's store (`store.shop`), on the same clients
  */
 import { parseRedisUrl } from './url.js';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -28,6 +29,7 @@ import { RedisNotifications } from './notifications.js';
 import { RedisOrders } from './orders.js';
 import { RedisOutbox } from './outbox.js';
 import { RedisReservations } from './reservations.js';
+import { RedisShopStore } from './shop/index.js';
 import { checkLayout } from './schema.js';
 import { RedisTransfers } from './transfers.js';
 
@@ -52,6 +54,7 @@ interface RedisStoreParts extends StoreParts {
   expiry: RedisExpiry;
   comfort: RedisComfort;
   events: RedisEvents;
+  shop: RedisShopStore;
 }
 
 /** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
@@ -74,6 +77,7 @@ class RedisStore extends ComposedStore<RedisStoreParts> {
       expiry: new RedisExpiry(conn),
       comfort: new RedisComfort(conn),
       events: new RedisEvents(conn),
+      shop: new RedisShopStore(conn),
     });
     this.conn = conn;
     this.notifications = notifications;
