@@ -6,11 +6,15 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
-import { DEV_PARTNER, type Config, type PartnerConfig } from './config.js';
+import { DEV_PARTNER, DEV_SHOP_PATH, type Config, type PartnerConfig } from './config.js';
 import { PublicUrl } from './public-url.js';
 import { PartnerRegistry } from './auth/partners.js';
 import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
 import { createTokenVerifier } from './auth/tokens.js';
+import { RecaptchaVerifiers } from './auth/recaptcha.js';
+import { ShopClients } from './auth/shop-clients.js';
+import { ShopTokens } from './auth/shop-tokens.js';
+import type { ShopRoutePlugin } from './http/shop/index.js';
 import { buildApp } from './http/app.js';
 import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
 import { BasketService } from './service/baskets.js';
@@ -55,6 +59,8 @@ export interface ServerOptions {
   psps?: Psp[];
   /** Use this rate-limit counter store instead of opening one for config.storeUrl (closed with the server). */
   rateLimitStore?: RateLimitStore;
+  /** Authenticated shop route plugins added to the checkout scope (tests of the shop scaffold). */
+  shopRoutes?: ShopRoutePlugin[];
 }
 
 export interface Server {
@@ -106,9 +112,16 @@ function withOwnLandingPage(partners: readonly PartnerConfig[], publicUrl: Publi
     if (p.id !== DEV_PARTNER.id) return p;
     const copy = { ...p };
     Object.defineProperty(copy, 'landingUrl', { get: () => `${publicUrl.base}/landing`, enumerable: true });
+    // its shop is the demo shop page, on the same address
+    if (copy.shop) {
+      const shop = { ...copy.shop };
+      Object.defineProperty(shop, 'url', { get: () => `${publicUrl.base}${DEV_SHOP_PATH}`, enumerable: true });
+      copy.shop = shop;
+    }
     return copy;
   });
 }
+
 
 /**
  * The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. Requests are logged
@@ -172,23 +185,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const live = { feed, tickets };
     const basketWebhooks = new BasketWebhooks({ store, partner: (id) => partners.byId(id), transfers, settings: config.basketWebhooks, now, log });
     const unlistenWebhooks = basketWebhooks.listen();
-    const appDeps = {
-      config,
-      store,
-      baskets,
-      partners,
-      tokens,
-      serviceKeys,
-      guests,
-      transfers,
-      log,
-      publicUrl,
-      events,
-      metrics,
-      live,
-      basketWebhooks,
-      ...(rateLimits ? { rateLimits } : {}),
+    const shopClients = new ShopClients(partners.all());
+    const shop = {
+      clients: shopClients,
+      tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
+      recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
+      shopStore: store.shop,
+      ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, shop, live, basketWebhooks, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
