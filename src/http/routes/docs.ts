@@ -14,7 +14,7 @@ export const OPENAPI_TAGS = [
   { name: 'Guest', description: 'Guest baskets and redeeming transfer tokens' },
   { name: 'Checkout', description: 'Checkout sessions and comfort settings' },
   { name: 'Orders', description: "The user's orders" },
-  { name: 'Admin', description: 'Catalogue and tracking events, behind X-Admin-Key' },
+  { name: 'Admin', description: 'Catalogue, shop offers and subscriptions, tracking events; behind X-Admin-Key' },
   { name: 'Health', description: 'Liveness, readiness and the service keys' },
 ];
 
