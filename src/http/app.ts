@@ -13,6 +13,7 @@ import type { BasketService } from '../service/baskets.js';
 import type { CheckoutService } from '../service/checkout.js';
 import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
+import { MergeService } from '../service/merge.js';
 import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
 import type { PublicUrl } from '../public-url.js';
@@ -214,8 +215,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // before the routes: it adds its checks to each route as the route is added
   deps.rateLimits?.install(app, auth);
   const { events } = deps;
-  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, events, auth, hide: false });
-  await app.register(basketRoutes, { baskets: deps.baskets, events, auth, hide: true });
+  const merge = new MergeService({ baskets: deps.baskets, tokens: deps.tokens });
+  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, merge, events, auth, hide: false });
+  await app.register(basketRoutes, { baskets: deps.baskets, merge, events, auth, hide: true });
   await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: false });
   await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: true });
   await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events });

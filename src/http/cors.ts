@@ -11,9 +11,9 @@ import type { FastifyInstance } from 'fastify';
 import type { PartnerConfig } from '../config.js';
 import type { PartnerRegistry } from '../auth/partners.js';
 
-const ALLOW_HEADERS = 'Content-Type, Authorization, X-API-Key, X-JAY-Tracking, X-API-Version, x-jay-api-version, Idempotency-Key';
+const ALLOW_HEADERS = 'Content-Type, Authorization, X-API-Key, X-JAY-Tracking, X-API-Version, x-jay-api-version, Idempotency-Key, If-Match, If-None-Match';
 const ALLOW_METHODS = 'GET, POST, PUT, PATCH, DELETE';
-const EXPOSE_HEADERS = 'X-API-Version, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset';
+const EXPOSE_HEADERS = 'X-API-Version, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, ETag';
 
 function allows(partners: readonly PartnerConfig[], origin: string): boolean {
   return partners.some((p) => (p.allowedOrigins ?? []).some((o) => o === '*' || o === origin));

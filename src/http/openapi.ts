@@ -9,6 +9,8 @@
  * - `x-body-optional`: the body may be left out (the route treats it as `{}`).
  * - `x-idempotent`: takes `Idempotency-Key` and may answer `Idempotent-Replayed: true`.
  * - `x-media-type`: the 200 answer is not JSON (e.g. `image/png`).
+ * - `x-conditional`: basket versions (src/http/etag.ts): `read` takes `If-None-Match` and may answer 304, `write`
+ *   takes `If-Match`; both answer an `ETag`.
  *
  * Header parameters (`X-API-Version`, `X-JAY-Tracking`, `Idempotency-Key`) and response headers (`X-Request-Id`,
  * `X-API-Version`, `Retry-After`) are shared components referenced where they apply. An operation without
@@ -35,6 +37,8 @@ declare module 'fastify' {
     'x-idempotent'?: boolean;
     /** The media type of the 200 answer when it is not JSON. */
     'x-media-type'?: 'image/png';
+    /** Basket versions: `read` takes If-None-Match (304), `write` takes If-Match (412); both answer an ETag. */
+    'x-conditional'?: 'read' | 'write';
   }
 }
 
@@ -63,6 +67,23 @@ export const OPENAPI_PARAMETERS: Json = {
     schema: { type: 'string', maxLength: 4096 },
     example: TRACKING_EXAMPLE,
   },
+  IfNoneMatch: {
+    name: 'If-None-Match',
+    in: 'header',
+    required: false,
+    description: 'The ETag of the basket the client holds (weak tags compare weakly, `*` matches any): unchanged, the answer is 304 without a body.',
+    schema: { type: 'string', maxLength: 1024 },
+    example: '"v12"',
+  },
+  IfMatch: {
+    name: 'If-Match',
+    in: 'header',
+    required: false,
+    description:
+      'Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.',
+    schema: { type: 'string', maxLength: 1024 },
+    example: '"v12"',
+  },
   IdempotencyKey: {
     name: 'Idempotency-Key',
     in: 'header',
@@ -77,6 +98,7 @@ export const OPENAPI_HEADERS: Json = {
   RequestId: { description: 'The request id (the client\'s X-Request-Id when short and plain); quote it when reporting a problem', schema: { type: 'string' } },
   ApiVersion: { description: 'The API version the request was processed with', schema: { type: 'string', enum: [...API_VERSIONS] } },
   RetryAfter: { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
+  ETag: { description: 'The basket\'s version (`"v12"`; `"v0"`: no basket yet): send it back in If-None-Match or If-Match', schema: { type: 'string' } },
   IdempotentReplayed: { description: '`true` when the answer is the stored one of an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
 };
 
@@ -141,6 +163,8 @@ function finishOperation(op: Json): void {
   parameters.push({ $ref: '#/components/parameters/ApiVersion' });
   if (schemes.has('ApiKey')) parameters.push({ $ref: '#/components/parameters/Tracking' });
   if (op['x-idempotent']) parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
+  const conditional = op['x-conditional'] as 'read' | 'write' | undefined;
+  if (conditional) parameters.push({ $ref: `#/components/parameters/${conditional === 'read' ? 'IfNoneMatch' : 'IfMatch'}` });
   op.parameters = parameters;
 
   const body = op.requestBody as Json | undefined;
@@ -156,14 +180,21 @@ function finishOperation(op: Json): void {
     if (mediaType) ok.content = { [mediaType]: { schema: { type: 'string', format: 'binary' } } };
     const media = (ok.content as Record<string, Json> | undefined)?.['application/json'];
     if (media && examples?.response) media.examples = examples.response;
-    ok.headers = { ...commonHeaders(200), ...(op['x-idempotent'] ? { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } } : {}) };
+    ok.headers = {
+      ...commonHeaders(200),
+      ...(op['x-idempotent'] ? { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } } : {}),
+      ...(conditional ? { ETag: { $ref: '#/components/headers/ETag' } } : {}),
+    };
+  }
+  if (conditional === 'read') {
+    responses['304'] = { description: 'Not modified: the basket is still at the ETag of If-None-Match (no body)', headers: { ...commonHeaders(304), ETag: { $ref: '#/components/headers/ETag' } } };
   }
   if (kinds) {
     delete responses['4XX'];
     delete responses['5XX'];
     Object.assign(responses, errorResponsesFor([...kinds, ...impliedErrors(op)]));
   }
-  for (const key of ['x-errors', 'x-examples', 'x-body-optional', 'x-idempotent', 'x-media-type']) delete op[key];
+  for (const key of ['x-errors', 'x-examples', 'x-body-optional', 'x-idempotent', 'x-media-type', 'x-conditional']) delete op[key];
 }
 
 /** Finishes the document @fastify/swagger built (see the module comment); returns it. */
