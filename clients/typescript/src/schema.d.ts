@@ -41,6 +41,26 @@ export interface paths {
         patch: operations["updateProductInBasket"];
         trace?: never;
     };
+    "/v2/baskets/users/{userId}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moves a guest's basket into this account's (at login); repeating it changes nothing
+         * @description Body: the guest token (a guest JWT of this partner) and how counts of a product in both baskets combine: `sum` (capped at the line maximum), `max` (default) or `replace` (the guest's count). Guest cart lines go to the cart while it has room (20 products), then to the saved list (`merge.toSaved`). The guest basket is left empty and its token can no longer change it (410). Partner users only. `If-Match` applies to this account's basket.
+         */
+        post: operations["mergeGuestBasket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/baskets/products/details": {
         parameters: {
             query?: never;
@@ -360,6 +380,24 @@ export interface components {
             /** @description Units reserved; below zero: the reservation failed; null: unlimited stock */
             stocked: number | null;
         };
+        /** @description What the catalogue says now about a line and the basket cannot honour */
+        BasketProblem: {
+            productId: string;
+            /** @description PRODUCT_GONE: no longer in the catalogue; NOT_FOR_SALE: the catalogue has no price for it; PRICE_CHANGED: the price differs from the one when the line was assigned; OUT_OF_STOCK: none available; INSUFFICIENT_STOCK: fewer available than the count */
+            code: "PRODUCT_GONE" | "NOT_FOR_SALE" | "PRICE_CHANGED" | "OUT_OF_STOCK" | "INSUFFICIENT_STOCK";
+            /** @description The list holding the line */
+            list: "cart" | "saved";
+            /** @description INSUFFICIENT_STOCK: units still available */
+            available?: number;
+            /** @description PRICE_CHANGED: gross price when the line was assigned, major units */
+            addedPrice?: number;
+            /** @description PRICE_CHANGED: currency of addedPrice */
+            addedCurrency?: string;
+            /** @description PRICE_CHANGED: gross price now, major units */
+            price?: number;
+            /** @description PRICE_CHANGED: currency of price */
+            currency?: string;
+        };
         /** @description A user's shopping basket: cart, saved list and the active checkout */
         Basket: {
             /** Format: date-time */
@@ -372,6 +410,35 @@ export interface components {
             saved: components["schemas"]["Line"][];
             /** @description Products in the active checkout session */
             checkout: components["schemas"]["CheckoutLine"][];
+            /** @description Only on getBasket, only when there are any: per line, what the catalogue says now (as of at most PRODUCT_CACHE_TTL ago) */
+            problems?: components["schemas"]["BasketProblem"][];
+        };
+        /** @description What a guest merge did */
+        MergeReport: {
+            /** @description The strategy the merge applied */
+            strategy: "sum" | "max" | "replace";
+            /** @description Lines taken from the guest basket (cart and saved) */
+            moved: number;
+            /** @description Guest cart products that went to the saved list: the cart was full (20) */
+            toSaved: string[];
+            /** @description true when this guest basket had been merged into this account before (nothing changed now) */
+            alreadyMerged: boolean;
+        };
+        /** @description The account's basket after a guest merge, and what the merge did */
+        MergedBasket: {
+            /** Format: date-time */
+            expires: string;
+            /** Format: date-time */
+            lastChanged: string;
+            /** @description Products to buy (at most 20 distinct) */
+            cart: components["schemas"]["Line"][];
+            /** @description Products remembered for later */
+            saved: components["schemas"]["Line"][];
+            /** @description Products in the active checkout session */
+            checkout: components["schemas"]["CheckoutLine"][];
+            /** @description Only on getBasket, only when there are any: per line, what the catalogue says now (as of at most PRODUCT_CACHE_TTL ago) */
+            problems?: components["schemas"]["BasketProblem"][];
+            merge: components["schemas"]["MergeReport"];
         };
         /** @description Product information from the partner catalogue */
         ProductInfo: {
@@ -546,6 +613,16 @@ export interface components {
          */
         Tracking: string;
         /**
+         * @description The ETag of the basket the client holds (weak tags compare weakly, `*` matches any): unchanged, the answer is 304 without a body.
+         * @example "v12"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+         * @example "v12"
+         */
+        IfMatch: string;
+        /**
          * @description A retry with the same key (1–255 characters) gets the first answer for 24 h; with another request: 422 `2021`.
          * @example c0ffee00-checkout-0001
          */
@@ -559,6 +636,8 @@ export interface components {
         ApiVersion: "2025-09-15" | "2025-07-21";
         /** @description Seconds to wait before trying again */
         RetryAfter: number;
+        /** @description The basket's version (`"v12"`; `"v0"`: no basket yet): send it back in If-None-Match or If-Match */
+        ETag: string;
         /** @description `true` when the answer is the stored one of an earlier request with the same Idempotency-Key */
         IdempotentReplayed: "true";
     };
@@ -583,6 +662,11 @@ export interface operations {
                  * @example eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9
                  */
                 "X-JAY-Tracking"?: components["parameters"]["Tracking"];
+                /**
+                 * @description The ETag of the basket the client holds (weak tags compare weakly, `*` matches any): unchanged, the answer is 304 without a body.
+                 * @example "v12"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
                 /** @description The platform specific user identifier */
@@ -597,6 +681,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -606,6 +691,16 @@ export interface operations {
                         error: null;
                     };
                 };
+            };
+            /** @description Not modified: the basket is still at the ETag of If-None-Match (no body) */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description `2023` API_KEY_INVALID, `2002` AUTHORIZATION_HEADER_INVALID */
             401: {
@@ -705,6 +800,11 @@ export interface operations {
                  * @example eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9
                  */
                 "X-JAY-Tracking"?: components["parameters"]["Tracking"];
+                /**
+                 * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+                 * @example "v12"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 /** @description The platform specific user identifier */
@@ -719,6 +819,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -753,6 +854,28 @@ export interface operations {
             };
             /** @description `406` VERSION_NOT_ACCEPTABLE */
             406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `410` GUEST_BASKET_MERGED */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `412` VERSION_MISMATCH */
+            412: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
@@ -838,6 +961,11 @@ export interface operations {
                  * @example eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9
                  */
                 "X-JAY-Tracking"?: components["parameters"]["Tracking"];
+                /**
+                 * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+                 * @example "v12"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 /** @description The platform specific user identifier */
@@ -860,6 +988,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -916,6 +1045,28 @@ export interface operations {
             };
             /** @description `406` VERSION_NOT_ACCEPTABLE */
             406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `410` GUEST_BASKET_MERGED */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `412` VERSION_MISMATCH */
+            412: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
@@ -1012,6 +1163,11 @@ export interface operations {
                  * @example eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9
                  */
                 "X-JAY-Tracking"?: components["parameters"]["Tracking"];
+                /**
+                 * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+                 * @example "v12"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 /** @description The platform specific user identifier */
@@ -1027,6 +1183,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1072,6 +1229,28 @@ export interface operations {
             };
             /** @description `406` VERSION_NOT_ACCEPTABLE */
             406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `410` GUEST_BASKET_MERGED */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `412` VERSION_MISMATCH */
+            412: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
@@ -1146,6 +1325,11 @@ export interface operations {
                  * @example eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9
                  */
                 "X-JAY-Tracking"?: components["parameters"]["Tracking"];
+                /**
+                 * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+                 * @example "v12"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 /** @description The platform specific user identifier */
@@ -1167,6 +1351,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1232,6 +1417,28 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `410` GUEST_BASKET_MERGED */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `412` VERSION_MISMATCH */
+            412: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `3006` PAYLOAD_TOO_LARGE */
             413: {
                 headers: {
@@ -1255,6 +1462,209 @@ export interface operations {
                 };
             };
             /** @description `2008` CART_LIMIT_REACHED, `3002` REQUEST_VALIDATION_ERROR */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2025` TOO_MANY_REQUESTS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3001` INTERNAL_SERVER_ERROR */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3005` SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    mergeGuestBasket: {
+        parameters: {
+            query?: {
+                /** @description Provider attribution fallback */
+                provider_id?: string;
+            };
+            header?: {
+                /**
+                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
+                 * @example 2025-09-15
+                 */
+                "X-API-Version"?: components["parameters"]["ApiVersion"];
+                /**
+                 * @description The playout tracking session (base64 JSON of session_id, start_time, source), set by /playouts/tracking/session; attributes the events of the request.
+                 * @example eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9
+                 */
+                "X-JAY-Tracking"?: components["parameters"]["Tracking"];
+                /**
+                 * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+                 * @example "v12"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description The platform specific user identifier */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The guest JWT (createGuestBasket) */
+                    guestToken: string;
+                    /** @description Default max */
+                    strategy?: "sum" | "max" | "replace";
+                };
+            };
+        };
+        responses: {
+            /** @description The account's basket and what the merge did */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["MergedBasket"];
+                        nextToken: string | null;
+                        error: null;
+                    };
+                };
+            };
+            /** @description `400` BAD_REQUEST */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2023` API_KEY_INVALID, `2002` AUTHORIZATION_HEADER_INVALID */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2020` GUEST_NOT_ALLOWED, `2019` USER_MISMATCH */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `406` VERSION_NOT_ACCEPTABLE */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2014` CHECKOUT_ALREADY_ACTIVE */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `410` GUEST_BASKET_MERGED */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `412` VERSION_MISMATCH */
+            412: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3006` PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3007` UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3002` REQUEST_VALIDATION_ERROR */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -2031,6 +2441,11 @@ export interface operations {
                  * @example c0ffee00-checkout-0001
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /**
+                 * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+                 * @example "v12"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 /** @description The platform specific user identifier */
@@ -2058,6 +2473,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2125,6 +2541,28 @@ export interface operations {
             };
             /** @description `2014` CHECKOUT_ALREADY_ACTIVE, `2013` OUT_OF_STOCK, `409` IDEMPOTENCY_IN_PROGRESS */
             409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `410` GUEST_BASKET_MERGED */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `412` VERSION_MISMATCH */
+            412: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
@@ -2232,6 +2670,11 @@ export interface operations {
                  * @example eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjowMDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9
                  */
                 "X-JAY-Tracking"?: components["parameters"]["Tracking"];
+                /**
+                 * @description Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.
+                 * @example "v12"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 /** @description The platform specific user identifier */
@@ -2252,6 +2695,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2308,6 +2752,17 @@ export interface operations {
             };
             /** @description `2015` NO_ACTIVE_CHECKOUT */
             409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `412` VERSION_MISMATCH */
+            412: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
