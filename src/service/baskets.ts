@@ -89,6 +89,8 @@ export class BasketService {
   private readonly products = new Map<string, Map<string, CachedProduct>>();
   /** partnerId → whether it keeps a catalogue, until when. */
   private readonly catalogues = new Map<string, { has: boolean; until: number }>();
+  /** A shared (frozen) state's problems, while every catalogue entry they came from is current. */
+  private readonly problemMemo = new WeakMap<BasketState, { problems: BasketProblem[]; until: number; writes: number }>();
   /** Counts catalogue writes through this service: a lookup that overlapped one does not remember its read. */
   private catalogueWrites = 0;
 
@@ -234,31 +236,35 @@ export class BasketService {
     if (state.cart.length === 0 && state.saved.length === 0) return NO_PROBLEMS;
     if (this.productCacheMs <= 0) return undefined;
     const now = this.monotonic();
+    const memo = this.problemMemo.get(state);
+    if (memo !== undefined && memo.until > now && memo.writes === this.catalogueWrites) return memo.problems;
     const known = this.products.get(partnerId);
     if (known === undefined) return undefined;
-    let missing = false;
+    let until = Infinity;
     let gone = false;
-    const check = (lines: readonly { productId: string }[]) => {
+    for (const lines of [state.cart, state.saved]) {
       for (const l of lines) {
         const hit = known.get(l.productId);
-        if (hit === undefined || hit.until <= now) missing = true;
-        else if (hit.product === null) gone = true;
+        if (hit === undefined || hit.until <= now) return undefined;
+        if (hit.product === null) gone = true;
+        if (hit.until < until) until = hit.until;
       }
-    };
-    check(state.cart);
-    check(state.saved);
-    if (missing) return undefined;
+    }
     let hasCatalogue = true;
     if (gone) {
       const catalogue = this.catalogues.get(partnerId);
       if (catalogue === undefined || catalogue.until <= now) return undefined;
       hasCatalogue = catalogue.has;
+      if (catalogue.until < until) until = catalogue.until;
     }
-    const problems = basketProblems(state, (id) => {
+    const found = basketProblems(state, (id) => {
       const product = known.get(id)!.product;
       return product === null && !hasCatalogue ? undefined : product;
     });
-    return problems.length === 0 ? NO_PROBLEMS : problems;
+    const problems = found.length === 0 ? NO_PROBLEMS : found;
+    // a frozen state is one the store shares between reads (SQLite's cache): the next GET of it costs a lookup
+    if (Object.isFrozen(state)) this.problemMemo.set(state, { problems, until, writes: this.catalogueWrites });
+    return problems;
   }
 
   /** The basket's problems: from memory when it can, else with one catalogue read of the products (and rarely two). */

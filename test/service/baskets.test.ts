@@ -127,6 +127,37 @@ describe('BasketService product cache', () => {
     }
   });
 
+  it('basket problems: one catalogue read, then from memory (synchronously) within the TTL; writes through the service seen at once', async () => {
+    const { raw, service, reads } = await open(1000);
+    try {
+      await raw.upsertProducts('p', [productInput('A', { stock: 5 }), productInput('B')]);
+      await service.assign(owner, 'A', 2);
+      await service.assign(owner, 'B', 1);
+      const before = reads();
+      const state = () => service.readSync(owner)!.state;
+      // adding them remembered them
+      assert.deepEqual(service.problemsSync('p', state()), []);
+      assert.equal(reads(), before);
+      clock += 1001;
+      assert.equal(service.problemsSync('p', state()), undefined, 'forgotten after the TTL');
+      assert.deepEqual(await service.problems('p', state()), []);
+      assert.equal(reads(), before + 1, 'one read for every line');
+      assert.deepEqual(service.problemsSync('p', state()), []);
+      assert.deepEqual(service.problemsSync('p', state()), []);
+      assert.equal(reads(), before + 1);
+
+      await service.upsertProducts('p', [productInput('A', { stock: 1 })]);
+      assert.deepEqual(await service.problems('p', state()), [{ productId: 'A', code: 'INSUFFICIENT_STOCK', list: 'cart', available: 1 }]);
+      await raw.upsertProducts('p', [productInput('A', { stock: 0 })]); // another process: seen once the TTL has passed
+      assert.deepEqual(service.problemsSync('p', state()), [{ productId: 'A', code: 'INSUFFICIENT_STOCK', list: 'cart', available: 1 }]);
+      clock += 1001;
+      assert.equal(service.problemsSync('p', state()), undefined);
+      assert.deepEqual(await service.problems('p', state()), [{ productId: 'A', code: 'OUT_OF_STOCK', list: 'cart' }]);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('TTL 0 reads the store every time', async () => {
     const { raw, service, reads } = await open(0);
     try {
