@@ -162,14 +162,14 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
 
   /** GET's answer: 304 when If-None-Match names the version; else the basket with its problems. */
   function answerGet(req: FastifyRequest, reply: FastifyReply, owner: BasketOwner, b: VersionedBasket): Promise<void> | undefined {
-    setEtag(reply, b.version);
     if (ifNoneMatchHits(req, b.version)) {
-      reply.code(304).send();
+      setEtag(reply, b.version).code(304).send();
       return undefined;
     }
     const problems = baskets.problemsSync(owner.partnerId, b.state);
-    if (problems === undefined) return baskets.problems(owner.partnerId, b.state).then((p) => sendBasket(reply, b.state, p));
-    sendBasket(reply, b.state, problems);
+    // the ETag is set with the basket, so that a failed catalogue read answers an error without one
+    if (problems === undefined) return baskets.problems(owner.partnerId, b.state).then((p) => sendBasket(setEtag(reply, b.version), b.state, p));
+    sendBasket(setEtag(reply, b.version), b.state, problems);
     return undefined;
   }
 
