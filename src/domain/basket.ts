@@ -11,6 +11,13 @@ export interface Line {
   count: number;
   variant?: string;
   mainProductIdentifier?: string;
+  /**
+   * The catalogue's gross price (minor units) and currency when the line was last assigned: what a later price
+   * change is measured against (basket problems). Absent on lines written before it was kept, or for products
+   * without a price: then no price problem is reported. Never on the wire.
+   */
+  addedPrice?: number;
+  addedCurrency?: string;
 }
 
 export interface CheckoutLine extends Line {
@@ -35,6 +42,34 @@ export interface BasketState {
   /** Epoch milliseconds; sliding: lastChanged + basket lifetime. */
   expires: number;
   session: CheckoutSessionRef | null;
+  /** A guest basket merged into an account (src/domain/merge.ts): no write may change it any more. */
+  mergedInto?: GuestMergeMarker;
+  /** The guest merges this basket took in, newest last (a retried merge is applied once). */
+  mergedFrom?: AppliedMerge[];
+}
+
+/** How the counts of a product in both baskets combine. */
+export type MergeStrategy = 'sum' | 'max' | 'replace';
+
+/** Written on a guest basket by the first step of a merge (docs/decisions.md, "Guest → account merge"). */
+export interface GuestMergeMarker {
+  /** The account the guest basket goes to. */
+  userId: string;
+  /** The merge's idempotency id (mergeId): the guest user id and a nonce. */
+  id: string;
+  /** `merging`: captured, maybe not yet applied to the account; `done`: applied. */
+  phase: 'merging' | 'done';
+  strategy: MergeStrategy;
+  /** The guest's lines as captured; emptied once the merge is done. */
+  cart: Line[];
+  saved: Line[];
+}
+
+/** What a merge did to an account's basket, kept so that a retry answers the same. */
+export interface AppliedMerge {
+  id: string;
+  moved: number;
+  toSaved: string[];
 }
 
 export interface BasketLimits {
@@ -49,6 +84,9 @@ export interface ProductRef {
   productId: string;
   variant?: string;
   mainProductIdentifier?: string;
+  /** Gross price in minor units and its currency, when the catalogue has a price. */
+  price?: number;
+  currency?: string;
 }
 
 /** The count that removes a line from both lists (spec §3.3 decision). */
@@ -99,6 +137,10 @@ function makeLine(product: ProductRef, count: number): Line {
   const line: Line = { productId: product.productId, count };
   if (product.variant !== undefined) line.variant = product.variant;
   if (product.mainProductIdentifier !== undefined) line.mainProductIdentifier = product.mainProductIdentifier;
+  if (product.price !== undefined && product.currency !== undefined) {
+    line.addedPrice = product.price;
+    line.addedCurrency = product.currency;
+  }
   return line;
 }
 

@@ -33,9 +33,13 @@ export function availableStock(p: Pick<Product, 'stock' | 'reserved'>): number |
   return p.stock === null ? null : p.stock - p.reserved;
 }
 
-export function productRef(p: Pick<Product, 'productId' | 'variant' | 'mainProductIdentifier'>): ProductRef {
+export function productRef(p: Pick<Product, 'productId' | 'variant' | 'mainProductIdentifier' | 'price' | 'currency'>): ProductRef {
   const ref: ProductRef = { productId: p.productId };
   if (p.variant !== null) ref.variant = p.variant;
   if (p.mainProductIdentifier !== null) ref.mainProductIdentifier = p.mainProductIdentifier;
+  if (p.price !== null) {
+    ref.price = p.price;
+    ref.currency = p.currency;
+  }
   return ref;
 }

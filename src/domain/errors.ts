@@ -31,6 +31,8 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { code: 405, status: 405, message: 'Method not allowed' },
   VERSION_NOT_ACCEPTABLE: { code: 406, status: 406, message: 'API version not supported' },
   BASKET_LOCKED: { code: 423, status: 423, message: 'The basket is locked by an active checkout' },
+  VERSION_MISMATCH: { code: 412, status: 412, message: 'The basket has changed since the version in If-Match' },
+  GUEST_BASKET_MERGED: { code: 410, status: 410, message: 'This guest basket was merged into an account and can no longer be changed' },
   ORDER_NOT_FOUND: { code: 404, status: 404, message: 'Order not found' },
   // the shop's admin routes (offers, subscriptions): outside the device spec's table, so the code is the status
   OFFER_NOT_FOUND: { code: 404, status: 404, message: 'Offer not found' },

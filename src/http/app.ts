@@ -14,6 +14,7 @@ import type { CheckoutService } from '../service/checkout.js';
 import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
 import type { ShopAdminService } from '../service/shop-admin.js';
+import { MergeService } from '../service/merge.js';
 import type { TransferService } from '../service/transfer.js';
 import type { BasketFeed } from '../service/live.js';
 import type { BasketWebhooks } from '../service/basket-webhooks.js';
@@ -256,8 +257,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // before the routes: it adds its checks to each route as the route is added
   deps.rateLimits?.install(app, auth);
   const { events } = deps;
-  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, events, auth, hide: false });
-  await app.register(basketRoutes, { baskets: deps.baskets, events, auth, hide: true });
+  const merge = new MergeService({ baskets: deps.baskets, tokens: deps.tokens });
+  await app.register(basketRoutes, { prefix: '/v2', baskets: deps.baskets, merge, events, auth, hide: false });
+  await app.register(basketRoutes, { baskets: deps.baskets, merge, events, auth, hide: true });
   await app.register(guestRoutes, { prefix: '/v2', baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: false });
   await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: true });
   if (deps.live) {

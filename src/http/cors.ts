@@ -12,9 +12,9 @@ import type { PartnerConfig } from '../config.js';
 import type { PartnerRegistry } from '../auth/partners.js';
 import { isShopPath, SHOP_TOKEN_PATH } from './shop/paths.js';
 
-const ALLOW_HEADERS = 'Content-Type, Authorization, X-API-Key, X-JAY-Tracking, X-API-Version, x-jay-api-version, Idempotency-Key';
+const ALLOW_HEADERS = 'Content-Type, Authorization, X-API-Key, X-JAY-Tracking, X-API-Version, x-jay-api-version, Idempotency-Key, If-Match, If-None-Match';
 const ALLOW_METHODS = 'GET, POST, PUT, PATCH, DELETE';
-const EXPOSE_HEADERS = 'X-API-Version, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset';
+const EXPOSE_HEADERS = 'X-API-Version, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, ETag';
 
 const SHOP_ALLOW_HEADERS = 'Content-Type, Authorization, x-limio-recaptcha';
 const SHOP_EXPOSE_HEADERS = 'X-Request-Id, Retry-After, WWW-Authenticate';

@@ -44,6 +44,11 @@ export const ASSIGN_REQUEST: Record<string, OpenApiExample> = {
   remove: { summary: 'Removed from cart and saved list', value: { count: -1 } },
 };
 
+export const MERGE_REQUEST: Record<string, OpenApiExample> = {
+  default: { summary: 'At login: the guest basket joins the account (max of both counts)', value: { guestToken: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJndWVzdC0uLi4ifQ.c2ln' } },
+  sum: { summary: 'Counts of a product in both baskets added up', value: { guestToken: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJndWVzdC0uLi4ifQ.c2ln', strategy: 'sum' } },
+};
+
 export const UPDATE_REQUEST: Record<string, OpenApiExample> = {
   count: { summary: 'Three units', value: { count: 3 } },
   unchanged: { summary: 'Leaves the count as it is', value: { count: null } },

@@ -9,6 +9,8 @@
  * - `x-body-optional`: the body may be left out (the route treats it as `{}`).
  * - `x-idempotent`: takes `Idempotency-Key` and may answer `Idempotent-Replayed: true`.
  * - `x-media-type`: the 200 answer is not JSON (`image/png`, or `text/event-stream` for the change stream).
+ * - `x-conditional`: basket versions (src/http/etag.ts): `read` takes `If-None-Match` and may answer 304, `write`
+ *   takes `If-Match`; both answer an `ETag`.
  *
  * Header parameters (`X-API-Version`, `X-JAY-Tracking`, `Idempotency-Key`) and response headers (`X-Request-Id`,
  * `X-API-Version`, `Retry-After`) are shared components referenced where they apply. An operation without
@@ -42,6 +44,8 @@ declare module 'fastify' {
     'x-shop-errors'?: ShopErrorTable;
     /** The OAuth token endpoint: RFC 6749 §5.2 `{"error"}` codes by status. */
     'x-oauth-errors'?: ShopErrorTable;
+    /** Basket versions: `read` takes If-None-Match (304), `write` takes If-Match (412); both answer an ETag. */
+    'x-conditional'?: 'read' | 'write';
   }
 }
 
@@ -73,6 +77,23 @@ export const OPENAPI_PARAMETERS: Json = {
     schema: { type: 'string', maxLength: 4096 },
     example: TRACKING_EXAMPLE,
   },
+  IfNoneMatch: {
+    name: 'If-None-Match',
+    in: 'header',
+    required: false,
+    description: 'The ETag of the basket the client holds (weak tags compare weakly, `*` matches any): unchanged, the answer is 304 without a body.',
+    schema: { type: 'string', maxLength: 1024 },
+    example: '"v12"',
+  },
+  IfMatch: {
+    name: 'If-Match',
+    in: 'header',
+    required: false,
+    description:
+      'Only change the basket if it is still at this ETag (strong comparison; `*`: only if the basket exists); otherwise 412 `412` VERSION_MISMATCH and nothing changes. Without it, the write is unconditional.',
+    schema: { type: 'string', maxLength: 1024 },
+    example: '"v12"',
+  },
   IdempotencyKey: {
     name: 'Idempotency-Key',
     in: 'header',
@@ -88,6 +109,7 @@ export const OPENAPI_HEADERS: Json = {
   ApiVersion: { description: 'The API version the request was processed with', schema: { type: 'string', enum: [...API_VERSIONS] } },
   RetryAfter: { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
   WwwAuthenticate: { description: 'The authentication scheme to use (RFC 6750 §3, RFC 6749 §5.2)', schema: { type: 'string' } },
+  ETag: { description: 'The basket\'s version (`"v12"`; `"v0"`: no basket yet): send it back in If-None-Match or If-Match', schema: { type: 'string' } },
   IdempotentReplayed: { description: '`true` when the answer is the stored one of an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
 };
 
@@ -256,6 +278,8 @@ function finishOperation(op: Json): void {
   parameters.push({ $ref: '#/components/parameters/ApiVersion' });
   if (schemes.has('ApiKey')) parameters.push({ $ref: '#/components/parameters/Tracking' });
   if (op['x-idempotent']) parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
+  const conditional = op['x-conditional'] as 'read' | 'write' | undefined;
+  if (conditional) parameters.push({ $ref: `#/components/parameters/${conditional === 'read' ? 'IfNoneMatch' : 'IfMatch'}` });
   op.parameters = parameters;
 
   const body = op.requestBody as Json | undefined;
@@ -273,14 +297,21 @@ function finishOperation(op: Json): void {
     } else if (mediaType) ok.content = { [mediaType]: { schema: { type: 'string', format: 'binary' } } };
     const media = (ok.content as Record<string, Json> | undefined)?.['application/json'];
     if (media && examples?.response) media.examples = examples.response;
-    ok.headers = { ...commonHeaders(200), ...(op['x-idempotent'] ? { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } } : {}) };
+    ok.headers = {
+      ...commonHeaders(200),
+      ...(op['x-idempotent'] ? { 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } } : {}),
+      ...(conditional ? { ETag: { $ref: '#/components/headers/ETag' } } : {}),
+    };
+  }
+  if (conditional === 'read') {
+    responses['304'] = { description: 'Not modified: the basket is still at the ETag of If-None-Match (no body)', headers: { ...commonHeaders(304), ETag: { $ref: '#/components/headers/ETag' } } };
   }
   if (kinds) {
     delete responses['4XX'];
     delete responses['5XX'];
     Object.assign(responses, errorResponsesFor([...kinds, ...impliedErrors(op)]));
   }
-  for (const key of ['x-errors', 'x-examples', 'x-body-optional', 'x-idempotent', 'x-media-type']) delete op[key];
+  for (const key of ['x-errors', 'x-examples', 'x-body-optional', 'x-idempotent', 'x-media-type', 'x-conditional']) delete op[key];
 }
 
 /** Finishes the document @fastify/swagger built (see the module comment); returns it. */

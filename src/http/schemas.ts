@@ -70,15 +70,64 @@ export const CheckoutLineSchema = Type.Object(
   { $id: 'CheckoutLine', description: 'A product of the active checkout session' },
 );
 
-export const BasketSchema = Type.Object(
+export const ProblemSchema = Type.Object(
   {
-    expires: Type.String({ format: 'date-time' }),
-    lastChanged: Type.String({ format: 'date-time' }),
-    cart: Type.Array(ref(LineSchema), { description: 'Products to buy (at most 20 distinct)' }),
-    saved: Type.Array(ref(LineSchema), { description: 'Products remembered for later' }),
-    checkout: Type.Array(ref(CheckoutLineSchema), { description: 'Products in the active checkout session' }),
+    productId: Type.String(),
+    code: Type.Union(
+      [
+        Type.Literal('PRODUCT_GONE'),
+        Type.Literal('NOT_FOR_SALE'),
+        Type.Literal('PRICE_CHANGED'),
+        Type.Literal('OUT_OF_STOCK'),
+        Type.Literal('INSUFFICIENT_STOCK'),
+      ],
+      {
+        description:
+          'PRODUCT_GONE: no longer in the catalogue; NOT_FOR_SALE: the catalogue has no price for it; PRICE_CHANGED: the price ' +
+          'differs from the one when the line was assigned; OUT_OF_STOCK: none available; INSUFFICIENT_STOCK: fewer available than the count',
+      },
+    ),
+    list: Type.Union([Type.Literal('cart'), Type.Literal('saved')], { description: 'The list holding the line' }),
+    available: Type.Optional(Type.Integer({ description: 'INSUFFICIENT_STOCK: units still available' })),
+    addedPrice: Type.Optional(Type.Number({ description: 'PRICE_CHANGED: gross price when the line was assigned, major units' })),
+    addedCurrency: Type.Optional(Type.String({ description: 'PRICE_CHANGED: currency of addedPrice' })),
+    price: Type.Optional(Type.Number({ description: 'PRICE_CHANGED: gross price now, major units' })),
+    currency: Type.Optional(Type.String({ description: 'PRICE_CHANGED: currency of price' })),
   },
-  { $id: 'Basket', description: "A user's shopping basket: cart, saved list and the active checkout" },
+  { $id: 'BasketProblem', description: 'What the catalogue says now about a line and the basket cannot honour' },
+);
+
+const basketFields = {
+  expires: Type.String({ format: 'date-time' }),
+  lastChanged: Type.String({ format: 'date-time' }),
+  cart: Type.Array(ref(LineSchema), { description: 'Products to buy (at most 20 distinct)' }),
+  saved: Type.Array(ref(LineSchema), { description: 'Products remembered for later' }),
+  checkout: Type.Array(ref(CheckoutLineSchema), { description: 'Products in the active checkout session' }),
+  problems: Type.Optional(
+    Type.Array(ref(ProblemSchema), {
+      description: 'Only on getBasket, only when there are any: per line, what the catalogue says now (as of at most PRODUCT_CACHE_TTL ago)',
+    }),
+  ),
+};
+
+export const BasketSchema = Type.Object(basketFields, {
+  $id: 'Basket',
+  description: "A user's shopping basket: cart, saved list and the active checkout",
+});
+
+export const MergeReportSchema = Type.Object(
+  {
+    strategy: Type.Union([Type.Literal('sum'), Type.Literal('max'), Type.Literal('replace')], { description: 'The strategy the merge applied' }),
+    moved: Type.Integer({ description: 'Lines taken from the guest basket (cart and saved)' }),
+    toSaved: Type.Array(Type.String(), { description: 'Guest cart products that went to the saved list: the cart was full (20)' }),
+    alreadyMerged: Type.Boolean({ description: 'true when this guest basket had been merged into this account before (nothing changed now)' }),
+  },
+  { $id: 'MergeReport', description: 'What a guest merge did' },
+);
+
+export const MergedBasketSchema = Type.Object(
+  { ...basketFields, merge: ref(MergeReportSchema) },
+  { $id: 'MergedBasket', description: "The account's basket after a guest merge, and what the merge did" },
 );
 
 export const ProductInfoSchema = Type.Object(
@@ -108,7 +157,17 @@ export const errorResponses = {
 };
 
 /** The named schemas shared by the routes; registered once with `app.addSchema`. */
-export const SHARED_SCHEMAS: readonly TSchema[] = [ErrorSchema, ErrorEnvelope, LineSchema, CheckoutLineSchema, BasketSchema, ProductInfoSchema];
+export const SHARED_SCHEMAS: readonly TSchema[] = [
+  ErrorSchema,
+  ErrorEnvelope,
+  LineSchema,
+  CheckoutLineSchema,
+  ProblemSchema,
+  BasketSchema,
+  MergeReportSchema,
+  MergedBasketSchema,
+  ProductInfoSchema,
+];
 
 export const UserIdSchema = Type.String({ minLength: 1, maxLength: 256, description: 'The platform specific user identifier' });
 

@@ -30,7 +30,8 @@ import type {
   OutboxStore,
   ReservationStore,
 } from '../store/store.js';
-import type { BasketOwner, BasketService } from './baskets.js';
+import type { BasketOwner, BasketService, VersionedBasket } from './baskets.js';
+import { checkPrecondition, type Precondition } from '../domain/versions.js';
 import { NO_ATTRIBUTION, type EventRecorder } from './events.js';
 
 export const TOPIC_EXPIRE = 'checkout.expire';
@@ -69,6 +70,8 @@ export interface StartResult {
   order: Order;
   checkout: CheckoutLine[];
   expires: number;
+  /** The basket's version once the cart moved to checkout (its ETag). */
+  basketVersion: number;
 }
 
 export interface Logger {
@@ -168,7 +171,14 @@ export class CheckoutService {
 
   // --- start -----------------------------------------------------------------------------------------------------
 
-  async start(owner: BasketOwner, partner: PartnerConfig, input: StartInput, attribution: EventAttribution = NO_ATTRIBUTION): Promise<StartResult> {
+  /** `expect` (If-Match) holds for the basket read at the start and again in the write that moves the cart. */
+  async start(
+    owner: BasketOwner,
+    partner: PartnerConfig,
+    input: StartInput,
+    attribution: EventAttribution = NO_ATTRIBUTION,
+    expect?: Precondition,
+  ): Promise<StartResult> {
     // One start per basket at a time. Without this, simultaneous starts of one user each reserved stock and
     // created an order before all but one lost the basket's compare-and-set: the losers then reported a false
     // OUT_OF_STOCK (the stock was held by their siblings) and left cancelled orders behind.
@@ -178,7 +188,7 @@ export class CheckoutService {
     try {
       // the cart may change between the snapshot and the compare-and-set; then everything is undone and retried
       for (let attempt = 0; attempt < 3; attempt++) {
-        const result = await this.attemptStart(owner, partner, input, attribution);
+        const result = await this.attemptStart(owner, partner, input, attribution, expect);
         if (result) {
           await this.orderEvent(result.order, 'checkout_start');
           return result;
@@ -193,9 +203,18 @@ export class CheckoutService {
     }
   }
 
-  private async attemptStart(owner: BasketOwner, partner: PartnerConfig, input: StartInput, attribution: EventAttribution): Promise<StartResult | null> {
+  private async attemptStart(
+    owner: BasketOwner,
+    partner: PartnerConfig,
+    input: StartInput,
+    attribution: EventAttribution,
+    expect: Precondition | undefined,
+  ): Promise<StartResult | null> {
     const { partnerId, userId } = owner;
-    const basket = await this.baskets.get(owner);
+    const read = await this.baskets.read(owner);
+    // nothing is reserved or created for a basket that is not the client's version
+    if (expect !== undefined) checkPrecondition(expect, read.version);
+    const basket = read.state;
     if (basket.session !== null || basket.checkout.length > 0) throw new BasketError('CHECKOUT_ALREADY_ACTIVE');
     if (basket.cart.length === 0) throw new BasketError('CART_EMPTY');
     const snapshot = basket.cart;
@@ -241,6 +260,7 @@ export class CheckoutService {
 
     // 3. the order, 4. the payment, 5. the basket; any failure undoes 2–4
     let order: Order | null = null;
+    let basketVersion = 0;
     try {
       const totals = computeTotals(
         priced.map((x, i) => ({ productId: x.line.productId, count: x.line.count, stocked: checkout[i]!.stocked, product: x.product })),
@@ -307,11 +327,15 @@ export class CheckoutService {
         }))) ?? order;
 
       let cartChanged = false;
-      await this.baskets.change(owner, (s) => {
-        const next = beginCheckout(s, snapshot, checkout, session);
-        cartChanged = next === null;
-        return next ?? s;
-      });
+      ({ version: basketVersion } = await this.baskets.change(
+        owner,
+        (s) => {
+          const next = beginCheckout(s, snapshot, checkout, session);
+          cartChanged = next === null;
+          return next ?? s;
+        },
+        { expect },
+      ));
       if (cartChanged) {
         await this.settleNeverActive(owner, sessionId, orderNo);
         return null;
@@ -329,17 +353,22 @@ export class CheckoutService {
       await this.settle(owner, session, 'aborted');
       throw new BasketError('SERVICE_UNAVAILABLE', 'The checkout took too long to start; try again');
     }
-    return { order, checkout, expires };
+    return { order, checkout, expires, basketVersion };
   }
 
   // --- finish ----------------------------------------------------------------------------------------------------
 
-  /** finishActiveCheckout: ordered → order placed; false → back to the cart. Returns the basket. */
-  async finish(owner: BasketOwner, ordered: boolean, attribution: EventAttribution = NO_ATTRIBUTION): Promise<BasketState> {
-    const basket = await this.baskets.get(owner);
-    const session = basket.session;
+  /**
+   * finishActiveCheckout: ordered → order placed; false → back to the cart. Returns the basket. `expect` (If-Match)
+   * is checked against the basket read here, before the outcome is claimed: a claimed outcome (the PSP told, stock
+   * settled) cannot be refused afterwards, so this one check cannot sit in the basket's final write.
+   */
+  async finish(owner: BasketOwner, ordered: boolean, attribution: EventAttribution = NO_ATTRIBUTION, expect?: Precondition): Promise<VersionedBasket> {
+    const read = await this.baskets.read(owner);
+    if (expect !== undefined) checkPrecondition(expect, read.version);
+    const session = read.state.session;
     if (session === null) {
-      if (await this.finishedRecently(owner, ordered)) return basket;
+      if (await this.finishedRecently(owner, ordered)) return read;
       throw new BasketError('NO_ACTIVE_CHECKOUT');
     }
     const wanted: SessionOutcome = ordered ? 'ordered' : 'aborted';
@@ -353,7 +382,7 @@ export class CheckoutService {
     const order = await this.store.getOrder(owner.partnerId, session.orderNo);
     // the finish itself is this request's action: its own tracking header, the order's amount
     if (order) await this.orderEvent({ ...order, attribution }, 'checkout_finish', wanted);
-    return this.baskets.get(owner);
+    return this.baskets.read(owner);
   }
 
   /**

@@ -73,7 +73,7 @@ export class GuestService {
     const basket = await this.#baskets.change(owner, (start) =>
       lines.reduce((state, line, i) => assignProduct(state, refs[i]!, line.count, limits), start),
     );
-    return this.#credentials(owner, basket);
+    return this.#credentials(owner, basket.state);
   }
 
   /** Guest credentials for an existing basket (a redeemed transfer): same user id, guest token. */

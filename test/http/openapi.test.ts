@@ -139,8 +139,26 @@ describe('the OpenAPI document', { skip }, () => {
     assert.equal(doc.components.parameters.Tracking.name, 'X-JAY-Tracking');
     assert.equal(doc.components.parameters.IdempotencyKey.name, 'Idempotency-Key');
     const ok = byId('checkoutBasket').responses['200'].headers;
-    assert.deepEqual(Object.keys(ok).sort(), ['Idempotent-Replayed', 'X-API-Version', 'X-Request-Id']);
+    assert.deepEqual(Object.keys(ok).sort(), ['ETag', 'Idempotent-Replayed', 'X-API-Version', 'X-Request-Id']);
     assert.ok(byId('getBasket').responses['429'].headers['Retry-After']);
+  });
+
+  it('documents basket versions: ETag on basket answers, If-None-Match and 304 on GET, If-Match and 412 on writes', () => {
+    const params = (id: string) => (byId(id).parameters as Json[]).map((p) => p.$ref as string | undefined);
+    assert.ok(params('getBasket').includes('#/components/parameters/IfNoneMatch'));
+    assert.ok(byId('getBasket').responses['304'].headers.ETag);
+    assert.ok(byId('getBasket').responses['200'].headers.ETag);
+    for (const id of ['assignProductToBasket', 'updateProductInBasket', 'deleteProductFromBasket', 'deleteBasket', 'finishActiveCheckout', 'checkoutBasket', 'mergeGuestBasket']) {
+      assert.ok(params(id).includes('#/components/parameters/IfMatch'), id);
+      assert.ok(byId(id).responses['200'].headers.ETag, id);
+      assert.ok(byId(id).responses['412'].content['application/json'].examples.VERSION_MISMATCH, id);
+    }
+    assert.equal(doc.components.parameters.IfMatch.name, 'If-Match');
+    assert.equal(doc.components.parameters.IfNoneMatch.name, 'If-None-Match');
+    const problems = doc.components.schemas.Basket.properties.problems;
+    assert.equal(problems.items.$ref, '#/components/schemas/BasketProblem');
+    assert.ok(!doc.components.schemas.Basket.required.includes('problems'));
+    assert.equal(byId('mergeGuestBasket').responses['200'].content['application/json'].schema.properties.data.$ref, '#/components/schemas/MergedBasket');
   });
 
   it('gives the QR code image/png, the public routes no security, optional bodies as optional', () => {

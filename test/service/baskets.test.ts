@@ -69,11 +69,11 @@ describe('BasketService product cache', () => {
     const { raw, service } = await open(1000);
     try {
       await raw.upsertProducts('p', [product('A', 'red')]);
-      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'red' }]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).state.cart, [{ productId: 'A', count: 1, variant: 'red', addedPrice: 1000, addedCurrency: 'EUR' }]);
       await raw.upsertProducts('p', [product('A', 'blue')]); // as another process would, behind the service's back
-      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'red' }]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).state.cart, [{ productId: 'A', count: 1, variant: 'red', addedPrice: 1000, addedCurrency: 'EUR' }]);
       clock += 1001;
-      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'blue' }]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).state.cart, [{ productId: 'A', count: 1, variant: 'blue', addedPrice: 1000, addedCurrency: 'EUR' }]);
     } finally {
       await raw.close();
     }
@@ -85,7 +85,7 @@ describe('BasketService product cache', () => {
       await service.upsertProducts('p', [product('A', 'red')]);
       await service.assign(owner, 'A', 1);
       await service.upsertProducts('p', [product('A', 'blue')]);
-      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'blue' }]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).state.cart, [{ productId: 'A', count: 1, variant: 'blue', addedPrice: 1000, addedCurrency: 'EUR' }]);
     } finally {
       await raw.close();
     }
@@ -107,9 +107,9 @@ describe('BasketService product cache', () => {
       const slow = service.assign(owner, 'A', 1);
       await service.upsertProducts('p', [product('A', 'blue')]);
       release();
-      assert.deepEqual((await slow).cart, [{ productId: 'A', count: 1, variant: 'red' }]);
+      assert.deepEqual((await slow).state.cart, [{ productId: 'A', count: 1, variant: 'red', addedPrice: 1000, addedCurrency: 'EUR' }]);
       raw.getProducts = getProducts;
-      assert.deepEqual((await service.assign(owner, 'A', 1)).cart, [{ productId: 'A', count: 1, variant: 'blue' }]);
+      assert.deepEqual((await service.assign(owner, 'A', 1)).state.cart, [{ productId: 'A', count: 1, variant: 'blue', addedPrice: 1000, addedCurrency: 'EUR' }]);
     } finally {
       await raw.close();
     }
@@ -121,7 +121,38 @@ describe('BasketService product cache', () => {
       await raw.upsertProducts('p', [product('A', null)]);
       await assert.rejects(service.assign(owner, 'B', 1), { kind: 'PRODUCT_NOT_FOUND' });
       await raw.upsertProducts('p', [product('B', null)]);
-      assert.deepEqual((await service.assign(owner, 'B', 1)).cart, [{ productId: 'B', count: 1 }]);
+      assert.deepEqual((await service.assign(owner, 'B', 1)).state.cart, [{ productId: 'B', count: 1, addedPrice: 1000, addedCurrency: 'EUR' }]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('basket problems: one catalogue read, then from memory (synchronously) within the TTL; writes through the service seen at once', async () => {
+    const { raw, service, reads } = await open(1000);
+    try {
+      await raw.upsertProducts('p', [productInput('A', { stock: 5 }), productInput('B')]);
+      await service.assign(owner, 'A', 2);
+      await service.assign(owner, 'B', 1);
+      const before = reads();
+      const state = () => service.readSync(owner)!.state;
+      // adding them remembered them
+      assert.deepEqual(service.problemsSync('p', state()), []);
+      assert.equal(reads(), before);
+      clock += 1001;
+      assert.equal(service.problemsSync('p', state()), undefined, 'forgotten after the TTL');
+      assert.deepEqual(await service.problems('p', state()), []);
+      assert.equal(reads(), before + 1, 'one read for every line');
+      assert.deepEqual(service.problemsSync('p', state()), []);
+      assert.deepEqual(service.problemsSync('p', state()), []);
+      assert.equal(reads(), before + 1);
+
+      await service.upsertProducts('p', [productInput('A', { stock: 1 })]);
+      assert.deepEqual(await service.problems('p', state()), [{ productId: 'A', code: 'INSUFFICIENT_STOCK', list: 'cart', available: 1 }]);
+      await raw.upsertProducts('p', [productInput('A', { stock: 0 })]); // another process: seen once the TTL has passed
+      assert.deepEqual(service.problemsSync('p', state()), [{ productId: 'A', code: 'INSUFFICIENT_STOCK', list: 'cart', available: 1 }]);
+      clock += 1001;
+      assert.equal(service.problemsSync('p', state()), undefined);
+      assert.deepEqual(await service.problems('p', state()), [{ productId: 'A', code: 'OUT_OF_STOCK', list: 'cart' }]);
     } finally {
       await raw.close();
     }
@@ -141,7 +172,7 @@ describe('BasketService product cache', () => {
 });
 
 describe('BasketService reads', () => {
-  it('getSync answers what get answers on SQLite (expiry included), and undefined for a store without synchronous reads', async () => {
+  it('readSync answers what read answers on SQLite (expiry included), and undefined for a store without synchronous reads', async () => {
     const store = await openSqliteStore(path.join(dir, 'reads.db'));
     let now = 1_000_000;
     const options = { limits: { maxCartLines: 20, maxLineCount: 99 }, basketMs: 60_000, guestMs: 60_000, now: () => now };
@@ -149,20 +180,22 @@ describe('BasketService reads', () => {
     const owner = { partnerId: 'p', userId: 'reader', guest: false };
     try {
       await service.assign(owner, 'A', 2);
-      const sync = service.getSync(owner);
-      assert.deepEqual(sync, await service.get(owner));
-      assert.deepEqual(sync?.cart, [{ productId: 'A', count: 2 }]);
-      now += 60_000; // expired: both read a fresh empty basket
-      assert.deepEqual(service.getSync(owner), await service.get(owner));
-      assert.deepEqual(service.getSync(owner)?.cart, []);
+      const sync = service.readSync(owner);
+      assert.deepEqual(sync, await service.read(owner));
+      assert.deepEqual(sync?.state.cart, [{ productId: 'A', count: 2 }]);
+      assert.equal(sync?.version, 1);
+      now += 60_000; // expired: both read a fresh empty basket, at version 0
+      assert.deepEqual(service.readSync(owner), await service.read(owner));
+      assert.deepEqual(service.readSync(owner)?.state.cart, []);
+      assert.equal(service.readSync(owner)?.version, 0);
       // the same store seen through an object without getBasketSync: the caller must take the promise
       const asyncOnly: Store = Object.create(store, {
         getBasketSync: { value: undefined },
         getBasket: { value: (key: BasketKey) => store.getBasket(key) },
       });
       const other = new BasketService({ store: asyncOnly, ...options });
-      assert.equal(other.getSync(owner), undefined);
-      assert.deepEqual(await other.get(owner), await service.get(owner));
+      assert.equal(other.readSync(owner), undefined);
+      assert.deepEqual(await other.read(owner), await service.read(owner));
     } finally {
       await store.close();
     }

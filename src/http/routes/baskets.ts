@@ -5,21 +5,48 @@ import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { BasketState } from '../../domain/basket.js';
-import type { BasketService } from '../../service/baskets.js';
+import { toMajor } from '../../domain/money.js';
+import type { BasketProblem } from '../../domain/problems.js';
+import type { BasketOwner, BasketService, VersionedBasket } from '../../service/baskets.js';
 import type { EventRecorder } from '../../service/events.js';
+import { DEFAULT_MERGE_STRATEGY, type MergeService } from '../../service/merge.js';
 import { ProductIdSchema } from '../../service/catalogue.js';
 import { ownerOf, type Authenticator } from '../auth.js';
+import { ifMatchOf, ifNoneMatchHits, setEtag } from '../etag.js';
 import { attributionOf } from '../tracking.js';
-import { BasketSchema, CommonQuery, envelope, errorResponses, isoSeconds, ProductInfoSchema, ref, UserIdSchema } from '../schemas.js';
-import { ASSIGN_REQUEST, BASKET_IN_CHECKOUT_RESPONSE, BASKET_RESPONSE, PRODUCT_DETAILS_REQUEST, UPDATE_REQUEST } from '../examples.js';
+import {
+  BasketSchema,
+  CommonQuery,
+  envelope,
+  errorResponses,
+  isoSeconds,
+  MergedBasketSchema,
+  ProductInfoSchema,
+  ref,
+  UserIdSchema,
+} from '../schemas.js';
+import { ASSIGN_REQUEST, BASKET_IN_CHECKOUT_RESPONSE, BASKET_RESPONSE, MERGE_REQUEST, PRODUCT_DETAILS_REQUEST, UPDATE_REQUEST } from '../examples.js';
 
 export interface BasketRoutesOptions {
   baskets: BasketService;
+  /** Guest → account merge (issue 22). */
+  merge: MergeService;
   /** Every basket change records a tracking event (issue 23). */
   events: EventRecorder;
   auth: Authenticator;
   /** Hide from the OpenAPI document (the un-prefixed twin of the /v2 routes). */
   hide: boolean;
+}
+
+export interface ProblemView {
+  productId: string;
+  code: BasketProblem['code'];
+  list: BasketProblem['list'];
+  available?: number;
+  addedPrice?: number;
+  addedCurrency?: string;
+  price?: number;
+  currency?: string;
 }
 
 export interface BasketView {
@@ -28,10 +55,35 @@ export interface BasketView {
   cart: BasketState['cart'];
   saved: BasketState['saved'];
   checkout: BasketState['checkout'];
+  problems?: ProblemView[];
 }
 
-export function basketView(s: BasketState): BasketView {
-  return { expires: isoSeconds(s.expires), lastChanged: isoSeconds(s.lastChanged), cart: s.cart, saved: s.saved, checkout: s.checkout };
+/** Prices on the wire are decimals in major units (spec §3.9). */
+function problemView(p: BasketProblem): ProblemView {
+  const { addedPrice, addedCurrency, price, currency, ...rest } = p;
+  const view: ProblemView = rest;
+  if (addedPrice !== undefined && addedCurrency !== undefined) {
+    view.addedPrice = toMajor(addedPrice, addedCurrency);
+    view.addedCurrency = addedCurrency;
+  }
+  if (price !== undefined && currency !== undefined) {
+    view.price = toMajor(price, currency);
+    view.currency = currency;
+  }
+  return view;
+}
+
+/** The basket on the wire; `problems` only when there are any (an addition to the documented fields). */
+export function basketView(s: BasketState, problems?: readonly BasketProblem[]): BasketView {
+  const view: BasketView = { expires: isoSeconds(s.expires), lastChanged: isoSeconds(s.lastChanged), cart: s.cart, saved: s.saved, checkout: s.checkout };
+  if (problems !== undefined && problems.length > 0) view.problems = problems.map(problemView);
+  return view;
+}
+
+/** A write's answer: the basket, and its version as the ETag. */
+export function sendVersioned(reply: FastifyReply, b: VersionedBasket) {
+  setEtag(reply, b.version);
+  return ok(basketView(b.state));
 }
 
 /** Sends JSON this route's own serializer produced (the type provider types `send` with the object form only). */
@@ -47,7 +99,7 @@ const security = [{ ApiKey: [], Bearer: [] }];
 const JSON_TYPE = 'application/json; charset=utf-8';
 const tags = ['Device: Basket'];
 
-export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = async (app, { baskets, events, auth, hide }) => {
+export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = async (app, { baskets, merge, events, auth, hide }) => {
   const { maxLineCount } = baskets.limits;
   const UserParams = Type.Object({ userId: UserIdSchema });
   const ProductParams = Type.Object({ userId: UserIdSchema, productId: ProductIdSchema });
@@ -61,10 +113,11 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
   const base = { hide, security, tags };
   // A frozen state is one the store shares between readers (SQLite's basket cache): its GET answer is the same
   // bytes every time, so it is serialized once and kept for as long as the store keeps the state.
+  // Problems depend on the catalogue, not the state: a basket with problems is serialized afresh.
   const serializedBaskets = new WeakMap<BasketState, string>();
-  const sendBasket = (reply: FastifyReply, state: BasketState): void => {
-    if (!Object.isFrozen(state)) {
-      reply.send(ok(basketView(state)));
+  const sendBasket = (reply: FastifyReply, state: BasketState, problems: readonly BasketProblem[]): void => {
+    if (problems.length > 0 || !Object.isFrozen(state)) {
+      reply.send(ok(basketView(state, problems)));
       return;
     }
     let body = serializedBaskets.get(state);
@@ -92,19 +145,33 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         querystring: Query,
         response: BasketResponse,
         'x-errors': [],
+        'x-conditional': 'read',
         'x-examples': { response: { ...BASKET_RESPONSE, ...BASKET_IN_CHECKOUT_RESPONSE } },
       },
       onRequest: auth.user,
     },
-    // not async: a store that reads synchronously (SQLite) is answered in this call, without a promise
+    // not async: a store that reads synchronously (SQLite) with the catalogue remembered is answered in this call,
+    // without a promise
     (req, reply) => {
       const owner = ownerOf(req);
-      const state = baskets.getSync(owner);
-      if (state === undefined) return baskets.get(owner).then((s) => sendBasket(reply, s));
-      sendBasket(reply, state);
-      return undefined;
+      const read = baskets.readSync(owner);
+      if (read === undefined) return baskets.read(owner).then((b) => answerGet(req, reply, owner, b));
+      return answerGet(req, reply, owner, read);
     },
   );
+
+  /** GET's answer: 304 when If-None-Match names the version; else the basket with its problems. */
+  function answerGet(req: FastifyRequest, reply: FastifyReply, owner: BasketOwner, b: VersionedBasket): Promise<void> | undefined {
+    if (ifNoneMatchHits(req, b.version)) {
+      setEtag(reply, b.version).code(304).send();
+      return undefined;
+    }
+    const problems = baskets.problemsSync(owner.partnerId, b.state);
+    // the ETag is set with the basket, so that a failed catalogue read answers an error without one
+    if (problems === undefined) return baskets.problems(owner.partnerId, b.state).then((p) => sendBasket(setEtag(reply, b.version), b.state, p));
+    sendBasket(setEtag(reply, b.version), b.state, problems);
+    return undefined;
+  }
 
   app.delete(
     '/baskets/users/:userId',
@@ -116,15 +183,16 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         params: UserParams,
         querystring: Query,
         response: BasketResponse,
-        'x-errors': ['BASKET_LOCKED'],
+        'x-errors': ['BASKET_LOCKED', 'VERSION_MISMATCH', 'GUEST_BASKET_MERGED'],
+        'x-conditional': 'write',
       },
       onRequest: auth.user,
     },
-    async (req) => {
+    async (req, reply) => {
       const owner = ownerOf(req);
-      const state = await baskets.clear(owner);
+      const basket = await baskets.clear(owner, { expect: ifMatchOf(req) });
       void events.record(owner.partnerId, owner.userId, 'clear', attributionOf(req));
-      return ok(basketView(state));
+      return sendVersioned(reply, basket);
     },
   );
 
@@ -140,20 +208,21 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         body: Type.Object({ count: Type.Optional(Count) }),
         response: BasketResponse,
         'x-body-optional': true,
-        'x-errors': ['PRODUCT_NOT_FOUND', 'CART_LIMIT_REACHED'],
+        'x-errors': ['PRODUCT_NOT_FOUND', 'CART_LIMIT_REACHED', 'VERSION_MISMATCH', 'GUEST_BASKET_MERGED'],
+        'x-conditional': 'write',
         'x-examples': { request: ASSIGN_REQUEST, response: BASKET_RESPONSE },
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
     },
-    async (req) => {
+    async (req, reply) => {
       const owner = ownerOf(req);
       const { productId } = req.params;
       const count = req.body.count ?? 1;
-      const state = await baskets.assign(owner, productId, count);
+      const basket = await baskets.assign(owner, productId, count, { expect: ifMatchOf(req) });
       // recorded with the turn's other events, after the answer (src/service/events.ts)
       void events.record(owner.partnerId, owner.userId, 'assign', attributionOf(req), { productId, count });
-      return ok(basketView(state));
+      return sendVersioned(reply, basket);
     },
   );
 
@@ -169,19 +238,20 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         body: Type.Object({ count: Type.Optional(Type.Union([Count, Type.Null()])) }),
         response: BasketResponse,
         'x-body-optional': true,
-        'x-errors': ['PRODUCT_NOT_IN_BASKET', 'PRODUCT_NOT_FOUND', 'CART_LIMIT_REACHED'],
+        'x-errors': ['PRODUCT_NOT_IN_BASKET', 'PRODUCT_NOT_FOUND', 'CART_LIMIT_REACHED', 'VERSION_MISMATCH', 'GUEST_BASKET_MERGED'],
+        'x-conditional': 'write',
         'x-examples': { request: UPDATE_REQUEST, response: BASKET_RESPONSE },
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
     },
-    async (req) => {
+    async (req, reply) => {
       const owner = ownerOf(req);
       const { productId } = req.params;
       const count = req.body.count ?? null;
-      const state = await baskets.update(owner, productId, count);
+      const basket = await baskets.update(owner, productId, count, { expect: ifMatchOf(req) });
       void events.record(owner.partnerId, owner.userId, 'update', attributionOf(req), { productId, count });
-      return ok(basketView(state));
+      return sendVersioned(reply, basket);
     },
   );
 
@@ -195,16 +265,52 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
         params: ProductParams,
         querystring: Query,
         response: BasketResponse,
-        'x-errors': ['PRODUCT_NOT_IN_BASKET'],
+        'x-errors': ['PRODUCT_NOT_IN_BASKET', 'VERSION_MISMATCH', 'GUEST_BASKET_MERGED'],
+        'x-conditional': 'write',
       },
       onRequest: auth.user,
     },
-    async (req) => {
+    async (req, reply) => {
       const owner = ownerOf(req);
       const { productId } = req.params;
-      const state = await baskets.removeProduct(owner, productId);
+      const basket = await baskets.removeProduct(owner, productId, { expect: ifMatchOf(req) });
       void events.record(owner.partnerId, owner.userId, 'remove', attributionOf(req), { productId });
-      return ok(basketView(state));
+      return sendVersioned(reply, basket);
+    },
+  );
+
+  app.post(
+    '/baskets/users/:userId/merge',
+    {
+      schema: {
+        ...base,
+        operationId: 'mergeGuestBasket',
+        summary: "Moves a guest's basket into this account's (at login); repeating it changes nothing",
+        description:
+          'Body: the guest token (a guest JWT of this partner) and how counts of a product in both baskets combine: `sum` ' +
+          '(capped at the line maximum), `max` (default) or `replace` (the guest\'s count). Guest cart lines go to the cart while ' +
+          'it has room (20 products), then to the saved list (`merge.toSaved`). The guest basket is left empty and its token can ' +
+          'no longer change it (410). Partner users only. `If-Match` applies to this account\'s basket.',
+        params: UserParams,
+        querystring: Query,
+        body: Type.Object({
+          guestToken: Type.String({ minLength: 1, maxLength: 4096, description: 'The guest JWT (createGuestBasket)' }),
+          strategy: Type.Optional(Type.Union([Type.Literal('sum'), Type.Literal('max'), Type.Literal('replace')], { description: 'Default max' })),
+        }),
+        response: { 200: envelope(ref(MergedBasketSchema), "The account's basket and what the merge did"), ...errorResponses },
+        'x-errors': ['GUEST_NOT_ALLOWED', 'CHECKOUT_ALREADY_ACTIVE', 'GUEST_BASKET_MERGED', 'VERSION_MISMATCH'],
+        'x-conditional': 'write',
+        'x-examples': { request: MERGE_REQUEST },
+      },
+      onRequest: auth.user,
+    },
+    async (req, reply) => {
+      const owner = ownerOf(req);
+      const expect = ifMatchOf(req);
+      const guest = await merge.guestOf(req.partner!, req.body.guestToken);
+      const { basket, report } = await merge.merge(owner, guest, req.body.strategy ?? DEFAULT_MERGE_STRATEGY, expect);
+      setEtag(reply, basket.version);
+      return ok({ ...basketView(basket.state), merge: report });
     },
   );
 

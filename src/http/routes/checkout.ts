@@ -15,7 +15,8 @@ import { errorBody } from '../errors.js';
 import { attributionOf } from '../tracking.js';
 import { BasketSchema, CheckoutLineSchema, CommonQuery, envelope, errorResponses, isoSeconds, ref, UserIdSchema } from '../schemas.js';
 import { BASKET_RESPONSE, FINISH_REQUEST } from '../examples.js';
-import { basketView, ok } from './baskets.js';
+import { ok, sendVersioned } from './baskets.js';
+import { ifMatchOf, setEtag } from '../etag.js';
 
 export interface CheckoutRoutesOptions {
   checkout: CheckoutService;
@@ -189,7 +190,10 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
           'PAYMENT_PROVIDER_ERROR',
           'IDEMPOTENCY_KEY_REUSED',
           'IDEMPOTENCY_IN_PROGRESS',
+          'VERSION_MISMATCH',
+          'GUEST_BASKET_MERGED',
         ],
+        'x-conditional': 'write',
       },
       preValidation: emptyBodyAsObject,
       onRequest: auth.user,
@@ -215,7 +219,9 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
             usingSdk: req.body.stripeUsingSdk ?? false,
           },
           attributionOf(req),
+          ifMatchOf(req),
         );
+        setEtag(reply, result.basketVersion);
         return ok(checkoutResult(result));
       }),
   );
@@ -231,12 +237,13 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
         querystring: Type.Object(CommonQuery),
         body: Type.Object({ ordered: Type.Boolean() }),
         response: { 200: envelope(ref(BasketSchema), 'The basket'), ...errorResponses },
-        'x-errors': ['NO_ACTIVE_CHECKOUT'],
+        'x-errors': ['NO_ACTIVE_CHECKOUT', 'VERSION_MISMATCH'],
+        'x-conditional': 'write',
         'x-examples': { request: FINISH_REQUEST, response: BASKET_RESPONSE },
       },
       onRequest: auth.user,
     },
-    async (req) => ok(basketView(await checkout.finish(ownerOf(req), req.body.ordered, attributionOf(req)))),
+    async (req, reply) => sendVersioned(reply, await checkout.finish(ownerOf(req), req.body.ordered, attributionOf(req), ifMatchOf(req))),
   );
 
   app.patch(

@@ -8,7 +8,7 @@ export interface BasketKey {
 
 export interface StoredBasket {
   state: BasketState;
-  /** Increases by one on every write; the compare-and-set token. */
+  /** 1 after a basket's first write, then one more on every write; the compare-and-set token (and the ETag). */
   version: number;
 }
 
