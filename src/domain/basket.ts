@@ -20,6 +20,14 @@ export interface Line {
   addedCurrency?: string;
 }
 
+/**
+ * A JSON.stringify replacer that leaves out what a line keeps for itself (`addedPrice`, `addedCurrency`), for the
+ * places that write a basket without the route's response schema (the change stream, webhooks).
+ */
+export function dropInternalLineFields(key: string, value: unknown): unknown {
+  return key === 'addedPrice' || key === 'addedCurrency' ? undefined : value;
+}
+
 export interface CheckoutLine extends Line {
   /** Units reserved; negative when the reservation failed; null when the product has unlimited stock. */
   stocked: number | null;

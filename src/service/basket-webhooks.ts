@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BasketWebhookSettings, PartnerConfig } from '../config.js';
-import { liveBasket, type BasketState } from '../domain/basket.js';
+import { dropInternalLineFields, liveBasket, type BasketState } from '../domain/basket.js';
 import { isoSeconds } from '../domain/time.js';
 import type { BasketChangeSource, BasketKey, BasketStore, OutboxInput, OutboxMessage, OutboxStore } from '../store/store.js';
 import type { Logger } from './checkout.js';
@@ -206,7 +206,7 @@ export class BasketWebhooks {
   }
 
   private async post(partner: PartnerConfig, deliveryId: string, content: Record<string, unknown>): Promise<void> {
-    const body = JSON.stringify(content);
+    const body = JSON.stringify(content, dropInternalLineFields);
     const headers = {
       'content-type': 'application/json',
       'x-basket-delivery-id': deliveryId,

@@ -10,7 +10,7 @@
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { emptyBasket, liveBasket } from '../../domain/basket.js';
+import { dropInternalLineFields, emptyBasket, liveBasket } from '../../domain/basket.js';
 import { BasketError } from '../../domain/errors.js';
 import type { StreamTickets } from '../../auth/stream-tickets.js';
 import type { BasketOwner, BasketService } from '../../service/baskets.js';
@@ -43,7 +43,7 @@ export function lastEventId(header: unknown): number | null {
 export function basketEvent(baskets: BasketService, owner: BasketOwner, stored: StoredBasket | null): StreamEvent {
   const now = baskets.now();
   const state = liveBasket(stored?.state, now) ?? emptyBasket(now, baskets.lifetime(owner));
-  return { id: stored?.version ?? 0, data: JSON.stringify(basketView(state)) };
+  return { id: stored?.version ?? 0, data: JSON.stringify(basketView(state), dropInternalLineFields) };
 }
 
 /** The newer of two reads of one basket (a purge may restart versions; then either is as good). */
