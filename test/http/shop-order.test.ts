@@ -166,6 +166,10 @@ describe('POST /api/order', () => {
     expectMessage(await submit(t, shopcoToken, id), 404, 'Basket not found');
     expectMessage(await submit(t, token, 'basket-00000000-0000-4000-8000-000000000000'), 404, 'Basket not found');
     expectMessage(await submit(t, token, 'not-a-basket'), 404, 'Basket not found');
+    // a test mode the provider cannot run in is refused before anything is written or charged
+    const payments = psp.payments.length;
+    expectMessage(await submit(t, token, id, { payment: { testMode: false } }), 400, /testMode=false/);
+    assert.equal(psp.payments.length, payments);
     assert.equal((await t.server.store.shop.getShopBasket(DEMO, id))!.basket.status, 'open');
 
     const empty = await basket({ orderItems: [] });
