@@ -19,6 +19,7 @@ export const orderRoute: ShopRoutePlugin = async (plain, opts) => {
     {
       schema: {
         tags: ['Shop: Orders'],
+        operationId: 'shopSubmitOrder',
         summary: 'Submit a basket: the order is created and charged, the basket completed',
         description:
           'Idempotent per basket: a repeated or concurrent submit answers the first order. When the payment provider declines ' +
