@@ -21,6 +21,8 @@ import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
 import { BasketService } from './service/baskets.js';
 import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
+import { ShopAdminService } from './service/shop-admin.js';
+import { seedDemoShop } from './service/shop-demo.js';
 import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
 import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
@@ -160,7 +162,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       productCacheMs: config.productCacheMs,
       now,
     });
-    if (config.devPartner) await seedDemoCatalogue(store);
+    const shopAdmin = new ShopAdminService(store.shop);
+    if (config.devPartner) {
+      await seedDemoCatalogue(store);
+      await seedDemoShop(shopAdmin, DEV_PARTNER.id, now());
+    }
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs, tokens });
     const transfers = new TransferService({ store, guests, publicUrl, transferMs: config.lifetimes.transferMs, now });
     const log = serviceLogger(opts.logger, config.logLevel);
@@ -206,7 +212,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       ...(shopCheckout ? { checkout: shopCheckout } : {}),
       ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, shopAdmin, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
     const checkout = new CheckoutService({
       store,
       baskets,
