@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/oauth2/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get an access token (OAuth 2.0 client credentials)
+         * @description RFC 6749 §4.4. Authenticate the client with HTTP Basic or with client_id and client_secret in the form (not both). Errors are RFC 6749 §5.2 bodies `{"error", "error_description"}`.
+         */
+        post: operations["shopToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/baskets/users/{userId}": {
         parameters: {
             query?: never;
@@ -226,76 +246,6 @@ export interface paths {
         put?: never;
         /** Bulk import of products as JSON lines (one product object with productId per line, at most 64 MiB); all or nothing */
         post: operations["importProducts"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/admin/offers/{offerId}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Reads the newest version of an offer, or the version asked for */
-        get: operations["getOffer"];
-        /** Loads one version of an offer of a partner's web shop */
-        put: operations["putOffer"];
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/admin/offers:import": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Bulk load of offer versions as JSON lines (one offer with its id per line, at most 64 MiB); all or nothing */
-        post: operations["importOffers"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/admin/subscriptions/{subscriptionId}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Reads one subscription of a partner */
-        get: operations["getSubscription"];
-        /** Creates or replaces one subscription of a partner */
-        put: operations["putSubscription"];
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/admin/subscriptions:import": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Bulk load of subscriptions as JSON lines (one subscription with its id per line, at most 64 MiB); all or nothing */
-        post: operations["importSubscriptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -602,78 +552,11 @@ export interface components {
             paymentMethodId: string | null;
             oneClick: boolean;
         };
-        /** @description One version of an offer, as loaded */
-        AdminOffer: {
-            id: string;
-            version: string;
-            name: string;
-            /** @description The offer's path in the partner's offer catalogue */
-            path: string;
-            type: "offer" | "add_on";
-            /** @description Per unit (per term for a subscription offer), decimal in major units (19.99) */
-            price: number;
-            /** @description ISO 4217 */
-            currency: string;
-            /** @description Tax rate in percent included in the price (19 or 7.7) */
-            taxRate: number;
-            /** @description The subscription term; null: a one-off purchase */
-            term: {
-                length: number;
-                unit: "month" | "year";
-            } | null;
-            /** @description What the offer sells; a one-off offer whose first product code is a device-catalogue product id sells that product */
-            products: {
-                productCode: string;
-                path: string;
-            }[];
-            /** @description Offer ids a subscription on this offer may upgrade to (their newest versions are proposed) */
-            upgrades: string[];
-            /** @description Offer ids a subscription on this offer may downgrade to */
-            downgrades: string[];
-            /** @description Add-on offer ids that may be bought with this offer */
-            crossSells: string[];
-        };
-        /** @description A customer's subscription, as loaded */
-        AdminSubscription: {
-            id: string;
-            /** @description Unique per partner; a change may be started by it */
-            name: string;
-            customer: {
-                email: string;
-                firstName: string;
-                lastName: string;
-            };
-            offer: {
-                id: string;
-                version: string;
-            };
-            /** @description Add-on offers it has */
-            addOns: {
-                id: string;
-                version: string;
-            }[];
-            /**
-             * Format: date-time
-             * @description Start of the current term (ISO 8601 with a time zone)
-             */
-            termStart: string;
-            /**
-             * Format: date-time
-             * @description End of the current term; after termStart
-             */
-            termEnd: string;
-            /** @description A change (a downgrade) waiting for its date; while it is ahead, a new change is locked (423) */
-            pendingChange: {
-                offer: {
-                    id: string;
-                    version: string;
-                };
-                /**
-                 * Format: date-time
-                 * @description When the change takes effect
-                 */
-                effective: string;
-            } | null;
+        /** @description An error of POST /oauth2/token (RFC 6749 §5.2) */
+        OAuthError: {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "unsupported_grant_type" | "invalid_scope" | "server_error";
+            error_description?: string;
         };
     };
     responses: never;
@@ -702,6 +585,8 @@ export interface components {
         ApiVersion: "2025-09-15" | "2025-07-21";
         /** @description Seconds to wait before trying again */
         RetryAfter: number;
+        /** @description The authentication scheme to use (RFC 6750 §3, RFC 6749 §5.2) */
+        WwwAuthenticate: string;
         /** @description `true` when the answer is the stored one of an earlier request with the same Idempotency-Key */
         IdempotentReplayed: "true";
     };
@@ -709,6 +594,105 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    shopToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description Only `client_credentials` */
+                    grant_type: string;
+                    /** @description With client_secret, unless HTTP Basic is used */
+                    client_id?: string;
+                    client_secret?: string;
+                    /** @description Space-separated subset of the client's scopes; default: all of them */
+                    scope?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A JWT; send it as `Authorization: Bearer <access_token>` */
+                        access_token: string;
+                        /** @enum {string} */
+                        token_type: "Bearer";
+                        /**
+                         * @description Seconds
+                         * @example 3600
+                         */
+                        expires_in: number;
+                        /** @example checkout */
+                        scope: string;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `unsupported_grant_type`, `invalid_scope` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `server_error` */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
     getBasket: {
         parameters: {
             query?: {
@@ -3160,872 +3144,6 @@ export interface operations {
             };
             /** @description `406` VERSION_NOT_ACCEPTABLE */
             406: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3002` REQUEST_VALIDATION_ERROR */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2025` TOO_MANY_REQUESTS */
-            429: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3001` INTERNAL_SERVER_ERROR */
-            500: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3005` SERVICE_UNAVAILABLE */
-            503: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    getOffer: {
-        parameters: {
-            query: {
-                /** @description Partner id whose records are loaded or read */
-                partner: string;
-                version?: string;
-            };
-            header?: {
-                /**
-                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
-                 * @example 2025-09-15
-                 */
-                "X-API-Version"?: components["parameters"]["ApiVersion"];
-            };
-            path: {
-                offerId: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The offer version */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: components["schemas"]["AdminOffer"];
-                        nextToken: string | null;
-                        error: null;
-                    };
-                };
-            };
-            /** @description `2023` API_KEY_INVALID */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `404` OFFER_NOT_FOUND */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `406` VERSION_NOT_ACCEPTABLE */
-            406: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3002` REQUEST_VALIDATION_ERROR */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2025` TOO_MANY_REQUESTS */
-            429: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3001` INTERNAL_SERVER_ERROR */
-            500: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3005` SERVICE_UNAVAILABLE */
-            503: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    putOffer: {
-        parameters: {
-            query: {
-                /** @description Partner id whose records are loaded or read */
-                partner: string;
-            };
-            header?: {
-                /**
-                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
-                 * @example 2025-09-15
-                 */
-                "X-API-Version"?: components["parameters"]["ApiVersion"];
-            };
-            path: {
-                offerId: string;
-            };
-            cookie?: never;
-        };
-        /** @description An offer version; taxRate defaults to 0, the lists to [] */
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @description When given, the id of the URL */
-                    id?: string;
-                    version: string;
-                    name: string;
-                    /** @description The offer's path in the partner's offer catalogue */
-                    path: string;
-                    type: "offer" | "add_on";
-                    /** @description Per unit (per term for a subscription offer), decimal in major units (19.99) */
-                    price: number;
-                    /** @description ISO 4217 */
-                    currency: string;
-                    /** @description Tax rate in percent included in the price (19 or 7.7) */
-                    taxRate?: number;
-                    /** @description The subscription term; null: a one-off purchase */
-                    term: {
-                        length: number;
-                        unit: "month" | "year";
-                    } | null;
-                    /** @description What the offer sells; a one-off offer whose first product code is a device-catalogue product id sells that product */
-                    products?: {
-                        productCode: string;
-                        path: string;
-                    }[];
-                    /** @description Offer ids a subscription on this offer may upgrade to (their newest versions are proposed) */
-                    upgrades?: string[];
-                    /** @description Offer ids a subscription on this offer may downgrade to */
-                    downgrades?: string[];
-                    /** @description Add-on offer ids that may be bought with this offer */
-                    crossSells?: string[];
-                };
-            };
-        };
-        responses: {
-            /** @description The loaded offer */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: {
-                            offer: components["schemas"]["AdminOffer"];
-                            /** @description Links to offers that are not loaded: kept, and proposed once they are */
-                            warnings: {
-                                offer: {
-                                    id: string;
-                                    version: string;
-                                };
-                                /** @description e.g. upgrades.0 */
-                                field: string;
-                                message: string;
-                            }[];
-                        };
-                        nextToken: string | null;
-                        error: null;
-                    };
-                };
-            };
-            /** @description `400` BAD_REQUEST */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2023` API_KEY_INVALID */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `406` VERSION_NOT_ACCEPTABLE */
-            406: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `409` OFFER_VERSION_CONFLICT */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3006` PAYLOAD_TOO_LARGE */
-            413: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3007` UNSUPPORTED_MEDIA_TYPE */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3002` REQUEST_VALIDATION_ERROR */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2025` TOO_MANY_REQUESTS */
-            429: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3001` INTERNAL_SERVER_ERROR */
-            500: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3005` SERVICE_UNAVAILABLE */
-            503: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    importOffers: {
-        parameters: {
-            query: {
-                /** @description Partner id whose records are loaded or read */
-                partner: string;
-            };
-            header?: {
-                /**
-                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
-                 * @example 2025-09-15
-                 */
-                "X-API-Version"?: components["parameters"]["ApiVersion"];
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description How many offer versions were loaded */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: {
-                            imported: number;
-                            /** @description Links to offers that are not loaded: kept, and proposed once they are */
-                            warnings: {
-                                offer: {
-                                    id: string;
-                                    version: string;
-                                };
-                                /** @description e.g. upgrades.0 */
-                                field: string;
-                                message: string;
-                            }[];
-                        };
-                        nextToken: string | null;
-                        error: null;
-                    };
-                };
-            };
-            /** @description `2023` API_KEY_INVALID */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `406` VERSION_NOT_ACCEPTABLE */
-            406: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `409` OFFER_VERSION_CONFLICT */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3002` REQUEST_VALIDATION_ERROR */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2025` TOO_MANY_REQUESTS */
-            429: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3001` INTERNAL_SERVER_ERROR */
-            500: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3005` SERVICE_UNAVAILABLE */
-            503: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    getSubscription: {
-        parameters: {
-            query: {
-                /** @description Partner id whose records are loaded or read */
-                partner: string;
-            };
-            header?: {
-                /**
-                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
-                 * @example 2025-09-15
-                 */
-                "X-API-Version"?: components["parameters"]["ApiVersion"];
-            };
-            path: {
-                subscriptionId: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The subscription */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: components["schemas"]["AdminSubscription"];
-                        nextToken: string | null;
-                        error: null;
-                    };
-                };
-            };
-            /** @description `2023` API_KEY_INVALID */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `404` SUBSCRIPTION_NOT_FOUND */
-            404: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `406` VERSION_NOT_ACCEPTABLE */
-            406: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3002` REQUEST_VALIDATION_ERROR */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2025` TOO_MANY_REQUESTS */
-            429: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3001` INTERNAL_SERVER_ERROR */
-            500: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3005` SERVICE_UNAVAILABLE */
-            503: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    putSubscription: {
-        parameters: {
-            query: {
-                /** @description Partner id whose records are loaded or read */
-                partner: string;
-            };
-            header?: {
-                /**
-                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
-                 * @example 2025-09-15
-                 */
-                "X-API-Version"?: components["parameters"]["ApiVersion"];
-            };
-            path: {
-                subscriptionId: string;
-            };
-            cookie?: never;
-        };
-        /** @description A subscription; addOns default to [], pendingChange to null */
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @description When given, the id of the URL */
-                    id?: string;
-                    /** @description Unique per partner; a change may be started by it */
-                    name: string;
-                    customer: {
-                        email: string;
-                        firstName: string;
-                        lastName: string;
-                    };
-                    offer: {
-                        id: string;
-                        version: string;
-                    };
-                    /** @description Add-on offers it has */
-                    addOns?: {
-                        id: string;
-                        version: string;
-                    }[];
-                    /**
-                     * Format: date-time
-                     * @description Start of the current term (ISO 8601 with a time zone)
-                     */
-                    termStart: string;
-                    /**
-                     * Format: date-time
-                     * @description End of the current term; after termStart
-                     */
-                    termEnd: string;
-                    /** @description A change (a downgrade) waiting for its date; while it is ahead, a new change is locked (423) */
-                    pendingChange?: {
-                        offer: {
-                            id: string;
-                            version: string;
-                        };
-                        /**
-                         * Format: date-time
-                         * @description When the change takes effect
-                         */
-                        effective: string;
-                    } | null;
-                };
-            };
-        };
-        responses: {
-            /** @description The stored subscription */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: components["schemas"]["AdminSubscription"];
-                        nextToken: string | null;
-                        error: null;
-                    };
-                };
-            };
-            /** @description `400` BAD_REQUEST */
-            400: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2023` API_KEY_INVALID */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `406` VERSION_NOT_ACCEPTABLE */
-            406: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `409` SUBSCRIPTION_NAME_CONFLICT */
-            409: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3006` PAYLOAD_TOO_LARGE */
-            413: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3007` UNSUPPORTED_MEDIA_TYPE */
-            415: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3002` REQUEST_VALIDATION_ERROR */
-            422: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `2025` TOO_MANY_REQUESTS */
-            429: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3001` INTERNAL_SERVER_ERROR */
-            500: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `3005` SERVICE_UNAVAILABLE */
-            503: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    importSubscriptions: {
-        parameters: {
-            query: {
-                /** @description Partner id whose records are loaded or read */
-                partner: string;
-            };
-            header?: {
-                /**
-                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
-                 * @example 2025-09-15
-                 */
-                "X-API-Version"?: components["parameters"]["ApiVersion"];
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description How many subscriptions were loaded */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: {
-                            imported: number;
-                        };
-                        nextToken: string | null;
-                        error: null;
-                    };
-                };
-            };
-            /** @description `2023` API_KEY_INVALID */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `406` VERSION_NOT_ACCEPTABLE */
-            406: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-API-Version": components["headers"]["ApiVersion"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `409` SUBSCRIPTION_NAME_CONFLICT */
-            409: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
