@@ -26,7 +26,7 @@ import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
 import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
 import { RateLimiting } from './http/rate-limit/install.js';
-import type { Store } from './store/store.js';
+import type { OutboxMessage, Store } from './store/store.js';
 import { startSweeper, type Sweeper } from './worker/sweeper.js';
 import { PspRegistry, type Psp } from './psp/psp.js';
 import { SandboxPsp } from './psp/sandbox.js';
@@ -43,6 +43,8 @@ import {
 import { OrderDelivery } from './service/orders.js';
 import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayload } from './service/events.js';
 import { OutboxWorker } from './worker/outbox.js';
+import { createShopCheckout, type ShopCheckout } from './service/shop/index.js';
+import { TOPIC_SHOP_ORDER, type ShopOrderPayload } from './service/shop/orders.js';
 import { Metrics } from './metrics/metrics.js';
 import { instrumentStore } from './metrics/store.js';
 import cluster from 'node:cluster';
@@ -74,6 +76,8 @@ export interface Server {
   serviceKeys: ServiceKeys;
   sweeper: Sweeper | null;
   checkout: CheckoutService;
+  /** The shop surface's checkout services (issue 19). */
+  shopCheckout: ShopCheckout;
   /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
   outbox: OutboxWorker;
   /** Tracking events (issue 23): recorded per turn, written to the store off the request's path. */
@@ -191,18 +195,32 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const live = { feed, tickets };
     const basketWebhooks = new BasketWebhooks({ store, partner: (id) => partners.byId(id), transfers, settings: config.basketWebhooks, now, log });
     const unlistenWebhooks = basketWebhooks.listen();
+    const psps = new PspRegistry(
+      opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
+    );
     const shopClients = new ShopClients(partners.all());
+    const shopCheckout = createShopCheckout({
+      shop: store.shop,
+      store,
+      transfers,
+      psps,
+      partner: partnerById,
+      // signing keys of their own, derived like the events' pseudonym key: a new service key invalidates both
+      cursorKey: serviceKeys.deriveSecret('shop-abandoned-cursor'),
+      recoveryKey: serviceKeys.deriveSecret('shop-recovery-link'),
+      publicUrl,
+      now,
+      log,
+    });
     const shop = {
       clients: shopClients,
       tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
       recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
       shopStore: store.shop,
+      checkout: shopCheckout,
       ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
     const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, shopAdmin, log, publicUrl, events, metrics, shop, live, basketWebhooks, ...(rateLimits ? { rateLimits } : {}) };
-    const psps = new PspRegistry(
-      opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
-    );
     const checkout = new CheckoutService({
       store,
       baskets,
@@ -228,6 +246,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
         [TOPIC_BASKET_CHANGED]: (payload, message) => basketWebhooks.deliverChanged(payload as BasketWebhookPayload, message),
         [TOPIC_BASKET_ABANDONED]: (payload, message) => basketWebhooks.deliverAbandoned(payload as BasketWebhookPayload, message),
+        [TOPIC_SHOP_ORDER]: (payload, message) => shopCheckout.delivery.handle(payload as ShopOrderPayload, message),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
@@ -241,6 +260,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       serviceKeys,
       sweeper,
       checkout,
+      shopCheckout,
       outbox,
       events,
       publicUrl,
