@@ -1,7 +1,9 @@
 /**
- * A refused subscription change (shop-api.md §3.4–§3.7). The shop surface answers `{"message"}` with `status`;
- * a 423 also carries the pending change's date (body `effectiveDate`, header `Retry-After` in seconds).
+ * A refused subscription change (shop-api.md §3.4–§3.7): a ShopRuleError (the surface answers `status` with
+ * `{"message"}`); a 423 also carries the pending change's date (body `effectiveDate`, `Retry-After` in seconds).
  */
+import { ShopRuleError } from './errors.js';
+
 export type ChangeErrorStatus = 400 | 404 | 409 | 423;
 
 export const CHANGE_MESSAGES = {
@@ -12,14 +14,14 @@ export const CHANGE_MESSAGES = {
   nothingChosen: 'No offer chosen for the subscription change',
 } as const;
 
-export class SubscriptionChangeError extends Error {
+export class SubscriptionChangeError extends ShopRuleError {
   constructor(
-    readonly status: ChangeErrorStatus,
+    status: ChangeErrorStatus,
     message: string,
     /** 423 only: when the pending change takes effect (epoch ms) and the seconds until then. */
     readonly lock: { effective: number; retryAfterSeconds: number } | null = null,
   ) {
-    super(message);
+    super(status, message);
     this.name = 'SubscriptionChangeError';
   }
 }
