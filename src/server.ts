@@ -20,6 +20,8 @@ import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
 import { BasketService } from './service/baskets.js';
 import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
+import { ShopAdminService } from './service/shop-admin.js';
+import { seedDemoShop } from './service/shop-demo.js';
 import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
 import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
@@ -153,7 +155,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       productCacheMs: config.productCacheMs,
       now,
     });
-    if (config.devPartner) await seedDemoCatalogue(store);
+    const shopAdmin = new ShopAdminService(store.shop);
+    if (config.devPartner) {
+      await seedDemoCatalogue(store);
+      await seedDemoShop(shopAdmin, DEV_PARTNER.id, now());
+    }
     const guests = new GuestService({ baskets, serviceKeys, guestMs: config.lifetimes.guestMs, tokens });
     const transfers = new TransferService({ store, guests, publicUrl, transferMs: config.lifetimes.transferMs, now });
     const log = serviceLogger(opts.logger, config.logLevel);
@@ -179,7 +185,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
       ...(shopStore ? { shopStore } : {}),
     };
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, shopAdmin, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
