@@ -23,6 +23,8 @@ import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
 import { ShopAdminService } from './service/shop-admin.js';
 import { seedDemoShop } from './service/shop-demo.js';
+import { OfferCache } from './service/shop/offers.js';
+import { SubscriptionChangeService, TOPIC_SUBSCRIPTION_CHANGE, type SubscriptionChangePayload } from './service/shop/subscription-changes.js';
 import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
 import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
@@ -180,19 +182,23 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
       log,
     });
+    const psps = new PspRegistry(
+      opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
+    );
     const shopClients = new ShopClients(partners.all());
     const shopStore = shopStoreOf(store);
+    const subscriptionChanges = shopStore
+      ? new SubscriptionChangeService({ shop: shopStore, outbox: store, offers: new OfferCache(shopStore), psps, now, log })
+      : undefined;
     const shop = {
       clients: shopClients,
       tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
       recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
       ...(shopStore ? { shopStore } : {}),
+      ...(subscriptionChanges ? { subscriptionChanges } : {}),
       ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
     const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, shopAdmin, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
-    const psps = new PspRegistry(
-      opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
-    );
     const checkout = new CheckoutService({
       store,
       baskets,
@@ -216,6 +222,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
         [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
         [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
+        ...(subscriptionChanges ? { [TOPIC_SUBSCRIPTION_CHANGE]: (payload: unknown) => subscriptionChanges.applyDue(payload as SubscriptionChangePayload) } : {}),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });

@@ -12,12 +12,14 @@ import type { RecaptchaVerifiers } from '../../auth/recaptcha.js';
 import type { ShopClients } from '../../auth/shop-clients.js';
 import type { ShopTokens } from '../../auth/shop-tokens.js';
 import type { PublicUrl } from '../../public-url.js';
+import type { SubscriptionChangeService } from '../../service/shop/subscription-changes.js';
 import type { ShopStore } from '../../store/interface/shop.js';
 import type { RateLimiting } from '../rate-limit/install.js';
 import { shopAuthHook } from './auth.js';
 import { handleShopError } from './errors.js';
 import { SHOP_API_PREFIX } from './paths.js';
 import { requireRecaptcha } from './recaptcha.js';
+import { subscriptionRoutes } from './subscription-routes.js';
 import { tokenRoute } from './token.js';
 
 /** What the shop surface needs from the composition root (server.ts). */
@@ -30,6 +32,8 @@ export interface ShopSurfaceDeps {
    * the route plugins that need it are refused at start rather than failing at their first request.
    */
   shopStore?: ShopStore;
+  /** Subscription changes (§3.4–§3.6, their routes); absent: those routes are not served. */
+  subscriptionChanges?: SubscriptionChangeService;
   /** Authenticated route plugins registered after CHECKOUT_ROUTES (tests of the scaffold itself). */
   extraCheckoutRoutes?: readonly ShopRoutePlugin[];
 }
@@ -89,6 +93,11 @@ export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions)
       gates: [tokenGates?.lockout, tokenGates?.address].filter(present),
     });
 
+    const checkoutRoutes: ShopRoutePlugin[] = [
+      ...CHECKOUT_ROUTES,
+      ...(deps.subscriptionChanges ? [subscriptionRoutes(deps.subscriptionChanges) as ShopRoutePlugin] : []),
+      ...(deps.extraCheckoutRoutes ?? []),
+    ];
     if (PUBLIC_SHOP_ROUTES.length + CHECKOUT_ROUTES.length > 0 && deps.shopStore === undefined) throw new Error('the shop routes need the shop store (store.shop)');
     const routeOptions: ShopRouteOptions = {
       shopStore: deps.shopStore!,
@@ -114,7 +123,7 @@ export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions)
         checkout.addHook('onRequest', shopAuthHook({ tokens: deps.tokens, ...(onFailure ? { onFailure } : {}) }));
         const partnerGate = gates?.partner((req) => (req.shopClient ? partners.byId(req.shopClient.partnerId) : undefined));
         if (partnerGate) checkout.addHook('onRequest', partnerGate);
-        for (const plugin of [...CHECKOUT_ROUTES, ...(deps.extraCheckoutRoutes ?? [])]) await checkout.register(plugin, routeOptions);
+        for (const plugin of checkoutRoutes) await checkout.register(plugin, routeOptions);
       },
       { prefix: SHOP_API_PREFIX },
     );
