@@ -399,3 +399,28 @@ describe('failed client authentications and the lockout', () => {
     }
   });
 });
+
+describe('reCAPTCHA verifier unreachable', () => {
+  it('502 {"message"} when the partner\'s siteverify cannot be reached', async () => {
+    const gshop = {
+      id: 'gshop',
+      apiKeys: ['gshop-api-key-0001'],
+      jwt: { secret: 'gshop-partner-secret-0123456789' },
+      shop: { clients: [{ id: 'gshop-client', secret: 'gshop-client-secret-0123', scopes: ['checkout'] }], url: 'https://shop.gshop.example', recaptcha: { secret: 'google-site-secret' } },
+    };
+    // port 9 (discard) on loopback: nothing listens there in the test environment, so the connection is refused
+    const s = await startTestServer({ PARTNERS_JSON: JSON.stringify([...TEST_PARTNERS, gshop]), RECAPTCHA_VERIFY_URL: 'http://127.0.0.1:9/siteverify' }, { shopRoutes: [testRoutes] });
+    try {
+      const tok = await tokenRequest(form({ grant_type: 'client_credentials', client_id: 'gshop-client', client_secret: 'gshop-client-secret-0123' }), FORM, s);
+      const res = await s.server.app.inject({
+        method: 'POST',
+        url: '/api/test/echo',
+        headers: { authorization: `Bearer ${tok.body.access_token as string}`, 'content-type': 'application/json', 'x-limio-recaptcha': 'some-token' },
+        payload: JSON.stringify({ name: 'x' }),
+      });
+      expectMessage({ status: res.statusCode, body: res.json() as Record<string, unknown>, headers: res.headers }, 502, 'unreachable', /reCAPTCHA/);
+    } finally {
+      await s.close();
+    }
+  });
+});
