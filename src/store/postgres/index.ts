@@ -10,6 +10,7 @@
 import pg from 'pg';
 import type { Store } from '../store.js';
 import { ComposedStore, type StoreParts } from '../shared/composed.js';
+import { pendingShopStore } from '../shared/shop-pending.js';
 import { PgBaskets } from './baskets.js';
 import { PgCatalogue } from './catalogue.js';
 import { PgComfort } from './comfort.js';
@@ -89,6 +90,7 @@ class PostgresStore extends ComposedStore<PostgresStoreParts> {
       expiry: new PgExpiry(conn),
       comfort: new PgComfort(conn),
       events: new PgEvents(conn),
+      shop: pendingShopStore('postgres'),
     });
     this.conn = conn;
     this.notifications = notifications;
