@@ -22,6 +22,7 @@ import { parseProductLines } from './service/catalogue.js';
 import { GuestService } from './service/guests.js';
 import { ShopAdminService } from './service/shop-admin.js';
 import { seedDemoShop } from './service/shop-demo.js';
+import { TOPIC_SUBSCRIPTION_CHANGE, type SubscriptionChangePayload } from './service/shop/subscription-changes.js';
 import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
 import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
@@ -247,6 +248,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_BASKET_CHANGED]: (payload, message) => basketWebhooks.deliverChanged(payload as BasketWebhookPayload, message),
         [TOPIC_BASKET_ABANDONED]: (payload, message) => basketWebhooks.deliverAbandoned(payload as BasketWebhookPayload, message),
         [TOPIC_SHOP_ORDER]: (payload, message) => shopCheckout.delivery.handle(payload as ShopOrderPayload, message),
+        [TOPIC_SUBSCRIPTION_CHANGE]: (payload) => shopCheckout.subscriptions.applyDue(payload as SubscriptionChangePayload),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });

@@ -124,7 +124,10 @@ const SHOP_ERROR_SCHEMAS: Json = {
     type: 'object',
     description: 'Every error answer of the shop surface',
     required: ['message'],
-    properties: { message: { type: 'string' } },
+    properties: {
+      message: { type: 'string' },
+      effectiveDate: { type: 'string', format: 'date-time', description: '423 of a subscription change: when the pending change takes effect' },
+    },
   },
   OAuthError: {
     type: 'object',
@@ -241,7 +244,7 @@ export function shopErrorResponsesFor(table: ShopErrorTable, format: 'shop' | 'o
       headers: {
         'X-Request-Id': { $ref: '#/components/headers/RequestId' },
         ...(status === 401 ? { 'WWW-Authenticate': { $ref: '#/components/headers/WwwAuthenticate' } } : {}),
-        ...(status === 429 || status === 503 ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}),
+        ...(status === 423 || status === 429 || status === 503 ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}),
       },
       content: { 'application/json': { schema: { $ref: `${SCHEMAS}${format === 'shop' ? 'ShopError' : 'OAuthError'}` }, examples } },
     };

@@ -119,6 +119,8 @@ export interface PendingSubscriptionChange {
   offer: OfferRef;
   /** Epoch ms at which the change takes effect (the end of the current term). */
   effective: number;
+  /** The add-ons the subscription has once the change is applied; absent: it keeps the ones it has. */
+  addOns?: OfferRef[];
 }
 
 export interface Subscription {

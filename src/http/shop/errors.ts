@@ -9,6 +9,7 @@ import { ShopTokenError } from '../../auth/shop-tokens.js';
 import { PspError } from '../../psp/psp.js';
 import { UpstreamError } from '../../service/upstream.js';
 import { isShopRuleError } from '../../domain/shop/errors.js';
+import { isSubscriptionChangeError } from '../../domain/shop/change-error.js';
 import { OutageLog } from '../../store/shared/outage-log.js';
 import { StoreUnavailableError } from '../../store/store.js';
 import { closeIfBodyUnread, validationDetails } from '../errors.js';
@@ -57,6 +58,11 @@ export function handleShopError(err: FastifyError, request: FastifyRequest, repl
   if (err instanceof ShopError) {
     reply.headers(err.headers);
     return sendShopError(reply, err.statusCode, err.message);
+  }
+  if (isSubscriptionChangeError(err) && err.lock) {
+    // a pending subscription change (§3.4): when to try again, and the change's date
+    reply.header('Retry-After', String(err.lock.retryAfterSeconds));
+    return reply.code(423).send({ message: err.message, effectiveDate: new Date(err.lock.effective).toISOString() });
   }
   if (isShopRuleError(err)) {
     // the checkout rules' refusals (src/domain/shop/errors.ts)

@@ -22,6 +22,7 @@ import { orderRoute } from './order-route.js';
 import { handleShopError } from './errors.js';
 import { SHOP_API_PREFIX } from './paths.js';
 import { requireRecaptcha } from './recaptcha.js';
+import { subscriptionRoutes } from './subscription-routes.js';
 import { tokenRoute } from './token.js';
 
 /** What the shop surface needs from the composition root (server.ts). */
@@ -57,7 +58,7 @@ export type ShopRoutePlugin = FastifyPluginAsync<ShopRouteOptions>;
  * The checkout operations: every route here is authenticated (request.shopClient set; shopClientOf(request)).
  * Paths are relative to `/api` (the scope's prefix): a plugin adds `/checkout/initiate`, `/order`, ...
  */
-const CHECKOUT_ROUTES: readonly ShopRoutePlugin[] = [basketRoutes, orderRoute, abandonedRoute];
+const CHECKOUT_ROUTES: readonly ShopRoutePlugin[] = [basketRoutes, orderRoute, abandonedRoute, subscriptionRoutes];
 
 /** Shop routes without a bearer token (the recovery link a shopper opens, §3.8); paths relative to `/api` too. */
 const PUBLIC_SHOP_ROUTES: readonly ShopRoutePlugin[] = [recoverRoute];

@@ -11,7 +11,8 @@ import { AbandonedService } from './abandoned.js';
 import { ShopBasketService } from './baskets.js';
 import { ShopOrderDelivery } from './delivery.js';
 import { OfferCache } from './offers.js';
-import { ShopOrderService, type SubscriptionChangeSubmitter } from './orders.js';
+import { ShopOrderService } from './orders.js';
+import { SubscriptionChangeService } from './subscription-changes.js';
 import { TvToShop } from './tv.js';
 
 export interface ShopCheckout {
@@ -21,6 +22,8 @@ export interface ShopCheckout {
   /** The `shop.order` outbox handler. */
   delivery: ShopOrderDelivery;
   offers: OfferCache;
+  /** Subscription changes (§3.4–§3.6), their submission (the orders' `update_subscription` hook) and the outbox handler. */
+  subscriptions: SubscriptionChangeService;
 }
 
 export interface ShopCheckoutDeps {
@@ -36,14 +39,15 @@ export interface ShopCheckoutDeps {
   publicUrl: { readonly base: string };
   now: () => number;
   log: Logger;
-  subscriptionChange?: SubscriptionChangeSubmitter;
 }
 
 export function createShopCheckout(d: ShopCheckoutDeps): ShopCheckout {
   const offers = new OfferCache(d.shop);
   const tv = new TvToShop({ transfers: d.transfers, store: d.store, shop: d.shop });
+  const subscriptions = new SubscriptionChangeService({ shop: d.shop, outbox: d.store, offers, psps: d.psps, now: d.now, log: d.log });
   return {
     offers,
+    subscriptions,
     baskets: new ShopBasketService({ shop: d.shop, offers, tv, now: d.now }),
     orders: new ShopOrderService({
       shop: d.shop,
@@ -51,7 +55,7 @@ export function createShopCheckout(d: ShopCheckoutDeps): ShopCheckout {
       psps: d.psps,
       now: d.now,
       log: d.log,
-      ...(d.subscriptionChange ? { subscriptionChange: d.subscriptionChange } : {}),
+      subscriptionChange: subscriptions.submit,
     }),
     abandoned: new AbandonedService({ shop: d.shop, offers, cursorKey: d.cursorKey, recoveryKey: d.recoveryKey, publicUrl: d.publicUrl, now: d.now }),
     delivery: new ShopOrderDelivery({ shop: d.shop, partner: d.partner, now: d.now, log: d.log }),
