@@ -61,8 +61,9 @@ export const SHOP_OFFERS: Offer[] = [
 /** What requests put into baskets: the offers that need no parent item. */
 const MAIN_OFFERS = SHOP_OFFERS.filter((o) => o.type === 'offer');
 
-const itemOf = (o: Offer, k: number, quantity: number): ShopItem => ({
-  id: `item-${k + 1}`,
+/** Item k of basket i, with an id of the service's form (`item-<12 hex>`). */
+const itemOf = (o: Offer, i: number, k: number, quantity: number): ShopItem => ({
+  id: `item-${(i * 3 + k).toString(16).padStart(12, '0')}`,
   type: 'offer',
   offer: { id: o.id, version: o.version },
   productId: null,
@@ -80,7 +81,7 @@ const itemOf = (o: Offer, k: number, quantity: number): ShopItem => ({
  */
 export function shopBasketOf(partnerId: string, i: number, n: number, now: number): ShopBasket {
   const created = now - SHOP_SPREAD_MS + Math.floor(((i + 1) * SHOP_SPREAD_MS) / (n + 1));
-  const items = Array.from({ length: 1 + (i % 3) }, (_, k) => itemOf(MAIN_OFFERS[(i + k * 3) % MAIN_OFFERS.length]!, k, 1 + ((i + k) % 2)));
+  const items = Array.from({ length: 1 + (i % 3) }, (_, k) => itemOf(MAIN_OFFERS[(i + k * 3) % MAIN_OFFERS.length]!, i, k, 1 + ((i + k) % 2)));
   const completed = i % COMPLETED_EVERY === COMPLETED_EVERY - 1;
   return {
     id: `basket-${randomUUID()}`,
