@@ -54,6 +54,43 @@ const ShippingSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The scopes a shop client may hold (shop-api.md §1: every checkout operation needs `checkout`). */
+export const SHOP_SCOPES = ['checkout'] as const;
+
+/** An OAuth client of the shop surface (shop-api.md §4): secret plain (16+ characters) or `sha256:<64 hex>`. */
+const ShopClientSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9._~-]{1,128}$' }),
+    secret: Type.String({ minLength: 16, maxLength: 512 }),
+    scopes: Type.Array(Type.Union(SHOP_SCOPES.map((s) => Type.Literal(s))), { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Google reCAPTCHA siteverify with the partner's secret; or the development verifier (not in production). */
+const ShopRecaptchaSchema = Type.Union([
+  Type.Object(
+    {
+      secret: Type.String({ minLength: 8 }),
+      /** reCAPTCHA v3: answers scoring below this are rejected (default 0.5). */
+      minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object({ development: Type.Literal(true) }, { additionalProperties: false }),
+]);
+
+/** The shop surface of a partner (shop-api.md §4). */
+const PartnerShopSchema = Type.Object(
+  {
+    clients: Type.Array(ShopClientSchema, { minItems: 1 }),
+    /** The partner's shop: recovery links redirect there, and its origin may call the shop API from a browser. */
+    url: Type.String({ pattern: '^https?://' }),
+    recaptcha: ShopRecaptchaSchema,
+  },
+  { additionalProperties: false },
+);
+
 export const PartnerSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
@@ -91,10 +128,14 @@ export const PartnerSchema = Type.Object(
       ),
     ),
     rateLimits: Type.Optional(PartnerRateLimitsSchema),
+    /** The shop surface (OAuth clients, shop URL, reCAPTCHA); absent: the partner has no shop clients. */
+    shop: Type.Optional(PartnerShopSchema),
   },
   { additionalProperties: false },
 );
 
+export type PartnerShopConfig = Static<typeof PartnerShopSchema>;
+export type ShopClientConfig = Static<typeof ShopClientSchema>;
 export type PartnerConfig = Static<typeof PartnerSchema>;
 export type PartnerJwtConfig = Static<typeof PartnerJwtSchema>;
 
@@ -209,6 +250,11 @@ export interface Config {
     /** STRIPE_API_BASE: another Stripe API base URL (a local stand-in in tests); null = Stripe's. */
     stripeApiBase: string | null;
   };
+  /** The shop surface (shop-api.md). */
+  shop: {
+    /** RECAPTCHA_VERIFY_URL: another siteverify URL (a local stand-in in tests); default Google's. */
+    recaptchaVerifyUrl: string;
+  };
 }
 
 export const DEV_PARTNER: PartnerConfig = {
@@ -226,6 +272,12 @@ export const DEV_PARTNER: PartnerConfig = {
 };
 
 export const DEV_ADMIN_KEY = 'dev-admin-key';
+
+/** The development partner's shop client (shop-api.md §4). */
+export const DEV_SHOP_CLIENT = { id: 'dev-shop-client', secret: 'dev-shop-secret-0123456789', scopes: ['checkout'] as ShopClientConfig['scopes'] };
+/** Path of the demo shop page this service serves for the development partner (its shop URL). */
+export const DEV_SHOP_PATH = '/demo/shop';
+export const GOOGLE_RECAPTCHA_VERIFY_URL = 'https://www.google.com/recaptcha/api/siteverify';
 
 type Env = Record<string, string | undefined>;
 
@@ -376,6 +428,7 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
   const partners = json as PartnerConfig[];
   const ids = new Set<string>();
   const keys = new Set<string>();
+  const shopClients = new Set<string>();
   for (const [i, p] of partners.entries()) {
     if (ids.has(p.id)) throw new ConfigError(`${source} is invalid at /${i}/id: duplicate partner id ${p.id}`);
     ids.add(p.id);
@@ -401,6 +454,11 @@ export function parsePartners(text: string, source: string): PartnerConfig[] {
     for (const k of p.apiKeys) {
       if (keys.has(k)) throw new ConfigError(`${source} is invalid at /${i}/apiKeys: API key used by two partners`);
       keys.add(k);
+    }
+    for (const [j, client] of (p.shop?.clients ?? []).entries()) {
+      // a token names its client by id alone: one id, one partner
+      if (shopClients.has(client.id)) throw new ConfigError(`${source} is invalid at /${i}/shop/clients/${j}/id: shop client id ${client.id} is used twice`);
+      shopClients.add(client.id);
     }
     const problem = partnerProblem(p);
     if (problem) throw new ConfigError(`${source} is invalid at /${i}${problem.path}: ${problem.message}`);
@@ -443,7 +501,24 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (devPartner) {
     if (partners.some((p) => p.id === DEV_PARTNER.id)) throw new ConfigError(`DEV_PARTNER=true but a configured partner already has the id ${DEV_PARTNER.id}`);
     // its landing page is this service's own (createServer keeps it on the bound address when PUBLIC_URL is unset)
-    partners = [...partners, { ...DEV_PARTNER, landingUrl: `${publicUrl}/landing` }];
+    partners = [
+      ...partners,
+      {
+        ...DEV_PARTNER,
+        landingUrl: `${publicUrl}/landing`,
+        // its shop is the demo page this service serves (createServer keeps it on the bound address too)
+        shop: { clients: [{ ...DEV_SHOP_CLIENT, scopes: [...DEV_SHOP_CLIENT.scopes] }], url: `${publicUrl}${DEV_SHOP_PATH}`, recaptcha: { development: true } },
+      },
+    ];
+    if (partners.some((p) => p.id !== DEV_PARTNER.id && p.shop?.clients.some((c) => c.id === DEV_SHOP_CLIENT.id))) {
+      throw new ConfigError(`DEV_PARTNER=true but a configured partner already has the shop client id ${DEV_SHOP_CLIENT.id}`);
+    }
+  }
+  if (production) {
+    const dev = partners.findIndex((p) => p.shop?.recaptcha !== undefined && 'development' in p.shop.recaptcha);
+    if (dev !== -1) {
+      throw new ConfigError(`partner ${partners[dev]!.id}: shop.recaptcha.development accepts every token; it is refused with NODE_ENV=production (give shop.recaptcha.secret)`);
+    }
   }
   if (partners.length === 0) throw new ConfigError('PARTNERS_FILE is not set: no partner is configured (set PARTNERS_FILE, PARTNERS_JSON or DEV_PARTNER=true)');
 
@@ -516,6 +591,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     psp: {
       sandboxDecline: readBool(env, 'SANDBOX_PSP_DECLINE', false),
       stripeApiBase: env.STRIPE_API_BASE ? readString(env, 'STRIPE_API_BASE', '', /^https?:\/\/[^/]+\/?$/, 'an http(s) base URL such as http://127.0.0.1:12111') : null,
+    },
+    shop: {
+      recaptchaVerifyUrl: readString(env, 'RECAPTCHA_VERIFY_URL', GOOGLE_RECAPTCHA_VERIFY_URL, /^https?:\/\/[^/\s]+(\/\S*)?$/, 'an http(s) URL such as http://127.0.0.1:9999/siteverify'),
     },
   };
 }

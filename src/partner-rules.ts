@@ -108,7 +108,31 @@ function urlProblem(p: PartnerConfig): PartnerProblem | null {
   return null;
 }
 
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The shop surface: secrets given as `sha256:` must be a digest, and the shop URL an https URL (plain http only on
+ * a loopback host, for development): recovery links redirect shoppers there and its origin is allowed by CORS.
+ */
+function shopProblem(p: PartnerConfig): PartnerProblem | null {
+  const shop = p.shop;
+  if (shop === undefined) return null;
+  for (const [j, client] of shop.clients.entries()) {
+    if (client.secret.startsWith('sha256:') && !/^sha256:[0-9a-fA-F]{64}$/.test(client.secret)) {
+      return { path: `/shop/clients/${j}/secret`, message: 'must be sha256:<64 hex digits> (or a plain secret of 16+ characters not starting with sha256:)' };
+    }
+    if (new Set(client.scopes).size !== client.scopes.length) return { path: `/shop/clients/${j}/scopes`, message: 'lists a scope twice' };
+  }
+  const problem = absoluteUrlProblem(shop.url);
+  if (problem) return { path: '/shop/url', message: problem };
+  const url = new URL(shop.url);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname))) {
+    return { path: '/shop/url', message: 'must be an https URL (http only for localhost, 127.0.0.1 or [::1])' };
+  }
+  return null;
+}
+
 /** The first problem of a partner entry that passed its schema, or null. */
 export function partnerProblem(p: PartnerConfig): PartnerProblem | null {
-  return pspProblem(p) ?? urlProblem(p);
+  return pspProblem(p) ?? urlProblem(p) ?? shopProblem(p);
 }

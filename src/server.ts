@@ -6,11 +6,15 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
-import { DEV_PARTNER, type Config, type PartnerConfig } from './config.js';
+import { DEV_PARTNER, DEV_SHOP_PATH, type Config, type PartnerConfig } from './config.js';
 import { PublicUrl } from './public-url.js';
 import { PartnerRegistry } from './auth/partners.js';
 import { loadServiceKeys, type ServiceKeys } from './auth/service-keys.js';
 import { createTokenVerifier } from './auth/tokens.js';
+import { RecaptchaVerifiers } from './auth/recaptcha.js';
+import { ShopClients } from './auth/shop-clients.js';
+import { ShopTokens } from './auth/shop-tokens.js';
+import type { ShopStore, ShopStoreHost } from './store/interface/shop.js';
 import { buildApp } from './http/app.js';
 import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
 import { BasketService } from './service/baskets.js';
@@ -97,8 +101,19 @@ function withOwnLandingPage(partners: readonly PartnerConfig[], publicUrl: Publi
     if (p.id !== DEV_PARTNER.id) return p;
     const copy = { ...p };
     Object.defineProperty(copy, 'landingUrl', { get: () => `${publicUrl.base}/landing`, enumerable: true });
+    // its shop is the demo shop page, on the same address
+    if (copy.shop) {
+      const shop = { ...copy.shop };
+      Object.defineProperty(shop, 'url', { get: () => `${publicUrl.base}${DEV_SHOP_PATH}`, enumerable: true });
+      copy.shop = shop;
+    }
     return copy;
   });
+}
+
+/** `store.shop` when the store has one. TODO(merge shop-store): `Store` gains `shop`; then read it directly. */
+function shopStoreOf(store: Store): ShopStore | undefined {
+  return (store as Store & Partial<ShopStoreHost>).shop;
 }
 
 /**
@@ -156,7 +171,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
       log,
     });
-    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, ...(rateLimits ? { rateLimits } : {}) };
+    const shopClients = new ShopClients(partners.all());
+    const shopStore = shopStoreOf(store);
+    const shop = {
+      clients: shopClients,
+      tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
+      recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
+      ...(shopStore ? { shopStore } : {}),
+    };
+    const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );

@@ -24,6 +24,7 @@ import { verifyJws, type ClaimRules, type KeyedSignatureCheck, type SignatureChe
 import { keyObjectOf, publicKeySignature } from './public-key-verify.js';
 import { partnerKeyInfo, partnerPublicKey } from './partner-keys.js';
 import type { ServiceKeys } from './service-keys.js';
+import { isShopAudience } from './shop-audience.js';
 import { publicKeyThumbprint, verifyingKey, type VerifyingKey } from './verifying-key.js';
 
 export interface Principal {
@@ -353,6 +354,9 @@ export function createTokenVerifier(opts: {
     let key: VerifyingKey | undefined;
     let jwks: JwksSource | undefined;
     let guest = false;
+    // A shop access token (shop-api.md §2) is never a device credential, whoever signed it: refused before any key
+    // is looked at, so no partner key material that happened to verify it could let it through either.
+    if (isShopAudience(unverified.aud)) throw invalidToken('a shop access token is not accepted on the device surface');
     if (unverified.iss === serviceKeys.issuer) {
       // Our own issuer: only our keys may vouch for it, never partner material (a partner cannot mint guests).
       ({ payload, key } = await serviceKeys.verifyWithKey(token, t));

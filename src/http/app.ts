@@ -37,6 +37,8 @@ import { finishDocument } from './openapi.js';
 import { docsRoutes, OPENAPI_TAGS } from './routes/docs.js';
 import { lazyChildLogger, requestId } from './request-logger.js';
 import { BasketError } from '../domain/errors.js';
+import { isShopPath } from './shop/paths.js';
+import { shopSurface, type ShopSurfaceDeps } from './shop/index.js';
 import { containsNul } from '../domain/nul.js';
 import { containsLoneSurrogate, jsonTooDeep, MAX_JSON_DEPTH, mayHoldEscapes } from '../domain/json-guard.js';
 
@@ -62,6 +64,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Tracking events of basket actions (issue 23). */
   events: EventRecorder;
+  /** The shop surface (shop-api.md): OAuth clients, tokens, reCAPTCHA, its store; absent: not served. */
+  shop?: ShopSurfaceDeps;
 }
 
 const SUPPORTED_VERSIONS = new Set<string>(API_VERSIONS);
@@ -156,6 +160,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // callback style, not async: this runs on every request and needs no promise (a throw reaches the error handler)
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
+    // the shop surface is not versioned by these headers (shop-api.md); its URLs are checked all the same
+    if (isShopPath(request.url)) {
+      const problem = request.url.includes('%') ? urlProblem(request.url) : null;
+      return done(problem ?? undefined);
+    }
     const asked = request.headers['x-api-version'] ?? request.headers['x-jay-api-version'];
     const version = typeof asked === 'string' && asked !== '' ? asked : DEFAULT_API_VERSION;
     if (!SUPPORTED_VERSIONS.has(version)) {
@@ -199,6 +208,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
           Bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           AdminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+          ShopOAuth: {
+            type: 'oauth2',
+            description: 'The shop surface: an access token from POST /oauth2/token (client credentials), sent as `Authorization: Bearer`',
+            flows: { clientCredentials: { tokenUrl: '/oauth2/token', scopes: { checkout: 'Checkout baskets, orders and subscription changes' } } },
+          },
+          ShopClientBasic: { type: 'http', scheme: 'basic', description: 'A shop client id and secret (POST /oauth2/token only)' },
         },
       },
     },
@@ -209,6 +224,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'openapiObject' in doc ? finishDocument({ ...doc.openapiObject, servers: [{ url: deps.publicUrl.base }] }) : doc.swaggerObject,
   });
   await app.register(compressed((docs) => docs.register(docsRoutes)));
+
+  if (deps.shop) {
+    // before the device rate limits are installed: the shop places its own gates (src/http/shop/index.ts)
+    await shopSurface(app, {
+      deps: deps.shop,
+      partners,
+      publicUrl: deps.publicUrl,
+      now: deps.baskets.now,
+      ...(deps.rateLimits ? { gates: deps.rateLimits.shopGates() } : {}),
+    });
+  }
 
   const auth = registerAuth(app, partners, deps.tokens);
   // before the routes: it adds its checks to each route as the route is added

@@ -8,6 +8,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { BasketError, ERRORS, type ErrorKind } from '../domain/errors.js';
 import { OutageLog } from '../store/shared/outage-log.js';
 import { StoreUnavailableError } from '../store/store.js';
+import { handleShopError, sendShopError } from './shop/errors.js';
+import { isShopPath } from './shop/paths.js';
 
 export interface ErrorBody {
   data: null;
@@ -55,7 +57,7 @@ const FASTIFY_ERRORS: Record<string, { kind: ErrorKind; message?: string; detail
  * An answer given before the request's body was read (a missing key, a refused header) closes the connection:
  * otherwise Node would read and discard the rest of the body, however large, to keep the connection alive.
  */
-function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
+export function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
   const raw = request.raw;
   if (raw.complete || request.body !== undefined) return;
   if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) return;
@@ -66,6 +68,8 @@ export function installErrorHandling(app: FastifyInstance): void {
   // a store outage fails every request alike: a few lines a second, with the count of those left out
   const outageLog = new OutageLog();
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // a shop path no shop route matched (its 404, a refused URL): the shop's format, not the envelope
+    if (isShopPath(request.url)) return handleShopError(err, request, reply);
     closeIfBodyUnread(request, reply);
     if (err instanceof BasketError) {
       if (err.kind === 'SERVICE_UNAVAILABLE') reply.header('Retry-After', '1');
@@ -115,11 +119,14 @@ export function installNotFound(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const allowed = new Set(routes.filter((r) => r.re.test(path)).flatMap((r) => r.methods));
+    const shop = isShopPath(request.url);
     if (allowed.size > 0 && !allowed.has(request.method)) {
       reply.header('Allow', [...allowed].sort().join(', '));
-      return sendError(reply, 'METHOD_NOT_ALLOWED', `Method ${request.method} not allowed here`);
+      const message = `Method ${request.method} not allowed here`;
+      return shop ? sendShopError(reply, 405, message) : sendError(reply, 'METHOD_NOT_ALLOWED', message);
     }
-    return sendError(reply, 'NOT_FOUND', `Route ${request.method} ${path} not found`);
+    const message = `Route ${request.method} ${path} not found`;
+    return shop ? sendShopError(reply, 404, message) : sendError(reply, 'NOT_FOUND', message);
   });
 }
 
@@ -130,6 +137,12 @@ export function installNotFound(app: FastifyInstance): void {
  */
 export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   reply.header('X-Request-Id', request.id);
+  if (isShopPath(request.url)) {
+    if (err.code === 'FST_ERR_BAD_URL') return void sendShopError(reply, 400, 'The URL is not valid percent-encoded UTF-8');
+    if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return void sendShopError(reply, 400, 'A path parameter is too long');
+    request.log.error({ err }, 'unexpected framework error');
+    return void sendShopError(reply, 500, 'Internal error');
+  }
   if (err.code === 'FST_ERR_BAD_URL') {
     sendError(reply, 'REQUEST_VALIDATION_ERROR', 'The URL is not valid percent-encoded UTF-8', [{ field: 'url', message: 'must be valid percent-encoded UTF-8' }]);
     return;

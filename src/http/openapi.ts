@@ -35,8 +35,18 @@ declare module 'fastify' {
     'x-idempotent'?: boolean;
     /** The media type of the 200 answer when it is not JSON. */
     'x-media-type'?: 'image/png';
+    /**
+     * A shop-surface operation (shop-api.md): its error answers by status, each with the messages it can carry, as
+     * `{"message"}` bodies; those every shop operation of its kind answers are added (impliedShopErrors).
+     */
+    'x-shop-errors'?: ShopErrorTable;
+    /** The OAuth token endpoint: RFC 6749 §5.2 `{"error"}` codes by status. */
+    'x-oauth-errors'?: ShopErrorTable;
   }
 }
+
+/** Status → what the answers of that status say (shop messages, or OAuth error codes). */
+export type ShopErrorTable = Readonly<Partial<Record<number, readonly string[]>>>;
 
 type Json = Record<string, unknown>;
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
@@ -77,7 +87,27 @@ export const OPENAPI_HEADERS: Json = {
   RequestId: { description: 'The request id (the client\'s X-Request-Id when short and plain); quote it when reporting a problem', schema: { type: 'string' } },
   ApiVersion: { description: 'The API version the request was processed with', schema: { type: 'string', enum: [...API_VERSIONS] } },
   RetryAfter: { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
+  WwwAuthenticate: { description: 'The authentication scheme to use (RFC 6750 §3, RFC 6749 §5.2)', schema: { type: 'string' } },
   IdempotentReplayed: { description: '`true` when the answer is the stored one of an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
+};
+
+/** The error bodies of the shop surface (shop-api.md §1) and of its token endpoint (RFC 6749 §5.2). */
+const SHOP_ERROR_SCHEMAS: Json = {
+  ShopError: {
+    type: 'object',
+    description: 'Every error answer of the shop surface',
+    required: ['message'],
+    properties: { message: { type: 'string' } },
+  },
+  OAuthError: {
+    type: 'object',
+    description: 'An error of POST /oauth2/token (RFC 6749 §5.2)',
+    required: ['error'],
+    properties: {
+      error: { type: 'string', enum: ['invalid_request', 'invalid_client', 'unsupported_grant_type', 'invalid_scope', 'server_error'] },
+      error_description: { type: 'string' },
+    },
+  },
 };
 
 /** Examples of errors whose real details are not the symbolic name. */
@@ -131,7 +161,87 @@ export function errorResponsesFor(kinds: readonly ErrorKind[]): Record<string, J
   return responses;
 }
 
+const SHOP_STATUS_TEXT: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Missing, invalid or expired access token, or a scope missing',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Request body too large',
+  415: 'Unsupported content type',
+  423: 'Locked',
+  429: 'Too many requests',
+  500: 'Internal error',
+  502: 'An upstream service (payment provider, reCAPTCHA) failed or cannot be reached',
+  503: 'Service temporarily unavailable',
+};
+
+/** What every shop operation answers by what it is: its security, its parameters, its body. */
+export function impliedShopErrors(op: Json): Record<number, string[]> {
+  const schemes = new Set(((op.security as Json[] | undefined) ?? []).flatMap((s) => Object.keys(s)));
+  const implied: Record<number, string[]> = {};
+  const add = (status: number, message: string) => (implied[status] = [...(implied[status] ?? []), message]);
+  if (schemes.has('ShopOAuth')) add(401, 'token expired');
+  if (op.requestBody) {
+    add(400, 'Body is not valid JSON');
+    add(413, 'Request body too large');
+    add(415, 'Unsupported content type: send application/json');
+  } else if ((op.parameters as Json[] | undefined)?.some((p) => p.in === 'path' || p.in === 'query')) {
+    add(400, 'Request validation failed');
+  }
+  add(429, 'Too many requests for this partner; try again later');
+  add(500, 'Internal error');
+  if (schemes.has('ShopOAuth')) add(503, 'Service temporarily unavailable');
+  return implied;
+}
+
+/** Error responses of the shop format (`shop`: `{"message"}`) or the token endpoint's (`oauth`: `{"error"}`). */
+export function shopErrorResponsesFor(table: ShopErrorTable, format: 'shop' | 'oauth'): Record<string, Json> {
+  const responses: Record<string, Json> = {};
+  const statuses = Object.keys(table)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const status of statuses) {
+    const texts = [...new Set(table[status] ?? [])];
+    if (texts.length === 0) texts.push(format === 'oauth' ? (status >= 500 ? 'server_error' : 'invalid_request') : (SHOP_STATUS_TEXT[status] ?? 'Error'));
+    const examples: Json = {};
+    texts.forEach((text, i) => {
+      examples[`e${i + 1}`] = { summary: text, value: format === 'shop' ? { message: text } : { error: text, error_description: 'A description for people' } };
+    });
+    responses[String(status)] = {
+      description: format === 'shop' ? (SHOP_STATUS_TEXT[status] ?? 'Error') : texts.map((t) => `\`${t}\``).join(', '),
+      headers: {
+        'X-Request-Id': { $ref: '#/components/headers/RequestId' },
+        ...(status === 401 ? { 'WWW-Authenticate': { $ref: '#/components/headers/WwwAuthenticate' } } : {}),
+        ...(status === 429 || status === 503 ? { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } : {}),
+      },
+      content: { 'application/json': { schema: { $ref: `${SCHEMAS}${format === 'shop' ? 'ShopError' : 'OAuthError'}` }, examples } },
+    };
+  }
+  return responses;
+}
+
+/** A shop-surface operation: `{"message"}` errors, no device version header. */
+function finishShopOperation(op: Json, format: 'shop' | 'oauth'): void {
+  const table = (op[format === 'shop' ? 'x-shop-errors' : 'x-oauth-errors'] ?? {}) as ShopErrorTable;
+  const responses = op.responses as Record<string, Json>;
+  delete responses['4XX'];
+  delete responses['5XX'];
+  const merged: Record<number, string[]> = {};
+  const implied = format === 'shop' ? impliedShopErrors(op) : {};
+  for (const source of [table, implied]) {
+    for (const [status, texts] of Object.entries(source)) merged[Number(status)] = [...(merged[Number(status)] ?? []), ...(texts ?? [])];
+  }
+  Object.assign(responses, shopErrorResponsesFor(merged, format));
+  const ok = responses['200'];
+  if (ok) ok.headers = { 'X-Request-Id': { $ref: '#/components/headers/RequestId' } };
+  for (const key of ['x-shop-errors', 'x-oauth-errors', 'x-examples', 'x-body-optional']) delete op[key];
+}
+
 function finishOperation(op: Json): void {
+  if (op['x-shop-errors'] !== undefined) return finishShopOperation(op, 'shop');
+  if (op['x-oauth-errors'] !== undefined) return finishShopOperation(op, 'oauth');
   const kinds = op['x-errors'] as ErrorKind[] | undefined;
   const examples = op['x-examples'] as { request?: Json; response?: Json } | undefined;
   const mediaType = op['x-media-type'] as string | undefined;
@@ -173,11 +283,26 @@ export function finishDocument<T extends object>(doc: T): T {
   components.parameters = OPENAPI_PARAMETERS;
   components.headers = OPENAPI_HEADERS;
   d.components = components;
+  let shop = false;
+  let oauth = false;
+  let shopOAuth = false;
   for (const item of Object.values((d.paths ?? {}) as Record<string, Json>)) {
     for (const method of METHODS) {
       const op = item[method] as Json | undefined;
-      if (op) finishOperation(op);
+      if (!op) continue;
+      shop ||= op['x-shop-errors'] !== undefined;
+      oauth ||= op['x-oauth-errors'] !== undefined;
+      shopOAuth ||= ((op.security as Json[] | undefined) ?? []).some((sec) => 'ShopOAuth' in sec);
+      finishOperation(op);
     }
   }
+  // only the error schemas some operation uses (an unused component fails the lint)
+  const schemas = (components.schemas ?? {}) as Json;
+  if (shop) schemas.ShopError = SHOP_ERROR_SCHEMAS.ShopError;
+  if (oauth) schemas.OAuthError = SHOP_ERROR_SCHEMAS.OAuthError;
+  components.schemas = schemas;
+  // the shop's bearer scheme only once a checkout operation uses it (a scheme no operation names fails the lint)
+  const schemes = components.securitySchemes as Json | undefined;
+  if (schemes && !shopOAuth) delete schemes.ShopOAuth;
   return doc;
 }

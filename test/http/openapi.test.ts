@@ -103,6 +103,17 @@ describe('the OpenAPI document', { skip }, () => {
       assert.ok(!statuses.includes('4XX') && !statuses.includes('5XX'), `${method} ${p}: catch-all error response`);
       const errors = statuses.filter((s) => Number(s) >= 400);
       assert.ok(errors.length > 0, `${method} ${p}: no error responses`);
+      const schema = op.responses[errors[0]!].content['application/json'].schema.$ref as string;
+      if (!schema.endsWith('/ErrorEnvelope')) {
+        // the shop surface: `{"message"}` bodies (the token endpoint: RFC 6749's `{"error"}`), every one with examples
+        assert.ok(p === '/oauth2/token' || p.startsWith('/api/'), `${method} ${p}: not a shop path but ${schema}`);
+        for (const status of errors) {
+          const r = op.responses[status].content['application/json'];
+          assert.equal(r.schema.$ref, schema, `${method} ${p}: one error format`);
+          for (const e of Object.values(r.examples as Json)) assert.equal(typeof ((e as Json).value.message ?? (e as Json).value.error), 'string');
+        }
+        continue;
+      }
       for (const status of errors) {
         for (const code of exampleCodes(op.responses[status])) {
           const kinds = Object.values(ERRORS).filter((e) => e.code === code);

@@ -165,6 +165,30 @@ export class RateLimiting {
 
   // --- wiring ----------------------------------------------------------------------------------------------------
 
+  /**
+   * The gates of a surface that places its own hooks (the shop, registered before install(): its routes get none of
+   * install's): hooks answering 429 as `{"message"}`, null where the rate is off. `lockout` goes before the
+   * surface's authentication, `partner` after it (`partnerOf` reads the authenticated partner).
+   */
+  shopGates(): ShopGates {
+    const l = this.#limits;
+    const body = (message: string) => ({ message });
+    const hook = (rate: Rate, check: Check): onRequestHookHandler | null => (rate.max === 0 ? null : gate([check], this.#now, body));
+    return {
+      lockout: hook(l.authFailuresIp, this.#lockout),
+      address: hook(l.publicIp, this.#public),
+      partner: (partnerOf) =>
+        hook(l.partner, {
+          step: (req) => {
+            const partner = partnerOf(req);
+            return partner === undefined ? true : this.#partners.take(partner.id, this.#partnerLimits(partner).partner);
+          },
+          message: 'Too many requests for this partner; try again later',
+        }),
+      recordFailure: (req) => this.recordFailure(req),
+    };
+  }
+
   /** Adds the checks to every route added after this call; `auth` tells which routes authenticate whom. */
   install(app: FastifyInstance, auth: Authenticator): void {
     const on = (rate: Rate, ...checks: Check[]): Check[] => (rate.max === 0 ? [] : checks);
@@ -218,6 +242,17 @@ export class RateLimiting {
   }
 }
 
+export interface ShopGates {
+  /** Refuses an address whose failed authentications spent their budget. */
+  lockout: onRequestHookHandler | null;
+  /** Requests per client address (RATE_LIMIT_PUBLIC_IP): for routes without credentials. */
+  address: onRequestHookHandler | null;
+  /** Requests per partner (RATE_LIMIT_PARTNER, its `rateLimits.partner`), after authentication. */
+  partner(partnerOf: (req: FastifyRequest) => PartnerConfig | undefined): onRequestHookHandler | null;
+  /** Counts a failed authentication of the request's address; await it before answering. */
+  recordFailure(req: FastifyRequest): void | Promise<unknown>;
+}
+
 function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? [...value] : [value];
 }
@@ -228,7 +263,7 @@ function isRedemption(req: FastifyRequest): boolean {
 }
 
 /** One onRequest hook running the checks in order; the first refusal answers 429. */
-function gate(checks: readonly Check[], now: () => number): onRequestHookHandler {
+function gate(checks: readonly Check[], now: () => number, body: (message: string) => unknown = (m) => errorBody('TOO_MANY_REQUESTS', m)): onRequestHookHandler {
   const run = (i: number, req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     for (; i < checks.length; i++) {
       const check = checks[i]!;
@@ -236,10 +271,10 @@ function gate(checks: readonly Check[], now: () => number): onRequestHookHandler
       if (verdict === true) continue;
       if (verdict instanceof Promise) {
         const next = i + 1;
-        verdict.then((v) => (v === true ? run(next, req, reply, done) : refuse(reply, v, check.message, now())), done);
+        verdict.then((v) => (v === true ? run(next, req, reply, done) : refuse(reply, v, body(check.message), now())), done);
         return;
       }
-      refuse(reply, verdict, check.message, now());
+      refuse(reply, verdict, body(check.message), now());
       return;
     }
     done();
@@ -247,8 +282,8 @@ function gate(checks: readonly Check[], now: () => number): onRequestHookHandler
   return (req, reply, done) => run(0, req, reply, done);
 }
 
-/** Answers 429 `2025` with the limit's headers (done() is not called: no later hook or handler runs). */
-function refuse(reply: FastifyReply, r: Refusal, message: string, now: number): void {
+/** Answers 429 (`body`: the surface's error) with the limit's headers (done() is not called: no later hook or handler runs). */
+function refuse(reply: FastifyReply, r: Refusal, body: unknown, now: number): void {
   const seconds = String(Math.max(1, Math.ceil((r.resetAt - now) / 1000)));
   reply
     .code(ERRORS.TOO_MANY_REQUESTS.status)
@@ -256,5 +291,5 @@ function refuse(reply: FastifyReply, r: Refusal, message: string, now: number): 
     .header('RateLimit-Limit', String(r.max))
     .header('RateLimit-Remaining', '0')
     .header('RateLimit-Reset', seconds)
-    .send(errorBody('TOO_MANY_REQUESTS', message));
+    .send(body);
 }

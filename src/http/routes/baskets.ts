@@ -45,7 +45,7 @@ export function ok<T>(data: T): { data: T; nextToken: null; error: null } {
 
 const security = [{ ApiKey: [], Bearer: [] }];
 const JSON_TYPE = 'application/json; charset=utf-8';
-const tags = ['Basket'];
+const tags = ['Device: Basket'];
 
 export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = async (app, { baskets, events, auth, hide }) => {
   const { maxLineCount } = baskets.limits;
@@ -214,7 +214,7 @@ export const basketRoutes: FastifyPluginAsyncTypebox<BasketRoutesOptions> = asyn
       schema: {
         ...base,
         security: [{ ApiKey: [] }],
-        tags: ['Products'],
+        tags: ['Device: Products'],
         operationId: 'getProductInformation',
         summary: 'Product information for up to 50 product ids; unknown ids are left out',
         querystring: Query,

@@ -113,7 +113,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
   const { checkout, auth, hide } = opts;
   const waitMs = opts.idempotencyWaitMs ?? 2_000;
   const UserParams = Type.Object({ userId: UserIdSchema });
-  const base = { hide, security, tags: ['Checkout'] };
+  const base = { hide, security, tags: ['Device: Checkout'] };
   const emptyBodyAsObject = async (req: FastifyRequest) => {
     if (req.body === undefined || req.body === null) req.body = {};
   };
@@ -279,7 +279,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
     {
       schema: {
         ...base,
-        tags: ['Orders'],
+        tags: ['Device: Orders'],
         operationId: 'listOrders',
         summary: "The user's orders, newest first; `nextToken` of the envelope fetches the next page",
         params: UserParams,
@@ -315,7 +315,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
     {
       schema: {
         ...base,
-        tags: ['Orders'],
+        tags: ['Device: Orders'],
         operationId: 'getOrder',
         summary: 'One order of the user (404, code 404 ORDER_NOT_FOUND, when it is not theirs)',
         params: Type.Object({ userId: UserIdSchema, orderNo: Type.String({ minLength: 1, maxLength: 64 }) }),

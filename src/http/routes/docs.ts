@@ -9,12 +9,14 @@ import { PAGE_SECURITY_HEADERS } from './landing.js';
 
 /** The tags of the document, in the order Swagger UI shows them. */
 export const OPENAPI_TAGS = [
-  { name: 'Basket', description: "A user's basket: cart, saved list, transfer" },
-  { name: 'Products', description: 'Product information' },
-  { name: 'Guest', description: 'Guest baskets and redeeming transfer tokens' },
-  { name: 'Checkout', description: 'Checkout sessions and comfort settings' },
-  { name: 'Orders', description: "The user's orders" },
-  { name: 'Admin', description: 'Catalogue and tracking events, behind X-Admin-Key' },
+  { name: 'Device: Basket', description: "The device surface (Media Jay Basket API): a user's basket: cart, saved list, transfer" },
+  { name: 'Device: Products', description: 'The device surface: product information' },
+  { name: 'Device: Guest', description: 'The device surface: guest baskets and redeeming transfer tokens' },
+  { name: 'Device: Checkout', description: 'The device surface: checkout sessions and comfort settings' },
+  { name: 'Device: Orders', description: "The device surface: the user's orders" },
+  { name: 'Shop: OAuth', description: 'The shop surface (Checkout & Baskets API): access tokens for shop clients (OAuth 2.0 client credentials)' },
+  { name: 'Shop: Checkout', description: 'The shop surface: checkout baskets, orders, subscription changes, abandoned baskets (Bearer token, scope checkout)' },
+  { name: 'Admin', description: 'Catalogue, offers, subscriptions and tracking events, behind X-Admin-Key' },
   { name: 'Health', description: 'Liveness, readiness and the service keys' },
 ];
 

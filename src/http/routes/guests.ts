@@ -72,7 +72,7 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
       ),
     ),
   });
-  const base = { hide, tags: ['Guest'] };
+  const base = { hide, tags: ['Device: Guest'] };
   const emptyBodyAsObject = async (req: FastifyRequest) => {
     if (req.body === undefined || req.body === null) req.body = {};
   };
@@ -142,7 +142,7 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
     {
       schema: {
         ...base,
-        tags: ['Basket'],
+        tags: ['Device: Basket'],
         security: [{ ApiKey: [], Bearer: [] }],
         operationId: 'transferBasket',
         summary: 'A 60-second single-use URL (and QR code) that hands the basket to another device or shop',
@@ -172,7 +172,7 @@ export const guestRoutes: FastifyPluginAsyncTypebox<GuestRoutesOptions> = async 
     {
       schema: {
         ...base,
-        tags: ['Guest'],
+        tags: ['Device: Guest'],
         operationId: 'getTransferQrCode',
         summary: 'PNG of the QR code of a transfer URL, until the token is used or expires (no auth: the token is the secret)',
         params: Type.Object({ jayToken: JayToken }),
