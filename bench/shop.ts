@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type autocannon from 'autocannon';
+import type { PartnerConfig, ShopClientConfig } from '../src/config.js';
 import type { Offer, ShopBasket, ShopItem } from '../src/domain/shop/records.js';
 import type { ShopStore } from '../src/store/interface/shop.js';
 import type { Scenario } from './scenario.js';
@@ -21,10 +22,17 @@ import type { Scenario } from './scenario.js';
 export const SHOP_SCENARIOS = ['shop-token', 'shop-initiate', 'shop-update', 'shop-abandoned'] as const;
 
 /** The bench partner's shop client (a plain secret: the service hashes it when it reads the configuration). */
-export const SHOP_CLIENT = { id: 'bench-shop-client', secret: 'bench-shop-secret-0123456789', scopes: ['checkout'] };
+export const SHOP_CLIENT: ShopClientConfig = { id: 'bench-shop-client', secret: 'bench-shop-secret-0123456789', scopes: ['checkout'] as ShopClientConfig['scopes'] };
 
-/** The `shop` section of the bench partner's configuration. */
-export const SHOP_CONFIG = { clients: [SHOP_CLIENT], url: 'https://shop.bench.example/' };
+/**
+ * The `shop` section of the bench partner's configuration. The reCAPTCHA secret is never used: no scenario calls a
+ * route that asks for reCAPTCHA (the bench runs in production mode, where the development verifier is refused).
+ */
+export const SHOP_CONFIG: NonNullable<PartnerConfig['shop']> = {
+  clients: [SHOP_CLIENT],
+  url: 'https://shop.bench.example/',
+  recaptcha: { secret: 'bench-recaptcha-secret-unused' },
+};
 
 const DAY = 86_400_000;
 /** Baskets live 14 days; the preloaded ones are spread over the 13 days before the run, so none expires during it. */
