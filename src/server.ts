@@ -15,6 +15,7 @@ import { RecaptchaVerifiers } from './auth/recaptcha.js';
 import { ShopClients } from './auth/shop-clients.js';
 import { ShopTokens } from './auth/shop-tokens.js';
 import type { ShopStore, ShopStoreHost } from './store/interface/shop.js';
+import type { ShopRoutePlugin } from './http/shop/index.js';
 import { buildApp } from './http/app.js';
 import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
 import { BasketService } from './service/baskets.js';
@@ -54,6 +55,8 @@ export interface ServerOptions {
   psps?: Psp[];
   /** Use this rate-limit counter store instead of opening one for config.storeUrl (closed with the server). */
   rateLimitStore?: RateLimitStore;
+  /** Authenticated shop route plugins added to the checkout scope (tests of the shop scaffold). */
+  shopRoutes?: ShopRoutePlugin[];
 }
 
 export interface Server {
@@ -178,6 +181,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
       recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
       ...(shopStore ? { shopStore } : {}),
+      ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
     const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
     const psps = new PspRegistry(

@@ -277,4 +277,55 @@ describe('configuration', () => {
     assert.match(configError({ REQUEST_TIMEOUT: 'soon' }), /REQUEST_TIMEOUT="soon" is invalid/);
     assert.match(configError({ REQUEST_TIMEOUT: '2s', HEADERS_TIMEOUT: '3s' }), /HEADERS_TIMEOUT="3s" is invalid: it must not exceed REQUEST_TIMEOUT/);
   });
+
+  describe('shop surface (shop-api.md §4)', () => {
+    const shopPartner = (shop: unknown, extra: Record<string, unknown> = {}) => ({ ...partner, ...extra, shop });
+    const client = { id: 'web', secret: 'a-shop-secret-0123', scopes: ['checkout'] };
+    const good = { clients: [client], url: 'https://shop.p1.example/', recaptcha: { secret: 'recaptcha-secret' } };
+    const env = (partners: unknown[], more: Record<string, string> = {}) => ({ PARTNERS_JSON: JSON.stringify(partners), ...more });
+
+    it('accepts a shop entry, plain or sha256: secrets, http only on loopback', () => {
+      const c = loadConfig(env([shopPartner(good)]), '/tmp');
+      assert.equal(c.partners[0]!.shop?.clients[0]!.id, 'web');
+      loadConfig(env([shopPartner({ ...good, clients: [{ ...client, secret: `sha256:${'ab'.repeat(32)}` }] })]), '/tmp');
+      loadConfig(env([shopPartner({ ...good, url: 'http://localhost:3000/shop' })]), '/tmp');
+      assert.equal(c.shop.recaptchaVerifyUrl, 'https://www.google.com/recaptcha/api/siteverify');
+      assert.equal(loadConfig({ ...env([shopPartner(good)]), RECAPTCHA_VERIFY_URL: 'http://127.0.0.1:9999/v' }, '/tmp').shop.recaptchaVerifyUrl, 'http://127.0.0.1:9999/v');
+    });
+
+    it('stops the start with one line naming a bad entry (never its secret)', () => {
+      const other = { ...partner, id: 'p2', apiKeys: ['key-0000002'] };
+      const cases: [Record<string, string>, RegExp][] = [
+        [env([shopPartner({ ...good, clients: [{ ...client, secret: 'short' }] })]), /\/0\/shop\/clients\/0\/secret/],
+        [env([shopPartner({ ...good, clients: [{ ...client, secret: 'sha256:abcdefabcdefabcdef' }] })]), /\/0\/shop\/clients\/0\/secret: must be sha256:<64 hex digits>/],
+        [env([shopPartner({ ...good, clients: [{ ...client, scopes: ['admin'] }] })]), /\/0\/shop\/clients\/0\/scopes/],
+        [env([shopPartner({ ...good, clients: [{ ...client, id: 'has space' }] })]), /\/0\/shop\/clients\/0\/id/],
+        [env([shopPartner({ ...good, clients: [] })]), /\/0\/shop\/clients/],
+        [env([shopPartner({ ...good, url: 'http://shop.p1.example/' })]), /\/0\/shop\/url: must be an https URL/],
+        [env([shopPartner({ ...good, url: 'ftp://x' })]), /\/0\/shop\/url/],
+        [env([shopPartner({ ...good, url: 'https://user:pw@shop.example/' })]), /\/0\/shop\/url: must not contain credentials/],
+        [env([shopPartner({ ...good, recaptcha: undefined })]), /\/0\/shop: must have required properties recaptcha/],
+        [env([shopPartner({ ...good, recaptcha: { secret: 'recaptcha-secret', minScore: 2 } })]), /\/0\/shop\/recaptcha/],
+        [env([shopPartner(good), { ...other, shop: good }]), /\/1\/shop\/clients\/0\/id: shop client id web is used twice/],
+        [env([shopPartner({ ...good, clients: [client, client] })]), /shop client id web is used twice/],
+        [{ ...env([shopPartner({ ...good, recaptcha: { development: true } })]), NODE_ENV: 'production' }, /shop\.recaptcha\.development/],
+        [{ ...env([shopPartner({ ...good, clients: [{ ...client, id: 'dev-shop-client' }] })]), DEV_PARTNER: 'true' }, /dev-shop-client/],
+        [{ ...env([shopPartner(good)]), RECAPTCHA_VERIFY_URL: 'not a url' }, /^RECAPTCHA_VERIFY_URL=/],
+      ];
+      for (const [e, expected] of cases) {
+        const message = configError(e);
+        assert.match(message, expected, JSON.stringify(e));
+        assert.doesNotMatch(message, /a-shop-secret-0123|recaptcha-secret/, 'no secret in the message');
+      }
+    });
+
+    it('gives the development partner its shop client, its own demo shop page and the development verifier', () => {
+      const c = loadConfig({ PORT: '8123' }, '/tmp');
+      const demo = c.partners.find((p) => p.id === 'demo')!;
+      assert.deepEqual(demo.shop?.clients, [{ id: 'dev-shop-client', secret: 'dev-shop-secret-0123456789', scopes: ['checkout'] }]);
+      assert.equal(demo.shop?.url, 'http://127.0.0.1:8123/demo/shop');
+      assert.deepEqual(demo.shop?.recaptcha, { development: true });
+      assert.equal(loadConfig({ PUBLIC_URL: 'https://basket.example/' }, '/tmp').partners[0]!.shop?.url, 'https://basket.example/demo/shop');
+    });
+  });
 });

@@ -91,7 +91,7 @@ export class ShopTokens {
     }
     // verify() allows a little clock skew between processes; a shop token is refused from its exp on
     if (now >= exp * 1000) throw new ShopTokenError('token expired');
-    const principal: ShopPrincipal = Object.freeze({ partnerId: pid, clientId: sub, scopes: Object.freeze(scope.split(' ')), expires: exp * 1000 });
+    const principal: ShopPrincipal = Object.freeze({ partnerId: pid, clientId: sub, scopes: Object.freeze(scope.split(' ').filter((s) => s !== '')), expires: exp * 1000 });
     if (!this.#stillGranted(principal)) throw new ShopTokenError('the client of this token is no longer configured');
     return principal;
   }

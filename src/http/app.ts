@@ -232,7 +232,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       partners,
       publicUrl: deps.publicUrl,
       now: deps.baskets.now,
-      ...(deps.rateLimits ? { gates: deps.rateLimits.shopGates() } : {}),
+      ...(deps.rateLimits ? { rateLimits: deps.rateLimits } : {}),
     });
   }
 

@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 export const REDACTED = '[redacted]';
 
 const SECRET_HEADERS = ['authorization', 'x-api-key', 'x-admin-key', 'cookie', 'set-cookie', 'stripe-signature', 'idempotency-key'];
-const SECRET_FIELDS = ['jayToken', 'token', 'apiKey', 'adminKey', 'secret', 'password'];
+const SECRET_FIELDS = ['jayToken', 'token', 'apiKey', 'adminKey', 'secret', 'password', 'client_secret', 'access_token'];
 
 /** pino `redact` paths: secret headers of a logged request (or a bare headers object) and secret body fields. */
 export const REDACT_PATHS: string[] = [

@@ -79,6 +79,8 @@ export interface TestServerOptions {
   sameStoreAs?: TestServer;
   /** Passed to createServer. */
   rateLimitStore?: ServerOptions['rateLimitStore'];
+  /** Passed to createServer: authenticated shop route plugins (tests of the shop scaffold). */
+  shopRoutes?: ServerOptions['shopRoutes'];
 }
 
 export interface TestServer {
@@ -133,6 +135,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     now: () => clock.now,
     logger: false,
     ...(options.rateLimitStore ? { rateLimitStore: options.rateLimitStore } : {}),
+    ...(options.shopRoutes ? { shopRoutes: options.shopRoutes } : {}),
   });
   const nowSec = () => Math.floor(clock.now / 1000);
   return {

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { redactUrl } from '../../src/http/redact.js';
 import { createServer } from '../../src/server.js';
 import { ADMIN_KEY, DEMO_KEY, demoSecret, sign, type EnvelopeBody, type GuestData } from './harness.js';
-import { DEV_PARTNER } from '../../src/config.js';
+import { DEV_PARTNER, DEV_SHOP_CLIENT } from '../../src/config.js';
 
 interface TransferData {
   jayToken: string;
@@ -90,6 +90,20 @@ describe('secrets out of logs (issue 17 item 7)', () => {
       await call('POST', '/v2/baskets/users/buyer-9/products/hat-9', asUser, '{"count":1}');
       await call('POST', '/v2/baskets/users/buyer-9/checkout/sessions', { ...asUser, 'idempotency-key': 'journey-key-1' }, '{}');
       await call('POST', '/v2/baskets/users/buyer-9/checkout/sessions/finish-active', asUser, '{"ordered":true}');
+      // the shop surface: a token by form and by HTTP Basic, used, and refused attempts (a wrong secret, a bad token)
+      secrets.push(DEV_SHOP_CLIENT.secret, Buffer.from(`${DEV_SHOP_CLIENT.id}:${DEV_SHOP_CLIENT.secret}`).toString('base64'));
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const byForm = await app.inject({ method: 'POST', url: '/oauth2/token', headers: form, payload: `grant_type=client_credentials&client_id=${DEV_SHOP_CLIENT.id}&client_secret=${DEV_SHOP_CLIENT.secret}` });
+      assert.equal(byForm.statusCode, 200);
+      const basicAuth = `Basic ${Buffer.from(`${DEV_SHOP_CLIENT.id}:${DEV_SHOP_CLIENT.secret}`).toString('base64')}`;
+      const byBasic = await app.inject({ method: 'POST', url: '/oauth2/token', headers: { ...form, authorization: basicAuth }, payload: 'grant_type=client_credentials' });
+      assert.equal(byBasic.statusCode, 200);
+      const shopToken = (byForm.json() as { access_token: string }).access_token;
+      secrets.push(shopToken, (byBasic.json() as { access_token: string }).access_token);
+      await app.inject({ method: 'GET', url: '/api/checkout/nothing', headers: { authorization: `Bearer ${shopToken}` } });
+      await app.inject({ method: 'GET', url: '/api/checkout/nothing', headers: { authorization: `Bearer ${shopToken}x` } });
+      await app.inject({ method: 'POST', url: '/oauth2/token', headers: { ...form, authorization: `Basic ${Buffer.from(`${DEV_SHOP_CLIENT.id}:${DEV_SHOP_CLIENT.secret}x`).toString('base64')}` }, payload: 'grant_type=client_credentials' });
+      await app.inject({ method: 'POST', url: '/oauth2/token', headers: form, payload: `grant_type=password&client_id=${DEV_SHOP_CLIENT.id}&client_secret=${DEV_SHOP_CLIENT.secret}` });
       // refused requests are logged too
       await app.inject({ method: 'GET', url: `/v2/baskets/users/buyer-9`, headers: { 'x-api-key': DEMO_KEY, authorization: `Bearer ${userToken}x` } });
       await app.inject({ method: 'GET', url: `/baskets/transfers/${first.jayToken}/qr.png` });

@@ -170,9 +170,10 @@ export class RateLimiting {
    * install's): hooks answering 429 as `{"message"}`, null where the rate is off. `lockout` goes before the
    * surface's authentication, `partner` after it (`partnerOf` reads the authenticated partner).
    */
-  shopGates(): ShopGates {
+  shopGates(format: 'shop' | 'oauth' = 'shop'): ShopGates {
     const l = this.#limits;
-    const body = (message: string) => ({ message });
+    // the token endpoint answers RFC 6749's `{"error"}` (there is no rate code: invalid_request, with why)
+    const body = format === 'shop' ? (message: string) => ({ message }) : (message: string) => ({ error: 'invalid_request', error_description: message });
     const hook = (rate: Rate, check: Check): onRequestHookHandler | null => (rate.max === 0 ? null : gate([check], this.#now, body));
     return {
       lockout: hook(l.authFailuresIp, this.#lockout),

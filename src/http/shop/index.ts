@@ -13,7 +13,7 @@ import type { ShopClients } from '../../auth/shop-clients.js';
 import type { ShopTokens } from '../../auth/shop-tokens.js';
 import type { PublicUrl } from '../../public-url.js';
 import type { ShopStore } from '../../store/interface/shop.js';
-import type { ShopGates } from '../rate-limit/install.js';
+import type { RateLimiting } from '../rate-limit/install.js';
 import { shopAuthHook } from './auth.js';
 import { handleShopError } from './errors.js';
 import { SHOP_API_PREFIX } from './paths.js';
@@ -30,6 +30,8 @@ export interface ShopSurfaceDeps {
    * the route plugins that need it are refused at start rather than failing at their first request.
    */
   shopStore?: ShopStore;
+  /** Authenticated route plugins registered after CHECKOUT_ROUTES (tests of the scaffold itself). */
+  extraCheckoutRoutes?: readonly ShopRoutePlugin[];
 }
 
 /** What every shop route plugin receives (CHECKOUT_ROUTES, PUBLIC_SHOP_ROUTES). */
@@ -65,16 +67,16 @@ export interface ShopPluginOptions {
   partners: PartnerRegistry;
   publicUrl: PublicUrl;
   now: () => number;
-  /** The service's rate-limit gates; absent: no limits. */
-  gates?: ShopGates;
-  /** Route plugins registered after the built-in lists (tests of the scaffold). */
-  extraCheckoutRoutes?: readonly ShopRoutePlugin[];
+  /** The service's rate limits (their shop gates); absent: no limits. */
+  rateLimits?: Pick<RateLimiting, 'shopGates'>;
 }
 
 const present = <T>(v: T | null | undefined): v is T => v !== null && v !== undefined;
 
 export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions): Promise<void> {
-  const { deps, partners, gates } = opts;
+  const { deps, partners } = opts;
+  const gates = opts.rateLimits?.shopGates('shop');
+  const tokenGates = opts.rateLimits?.shopGates('oauth');
   await app.register(async (shop) => {
     shop.setErrorHandler(handleShopError);
     shop.decorateRequest('shopClient', null);
@@ -84,11 +86,10 @@ export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions)
       clients: deps.clients,
       tokens: deps.tokens,
       ...(onFailure ? { onFailure } : {}),
-      gates: [gates?.lockout, gates?.address].filter(present),
+      gates: [tokenGates?.lockout, tokenGates?.address].filter(present),
     });
 
-    const plugins = [...PUBLIC_SHOP_ROUTES, ...CHECKOUT_ROUTES, ...(opts.extraCheckoutRoutes ?? [])];
-    if (plugins.length > 0 && deps.shopStore === undefined) throw new Error('the shop routes need the shop store (store.shop)');
+    if (PUBLIC_SHOP_ROUTES.length + CHECKOUT_ROUTES.length > 0 && deps.shopStore === undefined) throw new Error('the shop routes need the shop store (store.shop)');
     const routeOptions: ShopRouteOptions = {
       shopStore: deps.shopStore!,
       partners,
@@ -113,7 +114,7 @@ export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions)
         checkout.addHook('onRequest', shopAuthHook({ tokens: deps.tokens, ...(onFailure ? { onFailure } : {}) }));
         const partnerGate = gates?.partner((req) => (req.shopClient ? partners.byId(req.shopClient.partnerId) : undefined));
         if (partnerGate) checkout.addHook('onRequest', partnerGate);
-        for (const plugin of [...CHECKOUT_ROUTES, ...(opts.extraCheckoutRoutes ?? [])]) await checkout.register(plugin, routeOptions);
+        for (const plugin of [...CHECKOUT_ROUTES, ...(deps.extraCheckoutRoutes ?? [])]) await checkout.register(plugin, routeOptions);
       },
       { prefix: SHOP_API_PREFIX },
     );
