@@ -25,7 +25,7 @@ import { TransferService } from './service/transfer.js';
 import { openStore } from './store/open.js';
 import { openRateLimitStore, type RateLimitStore } from './store/rate-limits.js';
 import { RateLimiting } from './http/rate-limit/install.js';
-import type { Store } from './store/store.js';
+import type { OutboxMessage, Store } from './store/store.js';
 import { startSweeper, type Sweeper } from './worker/sweeper.js';
 import { PspRegistry, type Psp } from './psp/psp.js';
 import { SandboxPsp } from './psp/sandbox.js';
@@ -42,6 +42,8 @@ import {
 import { OrderDelivery } from './service/orders.js';
 import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayload } from './service/events.js';
 import { OutboxWorker } from './worker/outbox.js';
+import { createShopCheckout, type ShopCheckout } from './service/shop/index.js';
+import { TOPIC_SHOP_ORDER, type ShopOrderPayload } from './service/shop/orders.js';
 import { Metrics } from './metrics/metrics.js';
 import { instrumentStore } from './metrics/store.js';
 
@@ -68,6 +70,8 @@ export interface Server {
   serviceKeys: ServiceKeys;
   sweeper: Sweeper | null;
   checkout: CheckoutService;
+  /** The shop surface's checkout services (issue 19); null while the store has no shop part. */
+  shopCheckout: ShopCheckout | null;
   /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
   outbox: OutboxWorker;
   /** Tracking events (issue 23): recorded per turn, written to the store off the request's path. */
@@ -174,19 +178,35 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
       log,
     });
+    const psps = new PspRegistry(
+      opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
+    );
     const shopClients = new ShopClients(partners.all());
     const shopStore = shopStoreOf(store);
+    const shopCheckout = shopStore
+      ? createShopCheckout({
+          shop: shopStore,
+          store,
+          transfers,
+          psps,
+          partner: partnerById,
+          // signing keys of their own, derived like the events' pseudonym key: a new service key invalidates both
+          cursorKey: serviceKeys.deriveSecret('shop-abandoned-cursor'),
+          recoveryKey: serviceKeys.deriveSecret('shop-recovery-link'),
+          publicUrl,
+          now,
+          log,
+        })
+      : null;
     const shop = {
       clients: shopClients,
       tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
       recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
       ...(shopStore ? { shopStore } : {}),
+      ...(shopCheckout ? { checkout: shopCheckout } : {}),
       ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
     const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
-    const psps = new PspRegistry(
-      opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
-    );
     const checkout = new CheckoutService({
       store,
       baskets,
@@ -210,6 +230,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
         [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
         [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
+        ...(shopCheckout ? { [TOPIC_SHOP_ORDER]: (payload: unknown, message: OutboxMessage) => shopCheckout.delivery.handle(payload as ShopOrderPayload, message) } : {}),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });
@@ -223,6 +244,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       serviceKeys,
       sweeper,
       checkout,
+      shopCheckout,
       outbox,
       events,
       publicUrl,

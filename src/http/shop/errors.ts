@@ -8,6 +8,7 @@ import { BasketError, ERRORS } from '../../domain/errors.js';
 import { ShopTokenError } from '../../auth/shop-tokens.js';
 import { PspError } from '../../psp/psp.js';
 import { UpstreamError } from '../../service/upstream.js';
+import { isShopRuleError } from '../../domain/shop/errors.js';
 import { OutageLog } from '../../store/shared/outage-log.js';
 import { StoreUnavailableError } from '../../store/store.js';
 import { closeIfBodyUnread, validationDetails } from '../errors.js';
@@ -56,6 +57,11 @@ export function handleShopError(err: FastifyError, request: FastifyRequest, repl
   if (err instanceof ShopError) {
     reply.headers(err.headers);
     return sendShopError(reply, err.statusCode, err.message);
+  }
+  if (isShopRuleError(err)) {
+    // the checkout rules' refusals (src/domain/shop/errors.ts)
+    if (err.status === 503) reply.header('Retry-After', '1');
+    return sendShopError(reply, err.status, err.message);
   }
   if (err instanceof ShopTokenError) {
     reply.header('WWW-Authenticate', bearerChallenge('invalid_token'));

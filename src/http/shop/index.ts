@@ -13,8 +13,12 @@ import type { ShopClients } from '../../auth/shop-clients.js';
 import type { ShopTokens } from '../../auth/shop-tokens.js';
 import type { PublicUrl } from '../../public-url.js';
 import type { ShopStore } from '../../store/interface/shop.js';
+import type { ShopCheckout } from '../../service/shop/index.js';
 import type { RateLimiting } from '../rate-limit/install.js';
+import { abandonedRoute, recoverRoute } from './abandoned-routes.js';
 import { shopAuthHook } from './auth.js';
+import { basketRoutes } from './basket-routes.js';
+import { orderRoute } from './order-route.js';
 import { handleShopError } from './errors.js';
 import { SHOP_API_PREFIX } from './paths.js';
 import { requireRecaptcha } from './recaptcha.js';
@@ -30,6 +34,8 @@ export interface ShopSurfaceDeps {
    * the route plugins that need it are refused at start rather than failing at their first request.
    */
   shopStore?: ShopStore;
+  /** The checkout operations' services (src/service/shop); required with the checkout routes. */
+  checkout?: ShopCheckout;
   /** Authenticated route plugins registered after CHECKOUT_ROUTES (tests of the scaffold itself). */
   extraCheckoutRoutes?: readonly ShopRoutePlugin[];
 }
@@ -37,6 +43,7 @@ export interface ShopSurfaceDeps {
 /** What every shop route plugin receives (CHECKOUT_ROUTES, PUBLIC_SHOP_ROUTES). */
 export interface ShopRouteOptions {
   shopStore: ShopStore;
+  checkout: ShopCheckout;
   partners: PartnerRegistry;
   publicUrl: PublicUrl;
   now: () => number;
@@ -53,14 +60,10 @@ export type ShopRoutePlugin = FastifyPluginAsync<ShopRouteOptions>;
  * The checkout operations: every route here is authenticated (request.shopClient set; shopClientOf(request)).
  * Paths are relative to `/api` (the scope's prefix): a plugin adds `/checkout/initiate`, `/order`, ...
  */
-const CHECKOUT_ROUTES: readonly ShopRoutePlugin[] = [
-  // shop-api adds its route plugins here
-];
+const CHECKOUT_ROUTES: readonly ShopRoutePlugin[] = [basketRoutes, orderRoute, abandonedRoute];
 
 /** Shop routes without a bearer token (the recovery link a shopper opens, §3.8); paths relative to `/api` too. */
-const PUBLIC_SHOP_ROUTES: readonly ShopRoutePlugin[] = [
-  // shop-api adds the recovery route here
-];
+const PUBLIC_SHOP_ROUTES: readonly ShopRoutePlugin[] = [recoverRoute];
 
 export interface ShopPluginOptions {
   deps: ShopSurfaceDeps;
@@ -89,9 +92,12 @@ export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions)
       gates: [tokenGates?.lockout, tokenGates?.address].filter(present),
     });
 
-    if (PUBLIC_SHOP_ROUTES.length + CHECKOUT_ROUTES.length > 0 && deps.shopStore === undefined) throw new Error('the shop routes need the shop store (store.shop)');
+    if (PUBLIC_SHOP_ROUTES.length + CHECKOUT_ROUTES.length > 0 && (deps.shopStore === undefined || deps.checkout === undefined)) {
+      throw new Error('the shop routes need the shop store (store.shop) and the checkout services');
+    }
     const routeOptions: ShopRouteOptions = {
       shopStore: deps.shopStore!,
+      checkout: deps.checkout!,
       partners,
       publicUrl: opts.publicUrl,
       now: opts.now,

@@ -1,0 +1,59 @@
+/**
+ * The shop checkout's services, built together (server.ts) and handed to the shop route plugins as one bundle.
+ */
+import type { PartnerConfig } from '../../config.js';
+import type { PspRegistry } from '../../psp/psp.js';
+import type { ShopStore } from '../../store/interface/shop.js';
+import type { BasketStore, CatalogueStore, OutboxStore } from '../../store/store.js';
+import type { Logger } from '../checkout.js';
+import type { TransferService } from '../transfer.js';
+import { AbandonedService } from './abandoned.js';
+import { ShopBasketService } from './baskets.js';
+import { ShopOrderDelivery } from './delivery.js';
+import { OfferCache } from './offers.js';
+import { ShopOrderService, type SubscriptionChangeSubmitter } from './orders.js';
+import { TvToShop } from './tv.js';
+
+export interface ShopCheckout {
+  baskets: ShopBasketService;
+  orders: ShopOrderService;
+  abandoned: AbandonedService;
+  /** The `shop.order` outbox handler. */
+  delivery: ShopOrderDelivery;
+  offers: OfferCache;
+}
+
+export interface ShopCheckoutDeps {
+  shop: ShopStore;
+  /** The device store: transferred baskets and their catalogue (TV to shop), the outbox (order delivery). */
+  store: BasketStore & CatalogueStore & OutboxStore;
+  transfers: Pick<TransferService, 'take'>;
+  psps: PspRegistry;
+  partner: (partnerId: string) => PartnerConfig | undefined;
+  /** HMAC keys of the abandoned cursor and of recovery tokens. */
+  cursorKey: Buffer;
+  recoveryKey: Buffer;
+  publicUrl: { readonly base: string };
+  now: () => number;
+  log: Logger;
+  subscriptionChange?: SubscriptionChangeSubmitter;
+}
+
+export function createShopCheckout(d: ShopCheckoutDeps): ShopCheckout {
+  const offers = new OfferCache(d.shop);
+  const tv = new TvToShop({ transfers: d.transfers, store: d.store, shop: d.shop });
+  return {
+    offers,
+    baskets: new ShopBasketService({ shop: d.shop, offers, tv, now: d.now }),
+    orders: new ShopOrderService({
+      shop: d.shop,
+      outbox: d.store,
+      psps: d.psps,
+      now: d.now,
+      log: d.log,
+      ...(d.subscriptionChange ? { subscriptionChange: d.subscriptionChange } : {}),
+    }),
+    abandoned: new AbandonedService({ shop: d.shop, offers, cursorKey: d.cursorKey, recoveryKey: d.recoveryKey, publicUrl: d.publicUrl, now: d.now }),
+    delivery: new ShopOrderDelivery({ shop: d.shop, partner: d.partner, now: d.now, log: d.log }),
+  };
+}
