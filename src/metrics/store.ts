@@ -24,17 +24,25 @@ function methodNames(store: object): string[] {
 }
 
 export function instrumentStore<S extends Store>(store: S, metrics: Metrics): S {
+  const timed = timeMethods(store, metrics, store.kind, '');
+  // The shop's store (store.shop) is timed alike, its operations named `shop.<method>`.
+  Reflect.set(timed, 'shop', timeMethods(store.shop, metrics, store.kind, 'shop.'));
+  return timed;
+}
+
+/** A copy of `target` whose methods are timed as `<prefix><method>`; anything else reads through to `target`. */
+function timeMethods<T extends object>(target: T, metrics: Metrics, engine: Store['kind'], prefix: string): T {
   // Anything not replaced below (kind, an engine's own fields) reads through to the store itself.
-  const timed = Object.create(store) as S;
-  const engine = store.kind;
-  for (const name of methodNames(store)) {
-    const method = Reflect.get(store, name) as Method;
+  const timed = Object.create(target) as T;
+  for (const name of methodNames(target)) {
+    const method = Reflect.get(target, name) as Method;
     if (UNTIMED.has(name)) {
-      Reflect.set(timed, name, method.bind(store));
+      Reflect.set(timed, name, method.bind(target));
       continue;
     }
-    const cell = metrics.storeOperations.cell({ operation: name, engine });
-    const unavailable = metrics.storeUnavailable.labels({ operation: name, engine });
+    const operation = `${prefix}${name}`;
+    const cell = metrics.storeOperations.cell({ operation, engine });
+    const unavailable = metrics.storeUnavailable.labels({ operation, engine });
     const failed = (start: number, err: unknown): never => {
       cell.observe((performance.now() - start) / 1000);
       if (err instanceof StoreUnavailableError) unavailable.inc();
@@ -44,7 +52,7 @@ export function instrumentStore<S extends Store>(store: S, metrics: Metrics): S 
       const start = performance.now();
       let result: unknown;
       try {
-        result = method.apply(store, args);
+        result = method.apply(target, args);
       } catch (err) {
         return failed(start, err);
       }

@@ -2,7 +2,8 @@
  * The one storage seam. Every adapter (SQLite, PostgreSQL, Redis) implements `Store` and passes the same contract
  * suite (test/store/contract.ts). `Store` is the union of one small interface per concern (interface/*.ts): the
  * composition root opens a whole store, and each service names only the concerns it uses (e.g.
- * `BasketStore & CatalogueStore`). Times are epoch milliseconds passed in by the caller, so that tests control the
+ * `BasketStore & CatalogueStore`). The shop surface's storage is `store.shop` (interface/shop.ts), built by each engine on
+ * the connection it already holds. Times are epoch milliseconds passed in by the caller, so that tests control the
  * clock and adapters never read it for decisions.
  */
 import type { BasketStore } from './interface/baskets.js';
@@ -15,6 +16,7 @@ import type { StoreLifecycle } from './interface/lifecycle.js';
 import type { OrderStore } from './interface/orders.js';
 import type { OutboxStore } from './interface/outbox.js';
 import type { ReservationStore } from './interface/reservations.js';
+import type { ShopStoreHost } from './interface/shop.js';
 import type { TransferStore } from './interface/transfers.js';
 
 export type * from './interface/baskets.js';
@@ -28,6 +30,8 @@ export type * from './interface/lifecycle.js';
 export type * from './interface/orders.js';
 export type * from './interface/outbox.js';
 export type * from './interface/transfers.js';
+export type * from './interface/shop.js';
+export { OfferVersionConflictError, SubscriptionNameConflictError } from './interface/shop.js';
 export { RESERVATION_RETENTION_MS, type ReservationState, type ReservedLine, type ReserveLine, type ReservationStore } from './interface/reservations.js';
 export { CursorError, DuplicateOrderError, StoreUnavailableError } from './interface/errors.js';
 
@@ -42,4 +46,5 @@ export interface Store
     IdempotencyStore,
     ExpiryStore,
     ComfortStore,
-    EventStore {}
+    EventStore,
+    ShopStoreHost {}

@@ -1,9 +1,10 @@
 /**
- * Purges expired baskets, transfer tokens and idempotency records, and tracking events older than EVENTS_TTL, in small batches, so that purging never
- * holds the store for long. Every process may run it: deletes of expired rows are idempotent.
+ * Purges expired baskets, the shop's checkout baskets, transfer tokens and idempotency records, and tracking events
+ * older than EVENTS_TTL, in small batches, so that purging never holds the store for long. Every process may run it:
+ * deletes of expired rows are idempotent.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { BasketStore, EventStore, ExpiryStore } from '../store/store.js';
+import type { BasketStore, EventStore, ExpiryStore, ShopStoreHost } from '../store/store.js';
 
 export interface Sweeper {
   /** One full pass; resolves with how many records went (0 when a pass is already running or it stopped). */
@@ -21,13 +22,14 @@ export interface SweeperOptions {
   eventsTtlMs?: number;
 }
 
-export function startSweeper(store: BasketStore & ExpiryStore & EventStore, opts: SweeperOptions): Sweeper {
+export function startSweeper(store: BasketStore & ExpiryStore & EventStore & ShopStoreHost, opts: SweeperOptions): Sweeper {
   let running: Promise<number> | null = null;
   let stopped = false;
   async function pass(): Promise<number> {
     let total = 0;
     while (!stopped) {
       let n = (await store.purgeExpiredBaskets(opts.now(), opts.batch)) + (await store.purgeExpired(opts.now(), opts.batch));
+      n += await store.shop.purgeExpiredShopBaskets(opts.now(), opts.batch);
       if (opts.eventsTtlMs !== undefined) n += await store.purgeEvents(opts.now() - opts.eventsTtlMs, opts.batch);
       total += n;
       if (n < opts.batch) break;

@@ -77,6 +77,25 @@ describe('instrumentStore', () => {
     }
   });
 
+  it('times the shop store’s calls as shop.<method>, answering what it answers', async () => {
+    const metrics = new Metrics({ clustered: false });
+    const inner = await openSqliteStore(path.join(dir, 'd.db'));
+    const store = instrumentStore(inner, metrics);
+    try {
+      assert.equal(await store.shop.getShopBasket('p', 'basket-1'), null);
+      await store.shop.putOffers('p', []);
+      assert.deepEqual(await store.shop.listNewestOffers('p', 5), []);
+      await assert.rejects(store.shop.listNewestOffers('p', 0), RangeError);
+      const m = parsePrometheusText(await metrics.registry.metrics());
+      assert.equal(m.value(`${OPS}_count`, { operation: 'shop.getShopBasket', engine: 'sqlite' }), 1);
+      assert.equal(m.value(`${OPS}_count`, { operation: 'shop.putOffers', engine: 'sqlite' }), 1);
+      assert.equal(m.value(`${OPS}_count`, { operation: 'shop.listNewestOffers', engine: 'sqlite' }), 2);
+      assert.deepEqual(m.find('basket_store_unavailable_total'), []);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('counts calls that fail as unavailable, and rethrows their error', async () => {
     const metrics = new Metrics({ clustered: false });
     const store = instrumentStore(await openSqliteStore(path.join(dir, 'c.db')), metrics);

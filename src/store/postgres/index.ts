@@ -6,6 +6,7 @@
  *   notifications.ts  the LISTEN connection that reports other processes' basket writes
  *   baskets.ts, catalogue.ts, reservations.ts, transfers.ts, orders.ts, outbox.ts, idempotency.ts, expiry.ts,
  *   comfort.ts        one concern each: its statements and its methods
+ *   shop/             the shop surface's store (`store.shop`), on the same pool
  */
 import pg from 'pg';
 import type { Store } from '../store.js';
@@ -21,6 +22,7 @@ import { PgNotifications } from './notifications.js';
 import { PgOrders } from './orders.js';
 import { PgOutbox } from './outbox.js';
 import { PgReservations } from './reservations.js';
+import { PgShopStore } from './shop/index.js';
 import { migrate } from './schema.js';
 import { PgTransfers } from './transfers.js';
 
@@ -66,6 +68,7 @@ interface PostgresStoreParts extends StoreParts {
   expiry: PgExpiry;
   comfort: PgComfort;
   events: PgEvents;
+  shop: PgShopStore;
 }
 
 /** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
@@ -89,6 +92,7 @@ class PostgresStore extends ComposedStore<PostgresStoreParts> {
       expiry: new PgExpiry(conn),
       comfort: new PgComfort(conn),
       events: new PgEvents(conn),
+      shop: new PgShopStore(conn),
     });
     this.conn = conn;
     this.notifications = notifications;

@@ -17,6 +17,7 @@ import { parseRedisUrl } from './url.js';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Store } from '../store.js';
 import { ComposedStore, type StoreParts } from '../shared/composed.js';
+import { pendingShopStore } from '../shared/shop-pending.js';
 import { RedisBaskets } from './baskets.js';
 import { RedisCatalogue } from './catalogue.js';
 import { RedisComfort } from './comfort.js';
@@ -74,6 +75,7 @@ class RedisStore extends ComposedStore<RedisStoreParts> {
       expiry: new RedisExpiry(conn),
       comfort: new RedisComfort(conn),
       events: new RedisEvents(conn),
+      shop: pendingShopStore('redis'),
     });
     this.conn = conn;
     this.notifications = notifications;

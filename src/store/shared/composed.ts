@@ -32,6 +32,7 @@ import type {
   ReservationStore,
   ReservedLine,
   ReserveLine,
+  ShopStore,
   Store,
   StoredBasket,
   StoredResponse,
@@ -51,6 +52,8 @@ export interface StoreParts {
   expiry: ExpiryStore;
   comfort: ComfortStore;
   events: EventStore;
+  /** The shop surface's store, reached as `store.shop` (not delegated method by method). */
+  shop: ShopStore;
 }
 
 export abstract class ComposedStore<P extends StoreParts = StoreParts> implements Store {
@@ -65,6 +68,7 @@ export abstract class ComposedStore<P extends StoreParts = StoreParts> implement
   protected readonly expiry: P['expiry'];
   protected readonly comfort: P['comfort'];
   protected readonly events: P['events'];
+  readonly shop: P['shop'];
 
   constructor(parts: P) {
     this.baskets = parts.baskets;
@@ -77,6 +81,7 @@ export abstract class ComposedStore<P extends StoreParts = StoreParts> implement
     this.expiry = parts.expiry;
     this.comfort = parts.comfort;
     this.events = parts.events;
+    this.shop = parts.shop;
   }
 
   abstract init(): Promise<void>;

@@ -12,6 +12,7 @@
  *   schema.ts        migrations and pragmas        checkpointer.ts  the WAL checkpoint thread
  *   baskets.ts, catalogue.ts, reservations.ts, transfers.ts, orders.ts, outbox.ts, idempotency.ts, expiry.ts,
  *   comfort.ts       one concern each: its statements and its methods
+ *   shop/            the shop surface's store (`store.shop`), on the same connection and group commit
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -35,6 +36,7 @@ import { SqliteIdempotency } from './idempotency.js';
 import { SqliteOrders } from './orders.js';
 import { SqliteOutbox } from './outbox.js';
 import { SqliteReservations } from './reservations.js';
+import { SqliteShopStore } from './shop/index.js';
 import { configure, migrate } from './schema.js';
 import { SqliteTransfers } from './transfers.js';
 
@@ -61,6 +63,7 @@ interface SqliteStoreParts extends StoreParts {
   expiry: SqliteExpiry;
   comfort: SqliteComfort;
   events: SqliteEvents;
+  shop: SqliteShopStore;
 }
 
 /** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
@@ -85,6 +88,7 @@ class SqliteStore extends ComposedStore<SqliteStoreParts> {
       expiry: new SqliteExpiry(conn, writes),
       comfort: new SqliteComfort(conn, writes),
       events: new SqliteEvents(conn, writes),
+      shop: new SqliteShopStore(conn, writes),
     });
     this.conn = conn;
     this.writes = writes;
@@ -94,7 +98,7 @@ class SqliteStore extends ComposedStore<SqliteStoreParts> {
     this.conn.run(() => migrate(this.conn.db));
     // The statements refer to tables that only exist once the schema is migrated.
     this.conn.prepare();
-    for (const concern of [this.baskets, this.catalogue, this.reservations, this.transfers, this.orders, this.outbox, this.idempotency, this.expiry, this.comfort, this.events]) {
+    for (const concern of [this.baskets, this.catalogue, this.reservations, this.transfers, this.orders, this.outbox, this.idempotency, this.expiry, this.comfort, this.events, this.shop]) {
       concern.prepare();
     }
   }

@@ -172,6 +172,64 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_by_time ON events (partner_id, time);
   CREATE INDEX events_purge ON events (time);
   `,
+  // The shop surface (issue 19, src/store/interface/shop.ts). Records as JSON; the columns are what is indexed.
+  // shop_baskets_open serves the abandoned listing: open baskets only, in (created, id) order, with expires in it
+  // so that the expiry filter needs no table read.
+  `
+  CREATE TABLE shop_offers (
+    partner_id TEXT NOT NULL,
+    offer_id   TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    PRIMARY KEY (partner_id, offer_id, version)
+  );
+  CREATE TABLE shop_offer_newest (
+    partner_id TEXT NOT NULL,
+    offer_id   TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    PRIMARY KEY (partner_id, offer_id)
+  );
+
+  CREATE TABLE shop_baskets (
+    partner_id  TEXT    NOT NULL,
+    basket_id   TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    status      TEXT    NOT NULL,
+    external_id TEXT    NULL,
+    created     INTEGER NOT NULL,
+    expires     INTEGER NOT NULL,
+    data        TEXT    NOT NULL,
+    UNIQUE (partner_id, basket_id)
+  );
+  CREATE INDEX shop_baskets_open ON shop_baskets (partner_id, created, basket_id, expires) WHERE status = 'open';
+  CREATE INDEX shop_baskets_expires ON shop_baskets (expires);
+
+  CREATE TABLE shop_external_ids (
+    partner_id  TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    basket_id   TEXT NOT NULL,
+    PRIMARY KEY (partner_id, external_id)
+  );
+
+  CREATE TABLE shop_orders (
+    partner_id       TEXT    NOT NULL,
+    order_id         TEXT    NOT NULL,
+    payment_provider TEXT    NULL,
+    payment_ref      TEXT    NULL,
+    data             TEXT    NOT NULL,
+    PRIMARY KEY (partner_id, order_id)
+  );
+  CREATE INDEX shop_orders_payment_ref ON shop_orders (payment_provider, payment_ref) WHERE payment_ref IS NOT NULL;
+
+  CREATE TABLE shop_subscriptions (
+    partner_id      TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    data            TEXT NOT NULL,
+    PRIMARY KEY (partner_id, subscription_id),
+    UNIQUE (partner_id, name)
+  );
+  `,
 ];
 
 /** The purge index's bucket of an expiry: the hour it falls in (SQLite's integer division of a positive value). */

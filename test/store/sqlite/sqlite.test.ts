@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import { expiresHour, MIGRATIONS, openSqliteStore, type SqliteStoreOptions } from '../../../src/store/sqlite/index.js';
 import { RESERVATION_RETENTION_MS, StoreUnavailableError, type BasketKey, type Store } from '../../../src/store/store.js';
 import { storeContract } from '../contract.js';
+import { shopStoreContract } from '../shop-contract.js';
 import { productInput } from '../../helpers/product.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -47,6 +48,7 @@ async function withOtherConnection(
 }
 
 storeContract('sqlite', () => openSqliteStore(path.join(dir, 'contract', 'store.db')));
+shopStoreContract('sqlite', () => openSqliteStore(path.join(dir, 'shop-contract', 'store.db')));
 
 // --- child processes -------------------------------------------------------------------------------------------
 
