@@ -208,7 +208,9 @@ async function preload(url: string): Promise<void> {
     if (SHOP_RUNS) {
       const t1 = Date.now();
       shopPreloadedAt = t1;
-      await preloadShop(store.shop, PARTNER.id, SHOP_BASKETS, t1, parallel);
+      // 64 writes in flight on every engine: SQLite's group commit then writes them in one transaction (measured at
+      // 20,000 baskets: 1 in flight 1,800/s, 64 5,400/s, 256 5,900/s, on a loaded machine)
+      await preloadShop(store.shop, PARTNER.id, SHOP_BASKETS, t1, 64);
       log(`preloaded ${SHOP_BASKETS} shop baskets in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
     }
   } finally {
