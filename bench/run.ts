@@ -207,11 +207,14 @@ async function preload(url: string): Promise<void> {
     log(`preloaded ${BASKETS} baskets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     if (SHOP_RUNS) {
       const t1 = Date.now();
+      const cpu = process.cpuUsage();
       shopPreloadedAt = t1;
       // 64 writes in flight on every engine: SQLite's group commit then writes them in one transaction (measured at
       // 20,000 baskets: 1 in flight 1,800/s, 64 5,400/s, 256 5,900/s, on a loaded machine)
       await preloadShop(store.shop, PARTNER.id, SHOP_BASKETS, t1, 64);
-      log(`preloaded ${SHOP_BASKETS} shop baskets in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+      // the CPU time too: on a shared machine the wall time says more about the neighbours than about the store
+      const used = process.cpuUsage(cpu);
+      log(`preloaded ${SHOP_BASKETS} shop baskets in ${((Date.now() - t1) / 1000).toFixed(1)} s (${((used.user + used.system) / 1e6).toFixed(1)} s CPU)`);
     }
   } finally {
     await store.close();
@@ -716,6 +719,8 @@ export interface ScenarioResult {
   title: string;
   /** Which run of `--repeat` this is, from 1. */
   repetition: number;
+  /** Connections the load generator held open (--connections, unless the scenario sets its own). */
+  connections: number;
   requestsPerSec: number;
   /** The ceiling's requests/s this ratio is to: the mean of the ceiling runs just before and after (or before). */
   ceilingRequestsPerSec: number | null;
@@ -737,7 +742,7 @@ export interface ScenarioResult {
 function run(url: string, s: Scenario, duration: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
-      { url, connections: CONNECTIONS, duration, requests: s.requests, timeout: 10, ...(s.perConnection ? { setupClient: s.perConnection() } : {}) },
+      { url, connections: s.connections ?? CONNECTIONS, duration, requests: s.requests, timeout: 10, ...(s.perConnection ? { setupClient: s.perConnection() } : {}) },
       (err: Error | null, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
     );
     instance.on('error', reject);
@@ -859,6 +864,7 @@ async function main(): Promise<void> {
         scenario: s.name,
         title: s.title,
         repetition,
+        connections: s.connections ?? CONNECTIONS,
         requestsPerSec: Math.round(rps),
         ceilingRequestsPerSec: null,
         ceilingDrift: null,
@@ -965,6 +971,7 @@ function printTable(results: ScenarioResult[], heading: string): void {
         `normal GETs: ${r.requestsPerSec} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}; service peak RSS ${r.peakRssMb} MB`,
     );
   }
+  for (const r of results) if (r.connections !== CONNECTIONS) console.log(`${r.scenario}: ${r.connections} connections (the scenario's own)`);
   for (const t of shopTargets(results, SHOP_BASKETS)) console.log(t);
   if (results.some((r) => isUnsteady(r.ceilingDrift))) {
     console.log(

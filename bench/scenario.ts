@@ -17,6 +17,8 @@ export interface Scenario {
    * state the requests need that only the running service can make (an access token, baskets to change).
    */
   prepare?: (base: string) => Promise<void>;
+  /** Connections of this scenario when not --connections (e.g. a listing a few clients page through at once). */
+  connections?: number;
   /** A line about the measured run beyond its figures (e.g. how many pages followed a cursor); logged after it. */
   describe?: () => string;
 }
