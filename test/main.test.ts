@@ -111,6 +111,26 @@ describe('PORT=0 without PUBLIC_URL: links carry the bound port', () => {
   });
 });
 
+describe('demo shop data', () => {
+  it('is loaded at start for the development partner, and a restart on the same data loads it again without error', async () => {
+    const first = await start();
+    const admin = { 'x-admin-key': 'dev-admin-key' };
+    const read = async (port: number, what: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}/admin/${what}?partner=demo`, { headers: admin });
+      return { status: res.status, data: ((await res.json()) as { data: Record<string, unknown> }).data };
+    };
+    assert.equal((await read(first.port, 'offers/streaming-basic-monthly')).data.version, 'v1');
+    const pending = await read(first.port, 'subscriptions/sub-demo-pending');
+    assert.ok(Date.parse((pending.data.pendingChange as { effective: string }).effective) > Date.now(), 'the pending change lies ahead');
+    first.child.kill('SIGTERM');
+    assert.equal((await exited(first.child)).code, 0);
+    const dataDir = dirs.at(-1)!;
+    const second = await start({ DATA_DIR: dataDir });
+    assert.deepEqual((await read(second.port, 'subscriptions/sub-demo-pending')).data, pending.data);
+    assert.equal((await read(second.port, 'offers/offer-prod-123')).status, 200);
+  });
+});
+
 describe('SIGTERM', () => {
   it('drains: a request in flight finishes with its normal answer, new connections are refused, exit 0', async () => {
     const s = await start();

@@ -134,3 +134,63 @@ describe('scripts/service-key.mjs', () => {
     }
   });
 });
+
+describe('npm run offers:import and subscriptions:import', () => {
+  const db = path.join(dir, 'shop-import.db');
+  const env = { STORE_URL: `sqlite:${db}` };
+  const plan = { id: 'cli-plan', version: 'v1', name: 'Plan', path: '/plan', type: 'offer', price: 9.99, currency: 'EUR', taxRate: 19, term: { length: 1, unit: 'month' }, crossSells: ['cli-extra'] };
+  const extra = { id: 'cli-extra', version: 'v1', name: 'Extra', path: '/extra', type: 'add_on', price: 1.5, currency: 'EUR', term: { length: 1, unit: 'month' }, upgrades: ['cli-ghost'] };
+  const sub = {
+    id: 'cli-sub',
+    name: 'CLI-SUB',
+    customer: { email: 'a@example.com', firstName: 'A', lastName: 'B' },
+    offer: { id: 'cli-plan', version: 'v1' },
+    addOns: [{ id: 'cli-extra', version: 'v1' }],
+    termStart: '2026-01-01T00:00:00Z',
+    termEnd: '2026-02-01T00:00:00Z',
+  };
+  const write = (name: string, lines: unknown[]) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n'));
+    return file;
+  };
+
+  it('loads offers, then subscriptions naming them, into the store; warns of links to offers not loaded', async () => {
+    const offers = run('scripts/offers-import.ts', [write('offers.jsonl', [plan, '', extra]), '--partner', 'demo'], env);
+    assert.equal(offers.status, 0, offers.stderr);
+    assert.match(offers.stdout, /imported 2 offer version\(s\) for demo/);
+    assert.match(offers.stderr, /warning: offer cli-extra version v1: upgrades\.0 names offer cli-ghost/);
+    const again = run('scripts/offers-import.ts', [path.join(dir, 'offers.jsonl'), '--partner', 'demo'], env);
+    assert.equal(again.status, 0, 'the same versions again: a no-op');
+    const subs = run('scripts/subscriptions-import.ts', [write('subs.jsonl', [sub]), '--partner', 'demo'], env);
+    assert.equal(subs.status, 0, subs.stderr);
+    assert.match(subs.stdout, /imported 1 subscription\(s\) for demo/);
+    const store = await openSqliteStore(db);
+    try {
+      assert.equal((await store.shop.getOffer('demo', { id: 'cli-plan', version: 'v1' }))?.price, 999);
+      assert.deepEqual((await store.shop.getSubscription('demo', 'cli-sub'))?.addOns, [{ id: 'cli-extra', version: 'v1' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('loads nothing when a line is bad, a version conflicts or an offer is missing, and says which line', async () => {
+    const cases: [string, string, unknown[], RegExp][] = [
+      ['scripts/offers-import.ts', 'bad-offers.jsonl', [{ ...plan, id: 'cli-new' }, { ...plan, id: 'cli-x', price: 1.234 }], /bad-offers\.jsonl:2: \/price .*\n.*nothing imported/],
+      ['scripts/offers-import.ts', 'conflict-offers.jsonl', [{ ...plan, id: 'cli-new' }, { ...plan, price: 5 }], /offers:import: offer cli-plan version v1 \(line 2\) is already loaded with other content.*nothing imported/],
+      ['scripts/subscriptions-import.ts', 'bad-subs.jsonl', [{ ...sub, id: 'cli-new' }, { ...sub, id: 'cli-sub-2', name: 'N2', offer: { id: 'cli-plan', version: 'v2' } }], /bad-subs\.jsonl:2: \/offer offer cli-plan version v2 does not exist/],
+    ];
+    for (const [script, name, lines, re] of cases) {
+      const res = run(script, [write(name, lines), '--partner', 'demo'], env);
+      assert.equal(res.status, 1, name);
+      assert.match(res.stderr, re);
+    }
+    const store = await openSqliteStore(db);
+    try {
+      assert.equal(await store.shop.getOffer('demo', { id: 'cli-new', version: 'v1' }), null);
+      assert.equal(await store.shop.getSubscription('demo', 'cli-new'), null);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -32,6 +32,11 @@ export const ERRORS = {
   VERSION_NOT_ACCEPTABLE: { code: 406, status: 406, message: 'API version not supported' },
   BASKET_LOCKED: { code: 423, status: 423, message: 'The basket is locked by an active checkout' },
   ORDER_NOT_FOUND: { code: 404, status: 404, message: 'Order not found' },
+  // the shop's admin routes (offers, subscriptions): outside the device spec's table, so the code is the status
+  OFFER_NOT_FOUND: { code: 404, status: 404, message: 'Offer not found' },
+  SUBSCRIPTION_NOT_FOUND: { code: 404, status: 404, message: 'Subscription not found' },
+  OFFER_VERSION_CONFLICT: { code: 409, status: 409, message: 'Offer version already loaded with other content; load a new version' },
+  SUBSCRIPTION_NAME_CONFLICT: { code: 409, status: 409, message: 'Subscription name already used by another subscription' },
 } as const;
 
 export type ErrorKind = keyof typeof ERRORS;

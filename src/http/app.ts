@@ -13,6 +13,7 @@ import type { BasketService } from '../service/baskets.js';
 import type { CheckoutService } from '../service/checkout.js';
 import type { EventRecorder } from '../service/events.js';
 import type { GuestService } from '../service/guests.js';
+import type { ShopAdminService } from '../service/shop-admin.js';
 import type { TransferService } from '../service/transfer.js';
 import type { Store } from '../store/store.js';
 import type { PublicUrl } from '../public-url.js';
@@ -26,6 +27,8 @@ import { clientErrorHandler, frameworkErrors, installErrorHandling, installNotFo
 import { guardConnections } from './connections.js';
 import { adminRoutes } from './routes/admin.js';
 import { adminEventsComponents, adminEventsRoutes } from './routes/admin-events.js';
+import { adminOffersComponents, adminOffersRoutes } from './routes/admin-offers.js';
+import { adminSubscriptionsComponents, adminSubscriptionsRoutes } from './routes/admin-subscriptions.js';
 import { basketRoutes } from './routes/baskets.js';
 import { checkoutComponents, checkoutRoutes } from './routes/checkout.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
@@ -52,6 +55,8 @@ export interface AppDeps {
   /** Guest baskets and basket transfer (spec §3.7, §3.8). */
   guests: GuestService;
   transfers: TransferService;
+  /** Loading the shop's offers and subscriptions (admin routes); absent: those routes are not served. */
+  shopAdmin?: ShopAdminService;
   /** Checkout sessions, orders and PSP webhooks (issue 4); absent: those routes are not served. */
   checkout?: CheckoutService;
   /** The service's logger (pino): request logs are its children. */
@@ -186,7 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   installCors(app, partners);
 
-  for (const schema of [...SHARED_SCHEMAS, ...guestComponents, ...healthComponents, ...adminEventsComponents, ...(deps.checkout ? checkoutComponents : [])]) {
+  for (const schema of [...SHARED_SCHEMAS, ...guestComponents, ...healthComponents, ...adminEventsComponents, ...(deps.checkout ? checkoutComponents : []), ...(deps.shopAdmin ? [...adminOffersComponents, ...adminSubscriptionsComponents] : [])]) {
     app.addSchema(schema);
   }
   await app.register(swagger, {
@@ -252,6 +257,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now });
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
+  if (deps.shopAdmin) {
+    const shopAdminOpts = { admin: deps.shopAdmin, partners, adminKey: config.adminKey };
+    await app.register(adminOffersRoutes, shopAdminOpts);
+    await app.register(adminSubscriptionsRoutes, shopAdminOpts);
+  }
   await app.register(adminEventsRoutes, { store: deps.store, events, partners, adminKey: config.adminKey, retentionMs: config.events.ttlMs, now: deps.baskets.now });
   await app.register(healthRoutes, { store: deps.store, serviceKeys: deps.serviceKeys, timeoutMs: config.storeTimeoutMs });
   // the large answers, compressed (compression.ts); the device routes above stay out of its reach

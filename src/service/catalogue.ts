@@ -7,8 +7,7 @@ import { Value } from 'typebox/value';
 import type { Product, ProductInput } from '../domain/catalogue.js';
 import { availableStock } from '../domain/catalogue.js';
 import { isCurrency, toMajor, toMinor } from '../domain/money.js';
-import { containsNul } from '../domain/nul.js';
-import { containsLoneSurrogate, jsonTooDeep, MAX_JSON_DEPTH, mayHoldEscapes } from '../domain/json-guard.js';
+import { decodeJsonLine } from './json-lines.js';
 
 const OptStr = (max: number) => Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
 
@@ -76,22 +75,13 @@ export interface ParsedLines {
 
 /**
  * One JSON line of a catalogue import (1-based `line`): a product, an error, or null for a blank line. Lines too
- * deeply nested or holding strings no store can keep are refused before anything recursive sees them.
+ * deeply nested or holding strings no store can keep are refused before anything recursive sees them (json-lines.ts).
  */
 export function parseProductLine(raw: string, line: number): { product: ProductInput } | { error: ParsedLines['errors'][number] } | null {
-  const text = raw.trim();
-  if (text === '') return null;
-  if (jsonTooDeep(text)) return { error: { line, message: `nested deeper than ${MAX_JSON_DEPTH} levels` } };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { error: { line, message: 'not valid JSON' } };
-  }
-  if (mayHoldEscapes(text)) {
-    if (containsNul(json)) return { error: { line, message: 'must not contain NUL characters' } };
-    if (containsLoneSurrogate(json)) return { error: { line, message: 'must be well-formed Unicode (no lone surrogates)' } };
-  }
+  const decoded = decodeJsonLine(raw);
+  if (decoded === null) return null;
+  if ('error' in decoded) return { error: { line, message: decoded.error } };
+  const json = decoded.json;
   if (!Value.Check(ProductBodySchema, json)) {
     const first = Value.Errors(ProductBodySchema, json)[0];
     return { error: { line, message: first ? `${first.instancePath || '/'} ${first.message}` : 'invalid product' } };

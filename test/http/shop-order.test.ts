@@ -71,7 +71,7 @@ describe('POST /api/order', () => {
     const claimed = await t.server.store.claim({ now: t.clock.now, limit: 50, leaseMs: 60_000, owner: 'test', topics: [TOPIC_SHOP_ORDER] });
     const mine = claimed.find((m) => (m.payload as { orderId: string }).orderId === res.body.id);
     assert.ok(mine, 'a shop.order message for the order');
-    await t.server.shopCheckout!.delivery.handle(mine.payload as { partnerId: string; orderId: string }, mine);
+    await t.server.shopCheckout.delivery.handle(mine.payload as { partnerId: string; orderId: string }, mine);
   });
 
   it('concurrent submits of one basket: one order, one payment, every answer the same', async () => {
@@ -166,6 +166,10 @@ describe('POST /api/order', () => {
     expectMessage(await submit(t, shopcoToken, id), 404, 'Basket not found');
     expectMessage(await submit(t, token, 'basket-00000000-0000-4000-8000-000000000000'), 404, 'Basket not found');
     expectMessage(await submit(t, token, 'not-a-basket'), 404, 'Basket not found');
+    // a test mode the provider cannot run in is refused before anything is written or charged
+    const payments = psp.payments.length;
+    expectMessage(await submit(t, token, id, { payment: { testMode: false } }), 400, /testMode=false/);
+    assert.equal(psp.payments.length, payments);
     assert.equal((await t.server.store.shop.getShopBasket(DEMO, id))!.basket.status, 'open');
 
     const empty = await basket({ orderItems: [] });

@@ -1,11 +1,9 @@
 /**
  * Catalogue administration (spec §4): `X-Admin-Key` guards it, checked as the request arrives (before any body
  * is read), `?partner=` names whose catalogue. The bulk import streams its JSON lines (parsed as they arrive,
- * up to 64 MiB) and is all-or-nothing: one bad line and nothing is written.
+ * up to 64 MiB, json-lines-body.ts) and is all-or-nothing: one bad line and nothing is written.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { StringDecoder } from 'node:string_decoder';
-import type { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
@@ -15,6 +13,7 @@ import type { CatalogueStore } from '../../store/store.js';
 import type { BasketService } from '../../service/baskets.js';
 import { collectProductLine, type ParsedLines, ProductBodySchema, ProductIdSchema, ProductInputError, productInfo, toProductInput } from '../../service/catalogue.js';
 import { ok } from './baskets.js';
+import { acceptJsonLines, IMPORT_TYPES, type LineSink, linesRefused, NO_LINES } from '../json-lines-body.js';
 import { envelope, errorResponses, ProductInfoSchema, ref } from '../schemas.js';
 
 export interface AdminRoutesOptions {
@@ -92,8 +91,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
 
   // the import's own content types live in a scope of their own: elsewhere a text body is a 415
   await app.register(async (plugin) => {
+    acceptJsonLines(plugin, productLines);
     const scope = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    for (const type of IMPORT_TYPES) scope.addContentTypeParser(type, (req, payload, done) => readProductLines(req.headers['content-length'], payload, done));
 
     scope.post(
       '/admin/products::import',
@@ -111,69 +110,25 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       },
       async (req) => {
         const partnerId = partnerOf(req.query.partner);
-        const { products, errors } = isParsedLines(req.body) ? req.body : { products: [], errors: [{ line: 1, message: 'a body of JSON lines is required' }] };
-        if (errors.length > 0) {
-          throw new BasketError(
-            'REQUEST_VALIDATION_ERROR',
-            `${errors.length} invalid line(s); nothing imported`,
-            errors.slice(0, 100).map((e) => ({ field: `line ${e.line}`, message: e.message })),
-          );
-        }
+        const { products, errors } = isParsedLines(req.body) ? req.body : { products: [], errors: [NO_LINES] };
+        if (errors.length > 0) throw linesRefused(errors);
         return ok({ imported: await baskets.upsertProducts(partnerId, products) });
       },
     );
   });
 };
 
-const IMPORT_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'text/plain'];
-/** The import's body limit, of its own (BODY_LIMIT is for the device API's small JSON bodies). */
-export const MAX_IMPORT_BYTES = 64 * 1024 * 1024;
-
 function isParsedLines(body: unknown): body is ParsedLines {
   return typeof body === 'object' && body !== null && Array.isArray((body as ParsedLines).products) && Array.isArray((body as ParsedLines).errors);
 }
 
-/**
- * Parses an import body line by line as it arrives, so that neither the text nor its lines are held whole;
- * more than MAX_IMPORT_BYTES (declared or sent) is a 413.
- */
-function readProductLines(contentLength: string | undefined, payload: Readable, done: (err: Error | null, body?: ParsedLines) => void): void {
-  const tooLarge = () => new BasketError('PAYLOAD_TOO_LARGE', `An import takes at most ${MAX_IMPORT_BYTES} bytes`);
-  if (contentLength !== undefined && Number(contentLength) > MAX_IMPORT_BYTES) return done(tooLarge());
-  const parsed: ParsedLines = { products: [], errors: [] };
-  const decoder = new StringDecoder('utf8');
-  let pending = '';
-  let line = 0;
-  let bytes = 0;
-  let finished = false;
-  const finish = (err: Error | null) => {
-    if (finished) return;
-    finished = true;
-    payload.removeListener('data', onData);
-    if (err) return done(err);
-    done(null, parsed);
+/** A product import's lines, collected as the body arrives. */
+function productLines(): ParsedLines & LineSink {
+  return {
+    products: [],
+    errors: [],
+    add(raw, line) {
+      collectProductLine(this, raw, line);
+    },
   };
-  const take = (text: string) => {
-    pending += text;
-    let nl = pending.indexOf('\n');
-    let from = 0;
-    while (nl !== -1) {
-      collectProductLine(parsed, pending.slice(from, nl), ++line);
-      from = nl + 1;
-      nl = pending.indexOf('\n', from);
-    }
-    pending = pending.slice(from);
-  };
-  const onData = (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes > MAX_IMPORT_BYTES) return finish(tooLarge());
-    take(decoder.write(chunk));
-  };
-  payload.on('data', onData);
-  payload.once('error', (err) => finish(err));
-  payload.once('end', () => {
-    take(decoder.end());
-    if (pending !== '') collectProductLine(parsed, pending, ++line);
-    finish(null);
-  });
 }
