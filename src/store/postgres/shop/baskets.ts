@@ -110,16 +110,22 @@ export class PgShopBaskets {
 
   async listAbandoned(query: AbandonedQuery): Promise<ShopBasket[]> {
     assertAbandonedQuery(query);
-    const { partnerId, createdAfter, now, limit } = query;
-    // From the start: every id sorts after '' at the same created time.
-    const after = query.after ?? { created: createdAfter, id: '' };
-    // `status = 'open'` literally: it is what matches the partial index.
-    const { rows } = await this.conn.q<{ data: ShopBasket }>(
-      `SELECT data FROM shop_baskets
-       WHERE partner_id = $1 AND status = 'open' AND created > $2 AND (created, basket_id) > ($3, $4) AND expires > $5
-       ORDER BY created, basket_id LIMIT $6`,
-      [partnerId, createdAfter, after.created, after.id, now, limit],
-    );
+    const { partnerId, createdAfter, after, now, limit } = query;
+    // One lower bound, the later of the two (a cursor at or before createdAfter is inside what it leaves out), so
+    // that the index scan starts at it. `status = 'open'` literally: it is what matches the partial index.
+    const { rows } =
+      after !== null && after.created > createdAfter
+        ? await this.conn.q<{ data: ShopBasket }>(
+            `SELECT data FROM shop_baskets
+             WHERE partner_id = $1 AND status = 'open' AND (created, basket_id) > ($2, $3) AND expires > $4
+             ORDER BY created, basket_id LIMIT $5`,
+            [partnerId, after.created, after.id, now, limit],
+          )
+        : await this.conn.q<{ data: ShopBasket }>(
+            `SELECT data FROM shop_baskets WHERE partner_id = $1 AND status = 'open' AND created > $2 AND expires > $3
+             ORDER BY created, basket_id LIMIT $4`,
+            [partnerId, createdAfter, now, limit],
+          );
     return rows.map((r) => r.data);
   }
 
