@@ -6,7 +6,7 @@
  *                    [--store sqlite|postgres|redis] [--store-url URL] [--workers 1]
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
  *                    [--node-options "--max-old-space-size=96"] [--service-log file] [--ceiling around|once]
- *                    [--repeat 1] [--cart-lines 3] [--attack-connections 20000]
+ *                    [--repeat 1] [--cart-lines 3] [--attack-connections 20000] [--shop-baskets 100000]
  *
  * The machine's speed drifts during a run (a VM's slower and faster spells), so by default the ceiling is measured
  * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it; how far
@@ -17,6 +17,9 @@
  * `slow-attack` runs only when named (`--scenarios slow-attack`): the GET scenario measured while attacker
  * processes (bench/slow-attack.mjs) hold `--attack-connections` slow-body and idle connections from other loopback
  * addresses (issue 17 items 1 and 2); it reports whether the service stayed up and kept answering, and its peak RSS.
+ *
+ * The shop surface's scenarios (`shop-*`, issue 19) are in bench/shop.ts; its checkout baskets are preloaded only
+ * when one of them runs (`--shop-baskets`, 1,000,000 for the issue's target of the abandoned listing).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign as signBytes, type KeyObject } from 'node:crypto';
@@ -31,6 +34,8 @@ import { emptyBasket, type BasketState } from '../src/domain/basket.js';
 import { openStore } from '../src/store/open.js';
 import type { ProductInput } from '../src/domain/catalogue.js';
 import { ceilingDrift, isUnsteady, summarize, UNSTEADY_DRIFT, type ScenarioSummary, type Spread } from './summary.js';
+import type { Scenario } from './scenario.js';
+import { preloadShop, SHOP_CONFIG, SHOP_SCENARIOS, shopScenarios, shopTargets } from './shop.js';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
@@ -61,6 +66,8 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '1' },
     /** Connections the attackers of `slow-attack` hold (slow bodies and idle), over several processes. */
     'attack-connections': { type: 'string', default: '20000' },
+    /** Checkout baskets preloaded for the shop scenarios (abandoned listing), when one of them runs. */
+    'shop-baskets': { type: 'string', default: '100000' },
   },
 });
 
@@ -80,6 +87,11 @@ if (args.ceiling !== 'around' && args.ceiling !== 'once') throw new Error(`--cei
 const CEILING_AROUND = args.ceiling === 'around';
 const ATTACK_CONNECTIONS = Number(args['attack-connections']);
 if (!Number.isInteger(ATTACK_CONNECTIONS) || ATTACK_CONNECTIONS < 1) throw new Error(`--attack-connections ${args['attack-connections']}: use a whole number from 1`);
+const SHOP_BASKETS = Number(args['shop-baskets']);
+if (!Number.isInteger(SHOP_BASKETS) || SHOP_BASKETS < 0) throw new Error(`--shop-baskets ${args['shop-baskets']}: use a whole number from 0`);
+/** The scenarios named with --scenarios (the ceiling always runs); null: every one that is not diagnostic or an attack. */
+const WANTED = args.scenarios ? new Set(args.scenarios.split(',')) : null;
+const SHOP_RUNS = SHOP_SCENARIOS.some((s) => WANTED === null || WANTED.has(s));
 const CART_LINES = Number(args['cart-lines']);
 if (!Number.isInteger(CART_LINES) || CART_LINES < 1 || CART_LINES > 20) throw new Error(`--cart-lines ${args['cart-lines']}: use 1 to 20`);
 
@@ -95,6 +107,7 @@ const PARTNER: PartnerConfig = {
   shopUrl: 'https://shop.bench.example/',
   shipping: { flatFee: 495, freeFrom: 5000 },
   psps: ['sandbox'],
+  shop: SHOP_CONFIG,
 };
 
 /** 10 products in limited stock (assign and GET) and 10 unlimited (checkout, so it never runs dry). */
@@ -191,11 +204,24 @@ async function preload(url: string): Promise<void> {
       const s = emptyBasket(now, 30 * 86_400_000);
       await put(`c${c}`, { ...s, cart: [{ productId: 'p10', count: 1 }, { productId: 'p11', count: 2 }] });
     }
+    log(`preloaded ${BASKETS} baskets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (SHOP_RUNS) {
+      const t1 = Date.now();
+      const cpu = process.cpuUsage();
+      shopPreloadedAt = t1;
+      // 64 writes in flight on every engine: SQLite's group commit then writes them in one transaction (measured at
+      // 20,000 baskets: 1 in flight 1,800/s, 64 5,400/s, 256 5,900/s, on a loaded machine)
+      await preloadShop(store.shop, PARTNER.id, SHOP_BASKETS, t1, 64);
+      // the CPU time too: on a shared machine the wall time says more about the neighbours than about the store
+      const used = process.cpuUsage(cpu);
+      log(`preloaded ${SHOP_BASKETS} shop baskets in ${((Date.now() - t1) / 1000).toFixed(1)} s (${((used.user + used.system) / 1e6).toFixed(1)} s CPU)`);
+    }
   } finally {
     await store.close();
   }
-  log(`preloaded ${BASKETS} baskets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
+/** When the shop baskets were preloaded: their created times are spread over the days before it. */
+let shopPreloadedAt = Date.now();
 
 /** The Node.js flags `npm start` runs the service with (package.json), so the bench measures the same process. */
 function startFlags(): string[] {
@@ -290,19 +316,6 @@ function machineTicks(): [number, number] {
 /** USER_HZ: 100 on every Linux build that matters; /proc reports times in these ticks. */
 const CLOCK_TICKS = 100;
 
-interface Scenario {
-  name: string;
-  title: string;
-  target: 'ceiling' | 'service';
-  requests: autocannon.Request[];
-  /** Run only when named in --scenarios: a measurement of the bench itself, not of the service. */
-  diagnostic?: boolean;
-  /** Makes each run's per-connection setup (autocannon's setupClient), e.g. a connection's own request list. */
-  perConnection?: () => (client: autocannon.Client) => void;
-  /** Status codes other than 2xx that this scenario expects (none so far). */
-  /** Measured while attackers hold slow and idle connections (bench/slow-attack.mjs); run only when named. */
-  attack?: boolean;
-}
 
 /** Connections one attacker process holds: well under the file limit of 20,000 a process has here. */
 const ATTACK_PER_PROCESS = 5000;
@@ -689,6 +702,7 @@ function scenarios(t: Tokens): Scenario[] {
     { name: 'transfer', title: 'transfer without QR', target: 'service', requests: [transfer(false)] },
     { name: 'transfer-qr', title: 'transfer with QR', target: 'service', requests: [transfer(true)] },
     { name: 'checkout', title: 'checkout start + finish (sandbox PSP)', target: 'service', requests: checkout },
+    ...shopScenarios({ connections: CONNECTIONS, preloadedAt: () => shopPreloadedAt }),
     {
       name: 'slow-attack',
       title: `GET basket while ${ATTACK_CONNECTIONS} slow-body and idle connections from other addresses press on the service`,
@@ -705,6 +719,8 @@ export interface ScenarioResult {
   title: string;
   /** Which run of `--repeat` this is, from 1. */
   repetition: number;
+  /** Connections the load generator held open (--connections, unless the scenario sets its own). */
+  connections: number;
   requestsPerSec: number;
   /** The ceiling's requests/s this ratio is to: the mean of the ceiling runs just before and after (or before). */
   ceilingRequestsPerSec: number | null;
@@ -726,7 +742,7 @@ export interface ScenarioResult {
 function run(url: string, s: Scenario, duration: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
-      { url, connections: CONNECTIONS, duration, requests: s.requests, timeout: 10, ...(s.perConnection ? { setupClient: s.perConnection() } : {}) },
+      { url, connections: s.connections ?? CONNECTIONS, duration, requests: s.requests, timeout: 10, ...(s.perConnection ? { setupClient: s.perConnection() } : {}) },
       (err: Error | null, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
     );
     instance.on('error', reject);
@@ -793,8 +809,7 @@ async function main(): Promise<void> {
       return { ceiling, service };
     };
 
-    const wanted = args.scenarios ? new Set(args.scenarios.split(',')) : null;
-    const list = scenarios(tokens).filter((s) => (wanted ? wanted.has(s.name) || s.name === 'ceiling' : !s.diagnostic && !s.attack));
+    const list = scenarios(tokens).filter((s) => (WANTED ? WANTED.has(s.name) || s.name === 'ceiling' : !s.diagnostic && !s.attack));
     // minted before any run, not in the load generator's first request (~35 µs each)
     if (list.some((s) => s.name === 'guest-add')) log(`minted ${tokens.guests().length} guest tokens`);
     type Servers = Awaited<ReturnType<typeof startServers>>;
@@ -802,6 +817,7 @@ async function main(): Promise<void> {
       const target = s.target === 'ceiling' ? ceiling : service;
       const base = `http://127.0.0.1:${target.port}`;
       if (WARMUP > 0) {
+        await s.prepare?.(base);
         await run(base, s, WARMUP);
         if (s.name === 'checkout') await settleCheckouts(base, tokens);
       }
@@ -813,6 +829,7 @@ async function main(): Promise<void> {
           // the process is gone
         }
       };
+      await s.prepare?.(base);
       const fdSampler = s.attack ? setInterval(fds, 100) : null;
       const attack = s.attack ? await startAttack(target.port) : null;
       let peak = treeRss(target.child.pid!);
@@ -842,10 +859,12 @@ async function main(): Promise<void> {
       const rps = r.requests.average;
       const statusCodes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count ?? 0]));
       log(`${s.name}: ${Math.round(rps)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+      if (s.describe) log(`${s.name}: ${s.describe()}`);
       return {
         scenario: s.name,
         title: s.title,
         repetition,
+        connections: s.connections ?? CONNECTIONS,
         requestsPerSec: Math.round(rps),
         ceilingRequestsPerSec: null,
         ceilingDrift: null,
@@ -899,7 +918,7 @@ async function main(): Promise<void> {
       const report = {
         date: new Date().toISOString(),
         machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-        settings: { baskets: BASKETS, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS, ceiling: args.ceiling, repeat: REPEAT },
+        settings: { baskets: BASKETS, shopBaskets: SHOP_RUNS ? SHOP_BASKETS : null, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS, ceiling: args.ceiling, repeat: REPEAT },
         results,
         ...(summary ? { summary } : {}),
       };
@@ -935,7 +954,7 @@ function printTable(results: ScenarioResult[], heading: string): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(
-    `\nbaskets ${BASKETS}, active users ${USERS}, ${CONNECTIONS} connections, ${DURATION} s per scenario, store ${args['store-url'] ?? args.store}, workers ${WORKERS}` +
+    `\nbaskets ${BASKETS}${SHOP_RUNS ? `, shop baskets ${SHOP_BASKETS}` : ''}, active users ${USERS}, ${CONNECTIONS} connections, ${DURATION} s per scenario, store ${args['store-url'] ?? args.store}, workers ${WORKERS}` +
       (CEILING_AROUND ? '; each ratio is to the mean of the ceiling runs before and after it' : '') +
       (heading ? ` (${heading})` : ''),
   );
@@ -952,6 +971,8 @@ function printTable(results: ScenarioResult[], heading: string): void {
         `normal GETs: ${r.requestsPerSec} req/s, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}; service peak RSS ${r.peakRssMb} MB`,
     );
   }
+  for (const r of results) if (r.connections !== CONNECTIONS) console.log(`${r.scenario}: ${r.connections} connections (the scenario's own)`);
+  for (const t of shopTargets(results, SHOP_BASKETS)) console.log(t);
   if (results.some((r) => isUnsteady(r.ceilingDrift))) {
     console.log(
       `* the ceiling moved by more than ${UNSTEADY_DRIFT * 100} % around this scenario: the machine changed speed while it ran, so its ` +

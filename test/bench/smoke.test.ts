@@ -9,6 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { openStore } from '../../src/store/open.js';
+import type { ShopBasket } from '../../src/domain/shop/records.js';
+import type { ShopKeyset } from '../../src/store/interface/shop.js';
 
 interface Report {
   settings: { repeat: number };
@@ -29,9 +32,12 @@ interface Report {
   }[];
 }
 
-/** Runs a small bench (`--smoke`, 1 s per scenario, no warm-up unless `args` say otherwise) that must succeed. */
+/**
+ * Runs a small bench (`--smoke`, 1 s per scenario, no warm-up unless `args` say otherwise, 300 device and 300 shop
+ * baskets) that must succeed.
+ */
 function smokeBench(args: string[]): { stdout: string; stderr: string } {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--duration', '1', '--warmup', '0', '--baskets', '300', '--connections', '4', ...args], {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--duration', '1', '--warmup', '0', '--baskets', '300', '--shop-baskets', '300', '--connections', '4', ...args], {
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -48,6 +54,7 @@ describe('bench smoke run', () => {
       const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
       const names = report.results.map((r) => r.scenario);
       const scenarios = ['get', 'assign', 'assign-tracked', 'mixed', 'guest', 'guest-add', 'guest-journey', 'transfer', 'transfer-qr', 'checkout'];
+      scenarios.push('shop-token', 'shop-initiate', 'shop-update', 'shop-abandoned');
       // the ceiling is measured before the first scenario and again after each one
       assert.deepEqual(names, ['ceiling', ...scenarios.flatMap((s) => [s, 'ceiling'])]);
       for (let i = 1; i < report.results.length; i += 2) {
@@ -112,6 +119,50 @@ describe('bench smoke run', () => {
         }
       } finally {
         db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shop scenarios: preloaded open and completed baskets over 13 days, every request answered 2xx, cursors followed, targets reported', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-shop-'));
+    const out = path.join(dir, 'bench.json');
+    const url = `sqlite:${path.join(dir, 'basket.db')}`;
+    const started = Date.now();
+    try {
+      // with a warm-up, so that each scenario's preparation runs twice (fresh baskets for shop-update each time)
+      const res = smokeBench(['--scenarios', 'shop-token,shop-initiate,shop-update,shop-abandoned', '--warmup', '1', '--ceiling', 'once', '--store-url', url, '--json', out]);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+      assert.deepEqual(report.results.map((r) => r.scenario), ['ceiling', 'shop-token', 'shop-initiate', 'shop-update', 'shop-abandoned']);
+      for (const r of report.results) {
+        assert.ok(r.requests > 0, `${r.scenario} sent requests`);
+        // shop-update: a quantity or remove naming no item (the add before it failed) would be a 400 here
+        assert.equal(r.non2xx + r.errors, 0, `${r.scenario}: ${JSON.stringify(r.statusCodes)}`);
+      }
+      const pages = /shop-abandoned: (\d+) pages asked for, (\d+) of them through queryMore/.exec(res.stderr);
+      assert.ok(pages && Number(pages[2]) > 0, `cursors followed: ${pages?.[0]}`);
+      assert.match(res.stdout, /shop-initiate: [\d.]+ of the ceiling, target ≥ 0\.15: (met|NOT met)/);
+      assert.match(res.stdout, /shop-abandoned: p99 \d+ ms, target < 20 ms: (met|NOT met) \(the target is at 1,000,000 baskets; this run had 300\)/);
+
+      const store = await openStore(url);
+      try {
+        const listed: ShopBasket[] = [];
+        let after: ShopKeyset | null = null;
+        for (;;) {
+          const page = await store.shop.listAbandoned({ partnerId: 'bench', createdAfter: 0, after, now: Date.now(), limit: 1000 });
+          listed.push(...page);
+          if (page.length < 1000) break;
+          after = { created: page.at(-1)!.created, id: page.at(-1)!.id };
+        }
+        const preloaded = listed.filter((b) => b.created < started);
+        // one in ten preloaded is completed, so not listed
+        assert.equal(preloaded.length, 270);
+        const spanDays = (preloaded.at(-1)!.created - preloaded[0]!.created) / 86_400_000;
+        assert.ok(spanDays > 12 && spanDays < 13, `created over ${spanDays} days`);
+        assert.ok(listed.length > preloaded.length, 'initiate and shop-update made baskets during the run');
+      } finally {
+        await store.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
