@@ -81,6 +81,8 @@ export interface TestServerOptions {
   rateLimitStore?: ServerOptions['rateLimitStore'];
   /** Passed to createServer: authenticated shop route plugins (tests of the shop scaffold). */
   shopRoutes?: ServerOptions['shopRoutes'];
+  /** Passed to createServer: payment providers instead of the configured ones (e.g. a sandbox told to decline). */
+  psps?: ServerOptions['psps'];
 }
 
 export interface TestServer {
@@ -136,6 +138,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     logger: false,
     ...(options.rateLimitStore ? { rateLimitStore: options.rateLimitStore } : {}),
     ...(options.shopRoutes ? { shopRoutes: options.shopRoutes } : {}),
+    ...(options.psps ? { psps: options.psps } : {}),
   });
   const nowSec = () => Math.floor(clock.now / 1000);
   return {

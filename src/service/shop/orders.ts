@@ -75,6 +75,7 @@ export class ShopOrderService {
   }
 
   async submit(partner: PartnerConfig, input: SubmitInput): Promise<ShopOrder> {
+    this.#checkProvider(partner, input.testMode);
     const claim = await this.#claim(partner.id, input);
     if (claim.kind === 'answer') return this.#answer(partner.id, claim.orderId, claim.basket);
     const { basket, orderId } = claim;
@@ -90,6 +91,20 @@ export class ShopOrderService {
       return this.#finish(done, basket, done.status === 'completed');
     }
     return this.#charge(partner, basket, order, input.testMode);
+  }
+
+  /**
+   * What can refuse the payment before anything is written: a provider the partner cannot use (502, as the
+   * provider's own failure would be) or a test mode it cannot run in (400: the request asked for it).
+   */
+  #checkProvider(partner: PartnerConfig, testMode: boolean | null): void {
+    try {
+      this.#o.psps.forPartner(partner).testMode(partner, testMode);
+    } catch (err) {
+      if (!(err instanceof BasketError)) throw err;
+      if (err.kind === 'PAYMENT_PROVIDER_NOT_SUPPORTED') throw new ShopRuleError(502, `Payment failed: ${err.message}`);
+      throw badRequest(err.message);
+    }
   }
 
   /** Step 1: the one write that decides who places the order. */
