@@ -55,14 +55,14 @@ const ShippingSchema = Type.Object(
 );
 
 /** The scopes a shop client may hold (shop-api.md §1: every checkout operation needs `checkout`). */
-export const SHOP_SCOPES = ['checkout'] as const;
+const ShopScopeSchema = Type.Union([Type.Literal('checkout')]);
 
 /** An OAuth client of the shop surface (shop-api.md §4): secret plain (16+ characters) or `sha256:<64 hex>`. */
 const ShopClientSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[A-Za-z0-9._~-]{1,128}$' }),
     secret: Type.String({ minLength: 16, maxLength: 512 }),
-    scopes: Type.Array(Type.Union(SHOP_SCOPES.map((s) => Type.Literal(s))), { minItems: 1 }),
+    scopes: Type.Array(ShopScopeSchema, { minItems: 1 }),
   },
   { additionalProperties: false },
 );
@@ -274,7 +274,7 @@ export const DEV_PARTNER: PartnerConfig = {
 export const DEV_ADMIN_KEY = 'dev-admin-key';
 
 /** The development partner's shop client (shop-api.md §4). */
-export const DEV_SHOP_CLIENT = { id: 'dev-shop-client', secret: 'dev-shop-secret-0123456789', scopes: ['checkout'] as ShopClientConfig['scopes'] };
+export const DEV_SHOP_CLIENT: ShopClientConfig = { id: 'dev-shop-client', secret: 'dev-shop-secret-0123456789', scopes: ['checkout'] };
 /** Path of the demo shop page this service serves for the development partner (its shop URL). */
 export const DEV_SHOP_PATH = '/demo/shop';
 export const GOOGLE_RECAPTCHA_VERIFY_URL = 'https://www.google.com/recaptcha/api/siteverify';

@@ -3,7 +3,7 @@
  * (node:cluster) and the store.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { ConfigError, loadConfig, localBaseUrl, DEV_ADMIN_KEY, type Config } from './config.js';
+import { ConfigError, loadConfig, localBaseUrl, DEV_ADMIN_KEY, DEV_SHOP_CLIENT, type Config } from './config.js';
 import { answerWorkersMetrics } from './metrics/cluster.js';
 
 function banner(config: Config, address: string, publicUrl: string): string {
@@ -12,6 +12,7 @@ function banner(config: Config, address: string, publicUrl: string): string {
   if (config.devPartner) {
     lines.push('  development partner "demo": X-API-Key dev-api-key');
     lines.push('  mint a user token:  TOKEN=$(npm run -s token -- --user u1)');
+    lines.push(`  shop client (OAuth): ${DEV_SHOP_CLIENT.id} / ${DEV_SHOP_CLIENT.secret}  at POST ${publicUrl}/oauth2/token`);
     if (config.adminKey === DEV_ADMIN_KEY) lines.push(`  admin key (development): ${DEV_ADMIN_KEY}`);
   }
   return lines.join('\n');

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/oauth2/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get an access token (OAuth 2.0 client credentials)
+         * @description RFC 6749 §4.4. Authenticate the client with HTTP Basic or with client_id and client_secret in the form (not both). Errors are RFC 6749 §5.2 bodies `{"error", "error_description"}`.
+         */
+        post: operations["shopToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/baskets/users/{userId}": {
         parameters: {
             query?: never;
@@ -532,6 +552,12 @@ export interface components {
             paymentMethodId: string | null;
             oneClick: boolean;
         };
+        /** @description An error of POST /oauth2/token (RFC 6749 §5.2) */
+        OAuthError: {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "unsupported_grant_type" | "invalid_scope" | "server_error";
+            error_description?: string;
+        };
     };
     responses: never;
     parameters: {
@@ -559,6 +585,8 @@ export interface components {
         ApiVersion: "2025-09-15" | "2025-07-21";
         /** @description Seconds to wait before trying again */
         RetryAfter: number;
+        /** @description The authentication scheme to use (RFC 6750 §3, RFC 6749 §5.2) */
+        WwwAuthenticate: string;
         /** @description `true` when the answer is the stored one of an earlier request with the same Idempotency-Key */
         IdempotentReplayed: "true";
     };
@@ -566,6 +594,105 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    shopToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description Only `client_credentials` */
+                    grant_type: string;
+                    /** @description With client_secret, unless HTTP Basic is used */
+                    client_id?: string;
+                    client_secret?: string;
+                    /** @description Space-separated subset of the client's scopes; default: all of them */
+                    scope?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A JWT; send it as `Authorization: Bearer <access_token>` */
+                        access_token: string;
+                        /** @enum {string} */
+                        token_type: "Bearer";
+                        /**
+                         * @description Seconds
+                         * @example 3600
+                         */
+                        expires_in: number;
+                        /** @example checkout */
+                        scope: string;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `unsupported_grant_type`, `invalid_scope` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `server_error` */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
     getBasket: {
         parameters: {
             query?: {
