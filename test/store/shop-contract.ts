@@ -415,6 +415,12 @@ export function shopStoreContract(name: string, open: () => Promise<Store>): voi
         assert.deepEqual(await list(T, T), [late.id, expiring.id], 'created strictly after');
         assert.deepEqual(await list(0, T + 99), [early.id, late.id, expiring.id]);
         assert.deepEqual(await list(0, T + 100), [early.id, late.id], 'expired when expires <= now');
+        // with a cursor too, the later of the two bounds applies
+        const page = (createdAfter: number, after: ShopKeyset) =>
+          shop.listAbandoned({ partnerId: p, createdAfter, after, now: T, limit: 10 }).then((l) => l.map((x) => x.id));
+        assert.deepEqual(await page(T + 10, { created: T, id: early.id }), [expiring.id]);
+        assert.deepEqual(await page(T - 1, { created: T, id: early.id }), [late.id, expiring.id]);
+        assert.deepEqual(await page(T + 10, { created: T + 10, id: '' }), [expiring.id]);
       });
 
       it('keeps partners apart', async () => {

@@ -6,11 +6,11 @@
  *   notifications.ts  the LISTEN connection that reports other processes' basket writes
  *   baskets.ts, catalogue.ts, reservations.ts, transfers.ts, orders.ts, outbox.ts, idempotency.ts, expiry.ts,
  *   comfort.ts        one concern each: its statements and its methods
+ *   shop/             the shop surface's store (`store.shop`), on the same pool
  */
 import pg from 'pg';
 import type { Store } from '../store.js';
 import { ComposedStore, type StoreParts } from '../shared/composed.js';
-import { pendingShopStore } from '../shared/shop-pending.js';
 import { PgBaskets } from './baskets.js';
 import { PgCatalogue } from './catalogue.js';
 import { PgComfort } from './comfort.js';
@@ -22,6 +22,7 @@ import { PgNotifications } from './notifications.js';
 import { PgOrders } from './orders.js';
 import { PgOutbox } from './outbox.js';
 import { PgReservations } from './reservations.js';
+import { PgShopStore } from './shop/index.js';
 import { migrate } from './schema.js';
 import { PgTransfers } from './transfers.js';
 
@@ -67,6 +68,7 @@ interface PostgresStoreParts extends StoreParts {
   expiry: PgExpiry;
   comfort: PgComfort;
   events: PgEvents;
+  shop: PgShopStore;
 }
 
 /** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
@@ -90,7 +92,7 @@ class PostgresStore extends ComposedStore<PostgresStoreParts> {
       expiry: new PgExpiry(conn),
       comfort: new PgComfort(conn),
       events: new PgEvents(conn),
-      shop: pendingShopStore('postgres'),
+      shop: new PgShopStore(conn),
     });
     this.conn = conn;
     this.notifications = notifications;

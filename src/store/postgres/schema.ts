@@ -139,6 +139,64 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_by_time ON events (partner_id, time);
   CREATE INDEX events_purge ON events (time);
   `,
+  // The shop surface (issue 19, src/store/interface/shop.ts). Records as JSONB; the columns are what is indexed.
+  // shop_baskets_open serves the abandoned listing: open baskets only, in (created, id) order, with expires in it
+  // so that the expiry filter is answered from the index.
+  `
+  CREATE TABLE shop_offers (
+    partner_id TEXT  COLLATE "C" NOT NULL,
+    offer_id   TEXT  COLLATE "C" NOT NULL,
+    version    TEXT  COLLATE "C" NOT NULL,
+    data       JSONB NOT NULL,
+    PRIMARY KEY (partner_id, offer_id, version)
+  );
+  CREATE TABLE shop_offer_newest (
+    partner_id TEXT COLLATE "C" NOT NULL,
+    offer_id   TEXT COLLATE "C" NOT NULL,
+    version    TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (partner_id, offer_id)
+  );
+
+  CREATE TABLE shop_baskets (
+    partner_id  TEXT    COLLATE "C" NOT NULL,
+    basket_id   TEXT    COLLATE "C" NOT NULL,
+    version     INTEGER NOT NULL,
+    status      TEXT    NOT NULL,
+    external_id TEXT    COLLATE "C" NULL,
+    created     BIGINT  NOT NULL,
+    expires     BIGINT  NOT NULL,
+    data        JSONB   NOT NULL,
+    PRIMARY KEY (partner_id, basket_id)
+  );
+  CREATE INDEX shop_baskets_open ON shop_baskets (partner_id, created, basket_id) INCLUDE (expires) WHERE status = 'open';
+  CREATE INDEX shop_baskets_expires ON shop_baskets (expires);
+
+  CREATE TABLE shop_external_ids (
+    partner_id  TEXT COLLATE "C" NOT NULL,
+    external_id TEXT COLLATE "C" NOT NULL,
+    basket_id   TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (partner_id, external_id)
+  );
+
+  CREATE TABLE shop_orders (
+    partner_id       TEXT  COLLATE "C" NOT NULL,
+    order_id         TEXT  COLLATE "C" NOT NULL,
+    payment_provider TEXT  COLLATE "C" NULL,
+    payment_ref      TEXT  COLLATE "C" NULL,
+    data             JSONB NOT NULL,
+    PRIMARY KEY (partner_id, order_id)
+  );
+  CREATE INDEX shop_orders_payment_ref ON shop_orders (payment_provider, payment_ref) WHERE payment_ref IS NOT NULL;
+
+  CREATE TABLE shop_subscriptions (
+    partner_id      TEXT  COLLATE "C" NOT NULL,
+    subscription_id TEXT  COLLATE "C" NOT NULL,
+    name            TEXT  COLLATE "C" NOT NULL,
+    data            JSONB NOT NULL,
+    PRIMARY KEY (partner_id, subscription_id),
+    UNIQUE (partner_id, name)
+  );
+  `,
 ];
 
 /** Migrating may wait for another process's migration and rebuild tables: far longer than one request may take. */

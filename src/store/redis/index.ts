@@ -12,12 +12,12 @@
  *   notifications.ts  the subscription that reports other processes' basket writes
  *   baskets.ts, catalogue.ts, reservations.ts, transfers.ts, orders.ts, outbox.ts, idempotency.ts, expiry.ts,
  *   comfort.ts        one concern each
+ *   shop/             the shop surface's store (`store.shop`), on the same clients
  */
 import { parseRedisUrl } from './url.js';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Store } from '../store.js';
 import { ComposedStore, type StoreParts } from '../shared/composed.js';
-import { pendingShopStore } from '../shared/shop-pending.js';
 import { RedisBaskets } from './baskets.js';
 import { RedisCatalogue } from './catalogue.js';
 import { RedisComfort } from './comfort.js';
@@ -29,6 +29,7 @@ import { RedisNotifications } from './notifications.js';
 import { RedisOrders } from './orders.js';
 import { RedisOutbox } from './outbox.js';
 import { RedisReservations } from './reservations.js';
+import { RedisShopStore } from './shop/index.js';
 import { checkLayout } from './schema.js';
 import { RedisTransfers } from './transfers.js';
 
@@ -53,6 +54,7 @@ interface RedisStoreParts extends StoreParts {
   expiry: RedisExpiry;
   comfort: RedisComfort;
   events: RedisEvents;
+  shop: RedisShopStore;
 }
 
 /** Each call goes to the module of its concern (ComposedStore); what is this engine's own is here. */
@@ -75,7 +77,7 @@ class RedisStore extends ComposedStore<RedisStoreParts> {
       expiry: new RedisExpiry(conn),
       comfort: new RedisComfort(conn),
       events: new RedisEvents(conn),
-      shop: pendingShopStore('redis'),
+      shop: new RedisShopStore(conn),
     });
     this.conn = conn;
     this.notifications = notifications;

@@ -17,6 +17,19 @@
  *   {evp}:partners                      set: partner ids that have an event stream (for the purge)
  *   {ob}:...                            the outbox (one slot: see docs/scaling.md)
  *   {meta}:schema                       the version of this layout
+ * The shop's store (shop/): a hash tag per partner for what one script changes together, one per checkout basket:
+ *   {sh:<partner>}:offers               hash: `<id's UTF-8 length>:<id><version>` → offer (canonical JSON)
+ *   {sh:<partner>}:offer-newest         hash: offer id → its newest version
+ *   {sh:<partner>}:offer-ids            zset (scores 0): offer ids, listed in id order
+ *   {sb:<partner>:<basket>}:basket      hash v (version), d (basket JSON), e (expires)
+ *   {sh:<partner>}:open                 zset (scores 0): the abandoned index, member `<created, 16 digits>:<basket id>`
+ *   {sh:<partner>}:open-v               hash: basket id → `<version> <member>` of the last index change applied
+ *   {sh:<partner>}:ext:<externalId>     string: the basket id the external id points to
+ *   {sh:<partner>}:order:<orderId>      string (shop order JSON)
+ *   {shpay:<provider>:<ref>}            string: [partner, orderId] of the shop order with that payment reference
+ *   {sh:<partner>}:sub:<id>             string (subscription JSON)
+ *   {sh:<partner>}:sub-names            hash: subscription name → id
+ *   {gc}:shop-baskets                   zset: checkout basket expiry index, member JSON [partner, basket id]
  */
 import type { BasketKey } from '../store.js';
 
@@ -66,6 +79,28 @@ export class RedisKeys {
   }
   gc(kind: 'baskets' | 'transfers' | 'idem'): string {
     return `${this.prefix}{gc}:${kind}`;
+  }
+  shopBasket(partnerId: string, basketId: string): string {
+    return `${this.prefix}{sb:${enc(partnerId)}:${enc(basketId)}}:basket`;
+  }
+  /** A key of the partner's shop slot: offers, open, open-v, sub-names, or `<kind>:<encoded id>`. */
+  shop(partnerId: string, name: string): string {
+    return `${this.prefix}{sh:${enc(partnerId)}}:${name}`;
+  }
+  shopExternalId(partnerId: string, externalId: string): string {
+    return this.shop(partnerId, `ext:${enc(externalId)}`);
+  }
+  shopOrder(partnerId: string, orderId: string): string {
+    return this.shop(partnerId, `order:${enc(orderId)}`);
+  }
+  shopPaymentRef(provider: string, ref: string): string {
+    return `${this.prefix}{shpay:${enc(provider)}:${enc(ref)}}`;
+  }
+  subscription(partnerId: string, id: string): string {
+    return this.shop(partnerId, `sub:${enc(id)}`);
+  }
+  get shopBasketExpiry(): string {
+    return `${this.prefix}{gc}:shop-baskets`;
   }
   get outboxPrefix(): string {
     return `${this.prefix}{ob}:`;

@@ -10,6 +10,7 @@ import { MIGRATIONS, openPostgresStore } from '../../../src/store/postgres/index
 import { openStore } from '../../../src/store/open.js';
 import { StoreUnavailableError, type BasketKey } from '../../../src/store/store.js';
 import { storeContract } from '../contract.js';
+import { shopStoreContract } from '../shop-contract.js';
 import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from '../helpers/races.js';
 import { dropSchema, newSchema, PG_URL, pgUrlWithSchema, startProxy } from '../helpers/services.js';
 
@@ -25,6 +26,7 @@ after(async () => {
 
 const contractUrl = schemaUrl();
 storeContract('postgres', () => openStore(contractUrl));
+shopStoreContract('postgres', () => openStore(contractUrl));
 
 const newKey = (): BasketKey => ({ partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` });
 const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: n + 1, session: null });

@@ -8,8 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import * as scripts from '../../../src/store/redis/scripts/index.js';
 import { openRedisStore } from '../../../src/store/redis/index.js';
+import { RedisKeys } from '../../../src/store/redis/keys.js';
 import type { BasketKey, Store } from '../../../src/store/store.js';
 import { storeContract } from '../contract.js';
+import { shopBasket, shopStoreContract } from '../shop-contract.js';
 import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from '../helpers/races.js';
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 
@@ -24,6 +26,7 @@ after(async () => {
 const url = async (): Promise<string> => `${(await starting).url}?prefix=basket-cluster-test:`;
 
 storeContract('redis-cluster', async () => openRedisStore(await url()));
+shopStoreContract('redis-cluster', async () => openRedisStore(await url()));
 
 const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: n + 1, session: null });
 
@@ -141,6 +144,79 @@ describe('Redis Cluster store', { timeout: 60_000 }, () => {
       assert.deepEqual(await Promise.all(keys.map((key) => store.getBasket(key))), read, 'and read back through the refused node too');
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('Redis Cluster shop store: the abandoned index in another slot than its baskets', { timeout: 60_000 }, () => {
+  let store: Store;
+  let direct: Cluster;
+  const keys = new RedisKeys('basket-cluster-test:');
+  before(async () => {
+    store = await openRedisStore(await url());
+    direct = new Cluster((await starting).ports.map((port) => ({ host: '127.0.0.1', port })));
+  });
+  after(async () => {
+    await store?.close();
+    direct?.disconnect();
+  });
+
+  const list = (partnerId: string) => store.shop.listAbandoned({ partnerId, createdAfter: 0, after: null, now: 0, limit: 10 });
+
+  it('an entry left behind by a write that never removed it (a crash) is not listed, and is dropped', async () => {
+    const p = `p-${randomUUID()}`;
+    const [kept, stale] = [`basket-${randomUUID()}`, `basket-${randomUUID()}`];
+    await store.shop.updateShopBasket(p, kept, () => ({ basket: shopBasket(p, kept, 1000), result: null }));
+    await store.shop.updateShopBasket(p, stale, () => ({ basket: shopBasket(p, stale, 1001), result: null }));
+    // the basket completed, written as step 2 of a Cluster write does, and no step 3 (the index removal)
+    const completed = { ...shopBasket(p, stale, 1001), status: 'completed' };
+    await direct.hset(keys.shopBasket(p, stale), 'v', 2, 'd', JSON.stringify(completed));
+    const open = keys.shop(p, 'open');
+    assert.equal(await direct.zcard(open), 2);
+    assert.deepEqual((await list(p)).map((b) => b.id), [kept]);
+    assert.deepEqual((await direct.zrange(open, 0, -1)).map((m) => m.slice(17)), [kept], 'the stale entry is gone');
+  });
+
+  it('index changes arriving out of order never undo a later one', async () => {
+    const p = `p-${randomUUID()}`;
+    const id = `basket-${randomUUID()}`;
+    const openKeys = [keys.shop(p, 'open'), keys.shop(p, 'open-v')] as const;
+    const member = `${String(4e15 + 1000).padStart(16, '0')}:${id}`;
+    // version 3 (open) applied, then the removal made for version 2 arrives late
+    assert.equal(await direct.eval(scripts.SHOP_INDEX_SET, 2, ...openKeys, id, 3, member, '1'), 1);
+    assert.equal(await direct.eval(scripts.SHOP_INDEX_SET, 2, ...openKeys, id, 2, member, '0'), 0);
+    // a reader that saw version 2 (not open) may not drop what version 3 added
+    await direct.eval(scripts.SHOP_INDEX_DROP, 2, ...openKeys, id, 2, member);
+    assert.deepEqual(await direct.zrange(openKeys[0], 0, -1), [member]);
+    // the basket itself is written as version 3, open: listed
+    await direct.hset(keys.shopBasket(p, id), 'v', 3, 'd', JSON.stringify(shopBasket(p, id, 1000)), 'e', 1000 + 14 * 86_400_000);
+    assert.deepEqual((await list(p)).map((b) => b.id), [id]);
+  });
+
+  it('concurrent writers of one basket through two stores leave the index matching its status', async () => {
+    const other = await openRedisStore(await url());
+    try {
+      const p = `p-${randomUUID()}`;
+      const id = `basket-${randomUUID()}`;
+      await store.shop.updateShopBasket(p, id, () => ({ basket: shopBasket(p, id, 1000), result: null }));
+      // status flips between open and submitting from both stores at once; the last write decides
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? store : other).shop.updateShopBasket(p, id, (cur) => ({
+            basket: { ...cur!.basket, status: cur!.basket.status === 'open' ? 'submitting' : 'open' },
+            result: null,
+          })),
+        ),
+      );
+      const final = await store.shop.getShopBasket(p, id);
+      assert.equal(final?.version, 21);
+      assert.equal(final?.basket.status, 'open', 'twenty flips from open end open');
+      assert.deepEqual((await list(p)).map((b) => b.id), [id]);
+      await store.shop.updateShopBasket(p, id, (cur) => ({ basket: { ...cur!.basket, status: 'completed' }, result: null }));
+      assert.deepEqual(await list(p), []);
+      assert.equal(await direct.zcard(keys.shop(p, 'open')), 0);
+    } finally {
+      await other.close();
     }
   });
 });

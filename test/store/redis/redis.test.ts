@@ -9,6 +9,7 @@ import { openRedisStore, parseRedisUrl } from '../../../src/store/redis/index.js
 import { openStore } from '../../../src/store/open.js';
 import { StoreUnavailableError, type BasketKey } from '../../../src/store/store.js';
 import { storeContract } from '../contract.js';
+import { shopStoreContract } from '../shop-contract.js';
 import { assertChangeSeenAcrossInstances, assertNoLostUpdateAcrossInstances } from '../helpers/races.js';
 import { deletePrefix, newPrefix, REDIS_URL, startProxy } from '../helpers/services.js';
 
@@ -26,6 +27,7 @@ after(async () => {
 
 const contract = prefixed();
 storeContract('redis', () => openStore(contract.url));
+shopStoreContract('redis', () => openStore(contract.url));
 
 const newKey = (): BasketKey => ({ partnerId: `p-${randomUUID()}`, userId: `u-${randomUUID()}` });
 const state = (n: number) => ({ cart: [{ productId: 'A', count: n }], saved: [], checkout: [], lastChanged: n, expires: n + 1, session: null });

@@ -19,3 +19,4 @@ export * from './orders.js';
 export * from './outbox.js';
 export * from './reservations.js';
 export * from './transfers.js';
+export * from './shop.js';

@@ -35,10 +35,16 @@ function prepareStatements(db: Db) {
       `UPDATE shop_baskets SET version = version + 1, status = ?, external_id = ?, created = ?, expires = ?, data = ?
        WHERE partner_id = ? AND basket_id = ? AND version = ?`,
     ),
-    // `status = 'open'` literally: it is what lets SQLite use the partial index.
-    listAbandoned: db.prepare<[string, number, number, string, number, number], string>(
+    // `status = 'open'` literally: it is what lets SQLite use the partial index. One lower bound per statement, so
+    // that the index search starts at it (given both, SQLite starts at `created > ?` and filters up to the cursor).
+    listAbandonedFrom: db.prepare<[string, number, number, number], string>(
       `SELECT data FROM shop_baskets
-       WHERE partner_id = ? AND status = 'open' AND created > ? AND (created, basket_id) > (?, ?) AND expires > ?
+       WHERE partner_id = ? AND status = 'open' AND created > ? AND expires > ?
+       ORDER BY created, basket_id LIMIT ?`,
+    ).pluck(),
+    listAbandonedAfter: db.prepare<[string, number, string, number, number], string>(
+      `SELECT data FROM shop_baskets
+       WHERE partner_id = ? AND status = 'open' AND (created, basket_id) > (?, ?) AND expires > ?
        ORDER BY created, basket_id LIMIT ?`,
     ).pluck(),
     expired: db.prepare<[number, number], PurgedRow>(
@@ -102,10 +108,13 @@ export class SqliteShopBaskets extends SqliteConcern<ReturnType<typeof prepareSt
 
   async listAbandoned(query: AbandonedQuery): Promise<ShopBasket[]> {
     assertAbandonedQuery(query);
-    const { partnerId, createdAfter, now, limit } = query;
-    // From the start: every id sorts after '' at the same created time.
-    const after = query.after ?? { created: createdAfter, id: '' };
-    const rows = this.conn.run(() => this.st.listAbandoned.all(partnerId, createdAfter, after.created, after.id, now, limit));
+    const { partnerId, createdAfter, after, now, limit } = query;
+    // The later of the two lower bounds: a cursor at or before createdAfter is inside what createdAfter leaves out.
+    const rows = this.conn.run(() =>
+      after !== null && after.created > createdAfter
+        ? this.st.listAbandonedAfter.all(partnerId, after.created, after.id, now, limit)
+        : this.st.listAbandonedFrom.all(partnerId, createdAfter, now, limit),
+    );
     return rows.map((json) => parseJson<ShopBasket>(json));
   }
 
