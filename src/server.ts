@@ -14,7 +14,6 @@ import { createTokenVerifier } from './auth/tokens.js';
 import { RecaptchaVerifiers } from './auth/recaptcha.js';
 import { ShopClients } from './auth/shop-clients.js';
 import { ShopTokens } from './auth/shop-tokens.js';
-import type { ShopStore, ShopStoreHost } from './store/interface/shop.js';
 import type { ShopRoutePlugin } from './http/shop/index.js';
 import { buildApp } from './http/app.js';
 import { REDACT_PATHS, REDACTED, serializeRequest } from './http/redact.js';
@@ -73,8 +72,8 @@ export interface Server {
   serviceKeys: ServiceKeys;
   sweeper: Sweeper | null;
   checkout: CheckoutService;
-  /** The shop surface's checkout services (issue 19); null while the store has no shop part. */
-  shopCheckout: ShopCheckout | null;
+  /** The shop surface's checkout services (issue 19). */
+  shopCheckout: ShopCheckout;
   /** The outbox worker (checkout expiry, order delivery); polling only when config.runWorkers. */
   outbox: OutboxWorker;
   /** Tracking events (issue 23): recorded per turn, written to the store off the request's path. */
@@ -121,10 +120,6 @@ function withOwnLandingPage(partners: readonly PartnerConfig[], publicUrl: Publi
   });
 }
 
-/** `store.shop` when the store has one. TODO(merge shop-store): `Store` gains `shop`; then read it directly. */
-function shopStoreOf(store: Store): ShopStore | undefined {
-  return (store as Store & Partial<ShopStoreHost>).shop;
-}
 
 /**
  * The service's pino logger: `options` as pino's (plus Fastify's `stream`), false for silence. Requests are logged
@@ -189,28 +184,25 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       opts.psps ?? [new SandboxPsp({ decline: config.psp.sandboxDecline }), new StripePsp({ apiBase: config.psp.stripeApiBase })],
     );
     const shopClients = new ShopClients(partners.all());
-    const shopStore = shopStoreOf(store);
-    const shopCheckout = shopStore
-      ? createShopCheckout({
-          shop: shopStore,
-          store,
-          transfers,
-          psps,
-          partner: partnerById,
-          // signing keys of their own, derived like the events' pseudonym key: a new service key invalidates both
-          cursorKey: serviceKeys.deriveSecret('shop-abandoned-cursor'),
-          recoveryKey: serviceKeys.deriveSecret('shop-recovery-link'),
-          publicUrl,
-          now,
-          log,
-        })
-      : null;
+    const shopCheckout = createShopCheckout({
+      shop: store.shop,
+      store,
+      transfers,
+      psps,
+      partner: partnerById,
+      // signing keys of their own, derived like the events' pseudonym key: a new service key invalidates both
+      cursorKey: serviceKeys.deriveSecret('shop-abandoned-cursor'),
+      recoveryKey: serviceKeys.deriveSecret('shop-recovery-link'),
+      publicUrl,
+      now,
+      log,
+    });
     const shop = {
       clients: shopClients,
       tokens: new ShopTokens({ serviceKeys, clients: shopClients, now, cacheSize: config.tokenCacheSize }),
       recaptcha: new RecaptchaVerifiers(partners.all(), { verifyUrl: config.shop.recaptchaVerifyUrl }),
-      ...(shopStore ? { shopStore } : {}),
-      ...(shopCheckout ? { checkout: shopCheckout } : {}),
+      shopStore: store.shop,
+      checkout: shopCheckout,
       ...(opts.shopRoutes ? { extraCheckoutRoutes: opts.shopRoutes } : {}),
     };
     const appDeps = { config, store, baskets, partners, tokens, serviceKeys, guests, transfers, shopAdmin, log, publicUrl, events, metrics, shop, ...(rateLimits ? { rateLimits } : {}) };
@@ -237,8 +229,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_ORDER]: (payload) => delivery.handle(payload as OrderPayload),
         [TOPIC_PAYMENT_DEADLINE]: async (payload) => void (await checkout.paymentDeadline(payload as PaymentDeadlinePayload)),
         [TOPIC_ANALYTICS]: (payload, message) => analytics.handle(payload as AnalyticsPayload, message.key),
-        ...(shopCheckout ? { [TOPIC_SHOP_ORDER]: (payload: unknown, message: OutboxMessage) => shopCheckout.delivery.handle(payload as ShopOrderPayload, message) } : {}),
-        ...(shopCheckout ? { [TOPIC_SUBSCRIPTION_CHANGE]: (payload: unknown) => shopCheckout.subscriptions.applyDue(payload as SubscriptionChangePayload) } : {}),
+        [TOPIC_SHOP_ORDER]: (payload, message) => shopCheckout.delivery.handle(payload as ShopOrderPayload, message),
+        [TOPIC_SUBSCRIPTION_CHANGE]: (payload) => shopCheckout.subscriptions.applyDue(payload as SubscriptionChangePayload),
       },
     });
     const app = await buildApp({ ...appDeps, checkout });

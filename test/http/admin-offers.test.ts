@@ -155,6 +155,7 @@ describe('offers admin API', () => {
     const empty = await importLines([]);
     assert.equal(empty.status, 422);
     const json = await call('POST', '/admin/offers:import?partner=acme', { id: 'x' });
-    assert.equal(json.status, 415, 'an import is JSON lines, not a JSON body');
+    assert.equal(json.status, 422, 'an import is JSON lines, not a JSON body');
+    assert.match(details(json.body)[0]!.message, /JSON lines is required/);
   });
 });

@@ -180,6 +180,13 @@ describe('POST /oauth2/token', () => {
     for (const [what, payload, headers] of cases) expectOAuthError(await tokenRequest(payload, headers), 400, 'invalid_request', what);
   });
 
+  it('400 invalid_request for a URL the app-wide checks refuse', async () => {
+    for (const url of ['/oauth2/token?x=%ED%A0%80', '/oauth2/token?x=%00']) {
+      const res = await t.server.app.inject({ method: 'POST', url, headers: FORM, payload: 'grant_type=client_credentials' });
+      expectOAuthError({ status: res.statusCode, body: res.json() as Record<string, unknown>, headers: res.headers }, 400, 'invalid_request', url);
+    }
+  });
+
   it('413 for a body far larger than a token request', async () => {
     const r = await tokenRequest(`grant_type=client_credentials&pad=${'x'.repeat(8000)}`);
     expectOAuthError(r, 413, 'invalid_request', 'huge body');

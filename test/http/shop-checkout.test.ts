@@ -130,7 +130,7 @@ describe('POST /api/checkout/initiate', () => {
     const first = await initiate(t, token, { external_id: 'ext-expiring', orderItems: [item('basic-monthly')] });
     t.clock.now += 14 * DAY;
     try {
-      const next = await initiate(t, token, { external_id: 'ext-expiring', orderItems: [item('basic-monthly')] });
+      const next = await initiate(t, await shopToken(t), { external_id: 'ext-expiring', orderItems: [item('basic-monthly')] });
       assert.equal(next.status, 200, next.raw);
       assert.notEqual(next.body.id, first.body.id);
     } finally {
@@ -215,7 +215,7 @@ describe('PUT /api/checkout/update', () => {
     expectMessage(await update(t, shopcoToken, b.cookie, action), 404, 'Basket not found in landing state');
     t.clock.now += 14 * DAY;
     try {
-      expectMessage(await update(t, token, b.cookie, action), 404, 'Basket not found in landing state');
+      expectMessage(await update(t, await shopToken(t), b.cookie, action), 404, 'Basket not found in landing state');
     } finally {
       t.clock.now -= 14 * DAY;
     }

@@ -115,14 +115,16 @@ export function offer(id: string, over: Partial<Offer> = {}): Offer {
   };
 }
 
-/** A small offer set: two subscriptions, two add-ons, a dollar offer, a one-off offer of a demo product. */
+/**
+ * A small offer set: two subscriptions, two add-ons, a dollar offer. The development partner also has the demo set
+ * (demo/offers.jsonl, loaded at start), whose one-off offers sell the demo products (`offer-prod-123`, ...).
+ */
 export const OFFERS: Offer[] = [
   offer('basic-monthly', { crossSells: ['sports'] }),
   offer('premium-monthly', { price: 1799, crossSells: ['sports', 'screen'] }),
   offer('sports', { type: 'add_on', price: 499 }),
   offer('screen', { type: 'add_on', price: 299 }),
   offer('dollars', { currency: 'USD', price: 500 }),
-  offer('offer-prod-123', { name: 'Red evening dress', price: 12_990, term: null, products: [{ productCode: 'prod-123', path: '/products/prod-123' }] }),
 ];
 
 export async function loadOffers(t: TestServer, partnerId: string, offers: readonly Offer[] = OFFERS): Promise<void> {

@@ -71,7 +71,7 @@ describe('POST /api/order', () => {
     const claimed = await t.server.store.claim({ now: t.clock.now, limit: 50, leaseMs: 60_000, owner: 'test', topics: [TOPIC_SHOP_ORDER] });
     const mine = claimed.find((m) => (m.payload as { orderId: string }).orderId === res.body.id);
     assert.ok(mine, 'a shop.order message for the order');
-    await t.server.shopCheckout!.delivery.handle(mine.payload as { partnerId: string; orderId: string }, mine);
+    await t.server.shopCheckout.delivery.handle(mine.payload as { partnerId: string; orderId: string }, mine);
   });
 
   it('concurrent submits of one basket: one order, one payment, every answer the same', async () => {

@@ -15,8 +15,25 @@ before(async () => {
   t = await startTestServer(SHOP_ENV);
   await loadOffers(t, DEMO);
   await loadOffers(t, SHOPCO);
+  // a product no one-off offer sells (the demo set has one for every demo product)
+  await t.server.store.upsertProducts(DEMO, [POSTER]);
   token = await shopToken(t);
 });
+
+const POSTER = {
+  productId: 'tv-poster',
+  variant: null,
+  mainProductIdentifier: null,
+  name: 'Show poster',
+  brand: null,
+  price: 1990,
+  currency: 'EUR',
+  taxRateBp: 1900,
+  stock: null,
+  shopSource: null,
+  slug: null,
+  images: [],
+};
 after(() => t?.close());
 
 async function assign(userId: string, productId: string, count: number): Promise<void> {
@@ -48,8 +65,8 @@ async function deviceCart(userId: string): Promise<unknown> {
 describe('TV to shop', () => {
   it('assign on the TV → transfer → shop initiate with the jayToken → update → order; the token works once', async () => {
     const user = 'tv-viewer-1';
-    await assign(user, 'prod-123', 2); // sold by the one-off offer offer-prod-123
-    await assign(user, 'prod-789', 1); // no offer sells it: a product item priced from the catalogue
+    await assign(user, 'prod-123', 2); // sold by the demo set's one-off offer offer-prod-123
+    await assign(user, 'tv-poster', 1); // no offer sells it: a product item priced from the catalogue
     const cartBefore = await deviceCart(user);
     const jayToken = await transfer(user);
 
@@ -60,7 +77,7 @@ describe('TV to shop', () => {
       stored.items.map((i) => [i.type, i.offer?.id ?? null, i.productId, i.quantity, i.unitPrice]),
       [
         ['offer', 'offer-prod-123', null, 2, 12_990],
-        ['product', null, 'prod-789', 1, 3995],
+        ['product', null, 'tv-poster', 1, 1990],
       ],
     );
     assert.deepEqual(stored.details.identities, [{ type: 'jay', id: user }]);
@@ -74,11 +91,11 @@ describe('TV to shop', () => {
       { orderItemActionType: 'add', offer: { id: 'basic-monthly', version: 'v1' } },
     ]);
     assert.equal(updated.status, 200, updated.raw);
-    assert.deepEqual(updated.body.order.total, { amount: 439.64, currency: 'EUR' }); // 3 × 129.90 + 39.95 + 9.99
+    assert.deepEqual(updated.body.order.total, { amount: 419.59, currency: 'EUR' }); // 3 × 129.90 + 19.90 + 9.99
     const order = await submit(t, token, created.body.id);
     assert.equal(order.status, 200, order.raw);
     assert.equal(order.body.status, 'completed');
-    assert.equal((await t.server.store.shop.getShopOrder(DEMO, order.body.id))!.total, 3 * 12_990 + 3995 + 999);
+    assert.equal((await t.server.store.shop.getShopOrder(DEMO, order.body.id))!.total, 3 * 12_990 + 1990 + 999);
 
     // the device basket is untouched; the token is used up
     assert.deepEqual(await deviceCart(user), cartBefore);

@@ -34,6 +34,7 @@ export const abandonedRoute: ShopRoutePlugin = async (plain, opts) => {
     {
       schema: {
         tags: ['Shop: Checkout'],
+        operationId: 'shopListAbandoned',
         summary: 'List abandoned baskets (open, unexpired), oldest first',
         description:
           'Ordered by (created, id). `queryMore` is a signed keyset cursor: pages stay stable while baskets are created. ' +
@@ -96,6 +97,7 @@ export const recoverRoute: ShopRoutePlugin = async (plain, opts) => {
     {
       schema: {
         tags: ['Shop: Checkout'],
+        operationId: 'shopRecoverBasket',
         summary: 'Open a recovery link: restores the landing state and redirects to the shop',
         description:
           'No access token: the signed link (from the abandoned listing) is the credential; it expires with its basket. ' +

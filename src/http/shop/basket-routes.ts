@@ -55,6 +55,7 @@ export const basketRoutes: ShopRoutePlugin = async (plain, opts) => {
     {
       schema: {
         tags: ['Shop: Checkout'],
+        operationId: 'shopInitiateCheckout',
         summary: 'Create a checkout basket (or replace the open one of an external_id)',
         description:
           'Items are offers `{id, version}` and their add-ons (`parentId`: the offer item, by its offer id). With `jayToken` ' +
@@ -87,6 +88,7 @@ export const basketRoutes: ShopRoutePlugin = async (plain, opts) => {
     {
       schema: {
         tags: ['Shop: Checkout'],
+        operationId: 'shopUpdateCheckout',
         summary: 'Change the items of the basket in the landing state',
         description:
           '`add` (an offer, or an add-on with `parentId`: the item id of its offer item), `remove` (by item id; an offer ' +

@@ -30,13 +30,10 @@ export interface ShopSurfaceDeps {
   clients: ShopClients;
   tokens: ShopTokens;
   recaptcha: RecaptchaVerifiers;
-  /**
-   * `store.shop`. TODO(merge shop-store): required once `Store` has `shop` (ShopStoreHost); until then absent, and
-   * the route plugins that need it are refused at start rather than failing at their first request.
-   */
-  shopStore?: ShopStore;
-  /** The checkout operations' services (src/service/shop); required with the checkout routes. */
-  checkout?: ShopCheckout;
+  /** `store.shop`. */
+  shopStore: ShopStore;
+  /** The checkout operations' services (src/service/shop). */
+  checkout: ShopCheckout;
   /** Authenticated route plugins registered after CHECKOUT_ROUTES (tests of the scaffold itself). */
   extraCheckoutRoutes?: readonly ShopRoutePlugin[];
 }
@@ -93,12 +90,9 @@ export async function shopSurface(app: FastifyInstance, opts: ShopPluginOptions)
       gates: [tokenGates?.lockout, tokenGates?.address].filter(present),
     });
 
-    if (PUBLIC_SHOP_ROUTES.length + CHECKOUT_ROUTES.length > 0 && (deps.shopStore === undefined || deps.checkout === undefined)) {
-      throw new Error('the shop routes need the shop store (store.shop) and the checkout services');
-    }
     const routeOptions: ShopRouteOptions = {
-      shopStore: deps.shopStore!,
-      checkout: deps.checkout!,
+      shopStore: deps.shopStore,
+      checkout: deps.checkout,
       partners,
       publicUrl: opts.publicUrl,
       now: opts.now,

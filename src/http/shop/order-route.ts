@@ -18,7 +18,8 @@ export const orderRoute: ShopRoutePlugin = async (plain, opts) => {
     '/order',
     {
       schema: {
-        tags: ['Shop: Orders'],
+        tags: ['Shop: Checkout'],
+        operationId: 'shopSubmitOrder',
         summary: 'Submit a basket: the order is created and charged, the basket completed',
         description:
           'Idempotent per basket: a repeated or concurrent submit answers the first order. When the payment provider declines ' +

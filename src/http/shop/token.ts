@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ShopClient, ShopClients } from '../../auth/shop-clients.js';
 import type { ShopTokens } from '../../auth/shop-tokens.js';
+import { BasketError, ERRORS } from '../../domain/errors.js';
 import { SHOP_TOKEN_PATH } from './paths.js';
 
 export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope' | 'server_error';
@@ -134,6 +135,8 @@ function tokenErrorHandler(err: FastifyError, request: FastifyRequest, reply: Fa
     // a parameter given twice arrives as an array
     return sendOAuthError(reply, 400, 'invalid_request', field ? `${field} is given more than once or is invalid` : 'Send the parameters as application/x-www-form-urlencoded');
   }
+  // the app-wide checks before the route (a URL that is not well-formed UTF-8, with NUL, ...)
+  if (err instanceof BasketError && ERRORS[err.kind].status < 500) return sendOAuthError(reply, 400, 'invalid_request', err.message);
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return sendOAuthError(reply, 400, 'invalid_request', 'Malformed request');
   request.log.error({ err }, 'unexpected error');
   return sendOAuthError(reply, 500, 'server_error', 'Internal error');
