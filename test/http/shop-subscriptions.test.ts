@@ -11,9 +11,15 @@ import { adminRequest } from './admin-request.js';
 import { startTestServer, type TestServer } from './harness.js';
 
 let t: TestServer;
-let token: string;
 before(async () => {
   t = await startTestServer();
+});
+after(() => t?.close());
+
+/** An access token of the development shop client, fetched again once the test clock has moved past its hour. */
+let token = { value: '', at: -Infinity };
+async function accessToken(): Promise<string> {
+  if (t.clock.now - token.at < 30 * 60_000) return token.value;
   const res = await t.server.app.inject({
     method: 'POST',
     url: '/oauth2/token',
@@ -21,16 +27,16 @@ before(async () => {
     payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: DEV_SHOP_CLIENT.id, client_secret: DEV_SHOP_CLIENT.secret }).toString(),
   });
   assert.equal(res.statusCode, 200, res.body);
-  token = (res.json() as { access_token: string }).access_token;
-});
-after(() => t?.close());
+  token = { value: (res.json() as { access_token: string }).access_token, at: t.clock.now };
+  return token.value;
+}
 
 const DAY = 86_400_000;
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Res = { status: number; body: Body; headers: Record<string, unknown> };
 
 async function shop(method: 'GET' | 'POST' | 'PUT', url: string, opts: { body?: unknown; cookie?: string | null; recaptcha?: string | null; raw?: string } = {}): Promise<Res> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  const headers: Record<string, string> = { authorization: `Bearer ${await accessToken()}` };
   if (opts.cookie) headers.cookie = opts.cookie;
   if (opts.recaptcha !== null && method !== 'GET') headers['x-limio-recaptcha'] = opts.recaptcha ?? 'ok-token';
   const payload = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
@@ -71,8 +77,8 @@ async function subscription(id: string): Promise<Body> {
   return r.body.data;
 }
 
-const start = (forSubscription: unknown, recaptcha?: string | null) =>
-  shop('POST', '/api/checkout/subscription', { body: { order: { order_type: 'update_subscription', forSubscription } }, recaptcha: recaptcha ?? 'ok-token' });
+const start = (forSubscription: unknown, recaptcha: string | null = 'ok-token') =>
+  shop('POST', '/api/checkout/subscription', { body: { order: { order_type: 'update_subscription', forSubscription } }, recaptcha });
 const add = (id: string, type: 'offer' | 'add_on' = 'offer') => ({ orderItemActionType: 'add', offer: { id, version: 'v1' }, type, quantity: 1 });
 const choose = (cookie: string, orderItems: unknown[]) => shop('PUT', '/api/checkout/subscription', { body: { orderItems }, cookie });
 const submit = (checkoutId: string) => shop('POST', '/api/order', { body: { checkoutId } });

@@ -24,6 +24,764 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/checkout/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open a recovery link: restores the landing state and redirects to the shop
+         * @description No access token: the signed link (from the abandoned listing) is the credential; it expires with its basket. Sets `limio_state` and answers 302 to the partner's shop URL. Refusals: 400, an HTML page when the client accepts text/html.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The basket id */
+                    basket?: string;
+                    /** @description The signed recovery token */
+                    recover?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description To the partner's shop, with the landing-state cookie */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/checkout/initiate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a checkout basket (or replace the open one of an external_id)
+         * @description Items are offers `{id, version}` and their add-ons (`parentId`: the offer item, by its offer id). With `jayToken` (a device transfer token), the TV basket's products become items, once. Sets the landing-state cookie `limio_state`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        order: {
+                            /** @description May be empty (or absent) when a jayToken brings the items */
+                            orderItems?: {
+                                /** @description An offer version */
+                                offer: {
+                                    /** @description Offer id */
+                                    id: string;
+                                    /** @description Offer version */
+                                    version: string;
+                                };
+                                /** @description 1 to 99 */
+                                quantity: number;
+                                type: "offer" | "add_on";
+                                /** @description Add-ons: the offer item they belong to (its offer id, or its item id) */
+                                parentId?: string;
+                            }[];
+                            /** @description The shop's own reference: an open basket with it gets the new content */
+                            external_id?: string;
+                            /** @description Campaign tracking; further string fields are kept as given */
+                            tracking?: {
+                                offers?: string[];
+                                campaign?: string;
+                                tag?: string;
+                            } & {
+                                [key: string]: string;
+                            };
+                            /** @description ISO 3166-1 alpha-2 */
+                            country?: string;
+                            source?: string;
+                            /** @enum {string} */
+                            order_type?: "new";
+                            /** @description The customer; further string fields are kept as given */
+                            customerDetails?: {
+                                email?: string;
+                                firstName?: string;
+                                lastName?: string;
+                                companyName?: string;
+                            } & {
+                                [key: string]: string;
+                            };
+                            /** @description Kept as given */
+                            customFields?: {
+                                [key: string]: string | number | boolean | null;
+                            };
+                            /** @description A device transfer token (TV to shop), redeemed once */
+                            jayToken?: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description `basket-<uuid>` */
+                            id: string;
+                        };
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Missing, invalid or expired access token, or a scope missing */
+                401: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Request body too large */
+                413: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Unsupported content type */
+                415: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Service temporarily unavailable */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/checkout/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change the items of the basket in the landing state
+         * @description `add` (an offer, or an add-on with `parentId`: the item id of its offer item), `remove` (by item id; an offer item takes its add-ons along) and `quantity` (by item id), applied in order, all or nothing.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        orderItems: {
+                            orderItemActionType: "add" | "remove" | "quantity";
+                            /** @description An offer version */
+                            offer?: {
+                                /** @description Offer id */
+                                id: string;
+                                /** @description Offer version */
+                                version: string;
+                            };
+                            /** @description add: default offer */
+                            type?: "offer" | "add_on";
+                            /** @description 1 to 99 */
+                            quantity?: number;
+                            /** @description remove, quantity: the order item */
+                            id?: string;
+                            /** @description add of an add-on: the offer item it belongs to */
+                            parentId?: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description The basket after the update */
+                200: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            order: {
+                                orderItems: {
+                                    id: string;
+                                    type: "offer" | "add_on" | "product";
+                                    offer: {
+                                        /** @description Offer id */
+                                        id: string;
+                                        /** @description Offer version */
+                                        version: string;
+                                    } | null;
+                                    /** @description product items (from a TV basket) */
+                                    productId: string | null;
+                                    parentId: string | null;
+                                    name: string;
+                                    quantity: number;
+                                    /** @description An amount with its currency */
+                                    price: {
+                                        /** @description Major units (19.99) */
+                                        amount: number;
+                                        /** @description ISO 4217; null for an empty basket */
+                                        currency: string | null;
+                                    };
+                                    /** @description An amount with its currency */
+                                    total: {
+                                        /** @description Major units (19.99) */
+                                        amount: number;
+                                        /** @description ISO 4217; null for an empty basket */
+                                        currency: string | null;
+                                    };
+                                }[];
+                                /** @description An amount with its currency */
+                                total: {
+                                    /** @description Major units (19.99) */
+                                    amount: number;
+                                    /** @description ISO 4217; null for an empty basket */
+                                    currency: string | null;
+                                };
+                                /** Format: date-time */
+                                expiresAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Missing, invalid or expired access token, or a scope missing */
+                401: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Request body too large */
+                413: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Unsupported content type */
+                415: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Service temporarily unavailable */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/order": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit a basket: the order is created and charged, the basket completed
+         * @description Idempotent per basket: a repeated or concurrent submit answers the first order. When the payment provider declines or fails: 502, and the basket stays open for another submit.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The basket id */
+                        checkoutId: string;
+                        /** @description The customer; further string fields are kept as given */
+                        customerDetails?: {
+                            email?: string;
+                            firstName?: string;
+                            lastName?: string;
+                            companyName?: string;
+                        } & {
+                            [key: string]: string;
+                        };
+                        billingDetails?: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        payment?: {
+                            /** @description As the device checkout's testMode */
+                            testMode?: boolean;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description The order of a submitted basket (the same for every submit of that basket) */
+                200: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description `order-<32 hex>` */
+                            id: string;
+                            order_reference: string | null;
+                            status: "pending" | "completed" | "failed";
+                            external_id: string | null;
+                            subscriptionReference: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Missing, invalid or expired access token, or a scope missing */
+                401: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Request body too large */
+                413: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Unsupported content type */
+                415: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description An upstream service (payment provider, reCAPTCHA) failed or cannot be reached */
+                502: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Service temporarily unavailable */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/checkout/abandoned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List abandoned baskets (open, unexpired), oldest first
+         * @description Ordered by (created, id). `queryMore` is a signed keyset cursor: pages stay stable while baskets are created. Each item carries a signed `recoveryLink` that restores the landing state in the shopper's browser.
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description ISO date-time: baskets created strictly after it */
+                    createdAfter: string;
+                    /** @description 1 to 100, default 50 */
+                    limit?: string;
+                    /** @description The cursor of the previous page */
+                    queryMore?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                /** Format: date-time */
+                                created: string;
+                                customerDetails: {
+                                    email: string | null;
+                                    firstName: string | null;
+                                    lastName: string | null;
+                                    companyName: string | null;
+                                };
+                                orderItems: {
+                                    name: string;
+                                    path: string | null;
+                                    products: {
+                                        path: string | null;
+                                        productCode: string;
+                                    }[];
+                                }[];
+                                customFields: {
+                                    [key: string]: unknown;
+                                };
+                                tracking: {
+                                    offers: string[];
+                                    campaign: string | null;
+                                    tag: string | null;
+                                };
+                                identities: {
+                                    [key: string]: unknown;
+                                }[];
+                                entry: string | null;
+                                /** @enum {boolean} */
+                                completed: false;
+                                /** Format: uri */
+                                recoveryLink: string;
+                            }[];
+                            /** @description Only while more remain */
+                            queryMore?: string;
+                        };
+                    };
+                };
+                /** @description Bad request */
+                400: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Missing, invalid or expired access token, or a scope missing */
+                401: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Internal error */
+                500: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+                /** @description Service temporarily unavailable */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        "Retry-After": components["headers"]["RetryAfter"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShopError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/checkout/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the subscription change of the landing state
+         * @description The change of the basket named by the `limio_state` cookie, with `completed`.
+         */
+        get: operations["shopGetSubscriptionChange"];
+        /**
+         * Choose the change (add offers)
+         * @description One offer `add` per request: an upgrade or a downgrade of the current offer. The remove of the current offer, and of add-ons the new offer does not cross-sell, is generated. Add-ons the new offer cross-sells may be added or removed. The answer states `order.effectiveDate` and `order.proration` (an upgrade is charged pro rata for the rest of the term at submission; a downgrade takes effect at the end of the term, nothing charged).
+         */
+        put: operations["shopChooseSubscriptionChange"];
+        /**
+         * Start a subscription change
+         * @description Creates a basket of type `update_subscription` for the subscription (by id or name), sets the landing-state cookie `limio_state` and answers the current offer and what it can change to (`nextActions`, newest offer versions). While a change is pending (a downgrade not yet effective): 423 with `Retry-After` (seconds) and `effectiveDate`.
+         */
+        post: operations["shopStartSubscriptionChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/baskets/users/{userId}": {
         parameters: {
             query?: never;
@@ -246,6 +1004,76 @@ export interface paths {
         put?: never;
         /** Bulk import of products as JSON lines (one product object with productId per line, at most 64 MiB); all or nothing */
         post: operations["importProducts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/offers/{offerId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reads the newest version of an offer, or the version asked for */
+        get: operations["getOffer"];
+        /** Loads one version of an offer of a partner's web shop */
+        put: operations["putOffer"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/offers:import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bulk load of offer versions as JSON lines (one offer with its id per line, at most 64 MiB); all or nothing */
+        post: operations["importOffers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/subscriptions/{subscriptionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reads one subscription of a partner */
+        get: operations["getSubscription"];
+        /** Creates or replaces one subscription of a partner */
+        put: operations["putSubscription"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/subscriptions:import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bulk load of subscriptions as JSON lines (one subscription with its id per line, at most 64 MiB); all or nothing */
+        post: operations["importSubscriptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -552,6 +1380,88 @@ export interface components {
             paymentMethodId: string | null;
             oneClick: boolean;
         };
+        /** @description One version of an offer, as loaded */
+        AdminOffer: {
+            id: string;
+            version: string;
+            name: string;
+            /** @description The offer's path in the partner's offer catalogue */
+            path: string;
+            type: "offer" | "add_on";
+            /** @description Per unit (per term for a subscription offer), decimal in major units (19.99) */
+            price: number;
+            /** @description ISO 4217 */
+            currency: string;
+            /** @description Tax rate in percent included in the price (19 or 7.7) */
+            taxRate: number;
+            /** @description The subscription term; null: a one-off purchase */
+            term: {
+                length: number;
+                unit: "month" | "year";
+            } | null;
+            /** @description What the offer sells; a one-off offer whose first product code is a device-catalogue product id sells that product */
+            products: {
+                productCode: string;
+                path: string;
+            }[];
+            /** @description Offer ids a subscription on this offer may upgrade to (their newest versions are proposed) */
+            upgrades: string[];
+            /** @description Offer ids a subscription on this offer may downgrade to */
+            downgrades: string[];
+            /** @description Add-on offer ids that may be bought with this offer */
+            crossSells: string[];
+        };
+        /** @description A customer's subscription, as loaded */
+        AdminSubscription: {
+            id: string;
+            /** @description Unique per partner; a change may be started by it */
+            name: string;
+            customer: {
+                email: string;
+                firstName: string;
+                lastName: string;
+            };
+            offer: {
+                id: string;
+                version: string;
+            };
+            /** @description Add-on offers it has */
+            addOns: {
+                id: string;
+                version: string;
+            }[];
+            /**
+             * Format: date-time
+             * @description Start of the current term (ISO 8601 with a time zone)
+             */
+            termStart: string;
+            /**
+             * Format: date-time
+             * @description End of the current term; after termStart
+             */
+            termEnd: string;
+            /** @description A change (a downgrade) waiting for its date; while it is ahead, a new change is locked (423) */
+            pendingChange: {
+                offer: {
+                    id: string;
+                    version: string;
+                };
+                /**
+                 * Format: date-time
+                 * @description When the change takes effect
+                 */
+                effective: string;
+            } | null;
+        };
+        /** @description Every error answer of the shop surface */
+        ShopError: {
+            message: string;
+            /**
+             * Format: date-time
+             * @description 423 of a subscription change: when the pending change takes effect
+             */
+            effectiveDate?: string;
+        };
         /** @description An error of POST /oauth2/token (RFC 6749 §5.2) */
         OAuthError: {
             /** @enum {string} */
@@ -689,6 +1599,878 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    shopGetSubscriptionChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A subscription change (shop-api.md §3.4) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        order: {
+                            /** @description The basket of the change (`basket-<uuid>`); submit it with POST /api/order */
+                            checkoutId: string;
+                            external_id: string | null;
+                            /** @enum {string} */
+                            order_type: "update_subscription";
+                            forSubscription: {
+                                id: string;
+                                name: string;
+                            };
+                            orderItems: {
+                                orderItemActionType: "add" | "remove";
+                                type: "offer" | "add_on";
+                                /** @description An offer version */
+                                offer: {
+                                    /** @description Offer id */
+                                    id: string;
+                                    /** @description Offer version */
+                                    version: string;
+                                };
+                                quantity: number;
+                                /** @description Added add-ons: the offer they belong to */
+                                parentId: string | null;
+                                name: string;
+                                /** @description An amount with its currency */
+                                price: {
+                                    /** @description Major units (19.99) */
+                                    amount: number;
+                                    /** @description ISO 4217 */
+                                    currency: string;
+                                };
+                            }[];
+                            /** @description When the chosen change takes effect: at submission for an upgrade (quoted as of now), the end of the term for a downgrade; null until an offer is chosen */
+                            effectiveDate: string | null;
+                            /** @description Charged at submission: an upgrade pro rata for the rest of the term, 0 for a downgrade; null until an offer is chosen */
+                            proration: {
+                                /** @description Major units (19.99) */
+                                amount: number;
+                                /** @description ISO 4217 */
+                                currency: string;
+                            } | null;
+                        };
+                        /** @description An offer version, in full */
+                        forSubscriptionOffer: {
+                            id: string;
+                            version: string;
+                            name: string;
+                            path: string;
+                            type: "offer" | "add_on";
+                            /** @description Major units, tax included, per term for a subscription offer */
+                            price: number;
+                            currency: string;
+                            /** @description Percent included in the price */
+                            taxRate: number;
+                            /** @description null: a one-off offer */
+                            term: {
+                                length: number;
+                                unit: "month" | "year";
+                            } | null;
+                            products: {
+                                productCode: string;
+                                path: string;
+                            }[];
+                            upgrades: string[];
+                            downgrades: string[];
+                            crossSells: string[];
+                        };
+                        nextActions: {
+                            upgrades: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            downgrades: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            crossSells: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            /** @description The subscription's add-ons, in the versions it holds */
+                            subscriptionAddOns: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                        };
+                        /** @description Whether the change was submitted */
+                        completed: boolean;
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a scope missing */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Service temporarily unavailable */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+        };
+    };
+    shopChooseSubscriptionChange: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description reCAPTCHA token of the shopper (required; checked after the body) */
+                "x-limio-recaptcha"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description One offer `add` at most; the remove of the current offer is generated */
+                    orderItems: {
+                        orderItemActionType: "add" | "remove";
+                        /** @description An offer version */
+                        offer: {
+                            /** @description Offer id */
+                            id: string;
+                            /** @description Offer version */
+                            version: string;
+                        };
+                        type: "offer" | "add_on";
+                        /** @description A subscription holds one of each offer: 1 */
+                        quantity?: number;
+                        /** @description Ignored: an add-on belongs to the subscription */
+                        parentId?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description A subscription change (shop-api.md §3.4) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        order: {
+                            /** @description The basket of the change (`basket-<uuid>`); submit it with POST /api/order */
+                            checkoutId: string;
+                            external_id: string | null;
+                            /** @enum {string} */
+                            order_type: "update_subscription";
+                            forSubscription: {
+                                id: string;
+                                name: string;
+                            };
+                            orderItems: {
+                                orderItemActionType: "add" | "remove";
+                                type: "offer" | "add_on";
+                                /** @description An offer version */
+                                offer: {
+                                    /** @description Offer id */
+                                    id: string;
+                                    /** @description Offer version */
+                                    version: string;
+                                };
+                                quantity: number;
+                                /** @description Added add-ons: the offer they belong to */
+                                parentId: string | null;
+                                name: string;
+                                /** @description An amount with its currency */
+                                price: {
+                                    /** @description Major units (19.99) */
+                                    amount: number;
+                                    /** @description ISO 4217 */
+                                    currency: string;
+                                };
+                            }[];
+                            /** @description When the chosen change takes effect: at submission for an upgrade (quoted as of now), the end of the term for a downgrade; null until an offer is chosen */
+                            effectiveDate: string | null;
+                            /** @description Charged at submission: an upgrade pro rata for the rest of the term, 0 for a downgrade; null until an offer is chosen */
+                            proration: {
+                                /** @description Major units (19.99) */
+                                amount: number;
+                                /** @description ISO 4217 */
+                                currency: string;
+                            } | null;
+                        };
+                        /** @description An offer version, in full */
+                        forSubscriptionOffer: {
+                            id: string;
+                            version: string;
+                            name: string;
+                            path: string;
+                            type: "offer" | "add_on";
+                            /** @description Major units, tax included, per term for a subscription offer */
+                            price: number;
+                            currency: string;
+                            /** @description Percent included in the price */
+                            taxRate: number;
+                            /** @description null: a one-off offer */
+                            term: {
+                                length: number;
+                                unit: "month" | "year";
+                            } | null;
+                            products: {
+                                productCode: string;
+                                path: string;
+                            }[];
+                            upgrades: string[];
+                            downgrades: string[];
+                            crossSells: string[];
+                        };
+                        nextActions: {
+                            upgrades: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            downgrades: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            crossSells: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            /** @description The subscription's add-ons, in the versions it holds */
+                            subscriptionAddOns: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                        };
+                        /** @description Whether the change was submitted */
+                        completed: boolean;
+                    };
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a scope missing */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description An upstream service (payment provider, reCAPTCHA) failed or cannot be reached */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Service temporarily unavailable */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+        };
+    };
+    shopStartSubscriptionChange: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description reCAPTCHA token of the shopper (required; checked after the body) */
+                "x-limio-recaptcha"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    order: {
+                        /** @enum {string} */
+                        order_type: "update_subscription";
+                        /** @description The subscription, by id or by name */
+                        forSubscription: {
+                            /** @description Subscription id */
+                            id: string;
+                        } | {
+                            /** @description Subscription name */
+                            name: string;
+                        };
+                    };
+                    /** @description Campaign tracking; further string fields are kept as given */
+                    tracking?: {
+                        offers?: string[];
+                        campaign?: string;
+                        tag?: string;
+                    } & {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description A subscription change (shop-api.md §3.4) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        order: {
+                            /** @description The basket of the change (`basket-<uuid>`); submit it with POST /api/order */
+                            checkoutId: string;
+                            external_id: string | null;
+                            /** @enum {string} */
+                            order_type: "update_subscription";
+                            forSubscription: {
+                                id: string;
+                                name: string;
+                            };
+                            orderItems: {
+                                orderItemActionType: "add" | "remove";
+                                type: "offer" | "add_on";
+                                /** @description An offer version */
+                                offer: {
+                                    /** @description Offer id */
+                                    id: string;
+                                    /** @description Offer version */
+                                    version: string;
+                                };
+                                quantity: number;
+                                /** @description Added add-ons: the offer they belong to */
+                                parentId: string | null;
+                                name: string;
+                                /** @description An amount with its currency */
+                                price: {
+                                    /** @description Major units (19.99) */
+                                    amount: number;
+                                    /** @description ISO 4217 */
+                                    currency: string;
+                                };
+                            }[];
+                            /** @description When the chosen change takes effect: at submission for an upgrade (quoted as of now), the end of the term for a downgrade; null until an offer is chosen */
+                            effectiveDate: string | null;
+                            /** @description Charged at submission: an upgrade pro rata for the rest of the term, 0 for a downgrade; null until an offer is chosen */
+                            proration: {
+                                /** @description Major units (19.99) */
+                                amount: number;
+                                /** @description ISO 4217 */
+                                currency: string;
+                            } | null;
+                        };
+                        /** @description An offer version, in full */
+                        forSubscriptionOffer: {
+                            id: string;
+                            version: string;
+                            name: string;
+                            path: string;
+                            type: "offer" | "add_on";
+                            /** @description Major units, tax included, per term for a subscription offer */
+                            price: number;
+                            currency: string;
+                            /** @description Percent included in the price */
+                            taxRate: number;
+                            /** @description null: a one-off offer */
+                            term: {
+                                length: number;
+                                unit: "month" | "year";
+                            } | null;
+                            products: {
+                                productCode: string;
+                                path: string;
+                            }[];
+                            upgrades: string[];
+                            downgrades: string[];
+                            crossSells: string[];
+                        };
+                        nextActions: {
+                            upgrades: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            downgrades: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            crossSells: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                            /** @description The subscription's add-ons, in the versions it holds */
+                            subscriptionAddOns: {
+                                id: string;
+                                version: string;
+                                name: string;
+                                path: string;
+                                type: "offer" | "add_on";
+                                /** @description Major units, tax included, per term for a subscription offer */
+                                price: number;
+                                currency: string;
+                                /** @description Percent included in the price */
+                                taxRate: number;
+                                /** @description null: a one-off offer */
+                                term: {
+                                    length: number;
+                                    unit: "month" | "year";
+                                } | null;
+                                products: {
+                                    productCode: string;
+                                    path: string;
+                                }[];
+                                upgrades: string[];
+                                downgrades: string[];
+                                crossSells: string[];
+                            }[];
+                        };
+                        /** @description Whether the change was submitted */
+                        completed: boolean;
+                    };
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a scope missing */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Locked */
+            423: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description An upstream service (payment provider, reCAPTCHA) failed or cannot be reached */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Service temporarily unavailable */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
                 };
             };
         };
@@ -3144,6 +4926,872 @@ export interface operations {
             };
             /** @description `406` VERSION_NOT_ACCEPTABLE */
             406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3002` REQUEST_VALIDATION_ERROR */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2025` TOO_MANY_REQUESTS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3001` INTERNAL_SERVER_ERROR */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3005` SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getOffer: {
+        parameters: {
+            query: {
+                /** @description Partner id whose records are loaded or read */
+                partner: string;
+                version?: string;
+            };
+            header?: {
+                /**
+                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
+                 * @example 2025-09-15
+                 */
+                "X-API-Version"?: components["parameters"]["ApiVersion"];
+            };
+            path: {
+                offerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The offer version */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["AdminOffer"];
+                        nextToken: string | null;
+                        error: null;
+                    };
+                };
+            };
+            /** @description `2023` API_KEY_INVALID */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `404` OFFER_NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `406` VERSION_NOT_ACCEPTABLE */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3002` REQUEST_VALIDATION_ERROR */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2025` TOO_MANY_REQUESTS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3001` INTERNAL_SERVER_ERROR */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3005` SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    putOffer: {
+        parameters: {
+            query: {
+                /** @description Partner id whose records are loaded or read */
+                partner: string;
+            };
+            header?: {
+                /**
+                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
+                 * @example 2025-09-15
+                 */
+                "X-API-Version"?: components["parameters"]["ApiVersion"];
+            };
+            path: {
+                offerId: string;
+            };
+            cookie?: never;
+        };
+        /** @description An offer version; taxRate defaults to 0, the lists to [] */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description When given, the id of the URL */
+                    id?: string;
+                    version: string;
+                    name: string;
+                    /** @description The offer's path in the partner's offer catalogue */
+                    path: string;
+                    type: "offer" | "add_on";
+                    /** @description Per unit (per term for a subscription offer), decimal in major units (19.99) */
+                    price: number;
+                    /** @description ISO 4217 */
+                    currency: string;
+                    /** @description Tax rate in percent included in the price (19 or 7.7) */
+                    taxRate?: number;
+                    /** @description The subscription term; null: a one-off purchase */
+                    term: {
+                        length: number;
+                        unit: "month" | "year";
+                    } | null;
+                    /** @description What the offer sells; a one-off offer whose first product code is a device-catalogue product id sells that product */
+                    products?: {
+                        productCode: string;
+                        path: string;
+                    }[];
+                    /** @description Offer ids a subscription on this offer may upgrade to (their newest versions are proposed) */
+                    upgrades?: string[];
+                    /** @description Offer ids a subscription on this offer may downgrade to */
+                    downgrades?: string[];
+                    /** @description Add-on offer ids that may be bought with this offer */
+                    crossSells?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description The loaded offer */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            offer: components["schemas"]["AdminOffer"];
+                            /** @description Links to offers that are not loaded: kept, and proposed once they are */
+                            warnings: {
+                                offer: {
+                                    id: string;
+                                    version: string;
+                                };
+                                /** @description e.g. upgrades.0 */
+                                field: string;
+                                message: string;
+                            }[];
+                        };
+                        nextToken: string | null;
+                        error: null;
+                    };
+                };
+            };
+            /** @description `400` BAD_REQUEST */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2023` API_KEY_INVALID */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `406` VERSION_NOT_ACCEPTABLE */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `409` OFFER_VERSION_CONFLICT */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3006` PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3007` UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3002` REQUEST_VALIDATION_ERROR */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2025` TOO_MANY_REQUESTS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3001` INTERNAL_SERVER_ERROR */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3005` SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    importOffers: {
+        parameters: {
+            query: {
+                /** @description Partner id whose records are loaded or read */
+                partner: string;
+            };
+            header?: {
+                /**
+                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
+                 * @example 2025-09-15
+                 */
+                "X-API-Version"?: components["parameters"]["ApiVersion"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many offer versions were loaded */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            imported: number;
+                            /** @description Links to offers that are not loaded: kept, and proposed once they are */
+                            warnings: {
+                                offer: {
+                                    id: string;
+                                    version: string;
+                                };
+                                /** @description e.g. upgrades.0 */
+                                field: string;
+                                message: string;
+                            }[];
+                        };
+                        nextToken: string | null;
+                        error: null;
+                    };
+                };
+            };
+            /** @description `2023` API_KEY_INVALID */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `406` VERSION_NOT_ACCEPTABLE */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `409` OFFER_VERSION_CONFLICT */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3002` REQUEST_VALIDATION_ERROR */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2025` TOO_MANY_REQUESTS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3001` INTERNAL_SERVER_ERROR */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3005` SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getSubscription: {
+        parameters: {
+            query: {
+                /** @description Partner id whose records are loaded or read */
+                partner: string;
+            };
+            header?: {
+                /**
+                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
+                 * @example 2025-09-15
+                 */
+                "X-API-Version"?: components["parameters"]["ApiVersion"];
+            };
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["AdminSubscription"];
+                        nextToken: string | null;
+                        error: null;
+                    };
+                };
+            };
+            /** @description `2023` API_KEY_INVALID */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `404` SUBSCRIPTION_NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `406` VERSION_NOT_ACCEPTABLE */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3002` REQUEST_VALIDATION_ERROR */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2025` TOO_MANY_REQUESTS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3001` INTERNAL_SERVER_ERROR */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3005` SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    putSubscription: {
+        parameters: {
+            query: {
+                /** @description Partner id whose records are loaded or read */
+                partner: string;
+            };
+            header?: {
+                /**
+                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
+                 * @example 2025-09-15
+                 */
+                "X-API-Version"?: components["parameters"]["ApiVersion"];
+            };
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        /** @description A subscription; addOns default to [], pendingChange to null */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description When given, the id of the URL */
+                    id?: string;
+                    /** @description Unique per partner; a change may be started by it */
+                    name: string;
+                    customer: {
+                        email: string;
+                        firstName: string;
+                        lastName: string;
+                    };
+                    offer: {
+                        id: string;
+                        version: string;
+                    };
+                    /** @description Add-on offers it has */
+                    addOns?: {
+                        id: string;
+                        version: string;
+                    }[];
+                    /**
+                     * Format: date-time
+                     * @description Start of the current term (ISO 8601 with a time zone)
+                     */
+                    termStart: string;
+                    /**
+                     * Format: date-time
+                     * @description End of the current term; after termStart
+                     */
+                    termEnd: string;
+                    /** @description A change (a downgrade) waiting for its date; while it is ahead, a new change is locked (423) */
+                    pendingChange?: {
+                        offer: {
+                            id: string;
+                            version: string;
+                        };
+                        /**
+                         * Format: date-time
+                         * @description When the change takes effect
+                         */
+                        effective: string;
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The stored subscription */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["AdminSubscription"];
+                        nextToken: string | null;
+                        error: null;
+                    };
+                };
+            };
+            /** @description `400` BAD_REQUEST */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2023` API_KEY_INVALID */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `406` VERSION_NOT_ACCEPTABLE */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `409` SUBSCRIPTION_NAME_CONFLICT */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3006` PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3007` UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3002` REQUEST_VALIDATION_ERROR */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `2025` TOO_MANY_REQUESTS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3001` INTERNAL_SERVER_ERROR */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `3005` SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    importSubscriptions: {
+        parameters: {
+            query: {
+                /** @description Partner id whose records are loaded or read */
+                partner: string;
+            };
+            header?: {
+                /**
+                 * @description The API implementation version (also accepted as X-JAY-API-Version); default 2025-09-15. Another value answers 406.
+                 * @example 2025-09-15
+                 */
+                "X-API-Version"?: components["parameters"]["ApiVersion"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many subscriptions were loaded */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            imported: number;
+                        };
+                        nextToken: string | null;
+                        error: null;
+                    };
+                };
+            };
+            /** @description `2023` API_KEY_INVALID */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `406` VERSION_NOT_ACCEPTABLE */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-API-Version": components["headers"]["ApiVersion"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `409` SUBSCRIPTION_NAME_CONFLICT */
+            409: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "X-API-Version": components["headers"]["ApiVersion"];
