@@ -33,6 +33,7 @@ li{display:flex;gap:.75rem;align-items:center;background:#fff;border-radius:.75r
 .info{display:flex;flex-direction:column;flex:1;min-width:0;overflow-wrap:anywhere}.name{font-weight:600}
 .price{white-space:nowrap;font-weight:600}.total{text-align:right;font-size:1.15rem;margin:1rem 0}
 section,form.card{background:#fff;border-radius:.75rem;padding:1rem;margin:1rem 0}
+section>h2:first-child,form.card>h2:first-child{margin-top:0}
 fieldset{border:1px solid #8e8e93;border-radius:.5rem;margin:0 0 1rem;padding:.5rem .75rem}legend{font-weight:600;padding:0 .25rem}
 .option{display:flex;gap:.5rem;align-items:flex-start;padding:.4rem 0}.option input{margin-top:.25rem}
 label{font-weight:600}.option label{font-weight:400}
