@@ -35,60 +35,7 @@ export interface paths {
          * Open a recovery link: restores the landing state and redirects to the shop
          * @description No access token: the signed link (from the abandoned listing) is the credential; it expires with its basket. Sets `limio_state` and answers 302 to the partner's shop URL. Refusals: 400, an HTML page when the client accepts text/html.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description The basket id */
-                    basket?: string;
-                    /** @description The signed recovery token */
-                    recover?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description To the partner's shop, with the landing-state cookie */
-                302: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Bad request */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Too many requests */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Internal error */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-            };
-        };
+        get: operations["shopRecoverBasket"];
         put?: never;
         post?: never;
         delete?: never;
@@ -110,155 +57,7 @@ export interface paths {
          * Create a checkout basket (or replace the open one of an external_id)
          * @description Items are offers `{id, version}` and their add-ons (`parentId`: the offer item, by its offer id). With `jayToken` (a device transfer token), the TV basket's products become items, once. Sets the landing-state cookie `limio_state`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        order: {
-                            /** @description May be empty (or absent) when a jayToken brings the items */
-                            orderItems?: {
-                                /** @description An offer version */
-                                offer: {
-                                    /** @description Offer id */
-                                    id: string;
-                                    /** @description Offer version */
-                                    version: string;
-                                };
-                                /** @description 1 to 99 */
-                                quantity: number;
-                                type: "offer" | "add_on";
-                                /** @description Add-ons: the offer item they belong to (its offer id, or its item id) */
-                                parentId?: string;
-                            }[];
-                            /** @description The shop's own reference: an open basket with it gets the new content */
-                            external_id?: string;
-                            /** @description Campaign tracking; further string fields are kept as given */
-                            tracking?: {
-                                offers?: string[];
-                                campaign?: string;
-                                tag?: string;
-                            } & {
-                                [key: string]: string;
-                            };
-                            /** @description ISO 3166-1 alpha-2 */
-                            country?: string;
-                            source?: string;
-                            /** @enum {string} */
-                            order_type?: "new";
-                            /** @description The customer; further string fields are kept as given */
-                            customerDetails?: {
-                                email?: string;
-                                firstName?: string;
-                                lastName?: string;
-                                companyName?: string;
-                            } & {
-                                [key: string]: string;
-                            };
-                            /** @description Kept as given */
-                            customFields?: {
-                                [key: string]: string | number | boolean | null;
-                            };
-                            /** @description A device transfer token (TV to shop), redeemed once */
-                            jayToken?: string;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description `basket-<uuid>` */
-                            id: string;
-                        };
-                    };
-                };
-                /** @description Bad request */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Missing, invalid or expired access token, or a scope missing */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Request body too large */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Unsupported content type */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Too many requests */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Internal error */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Service temporarily unavailable */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-            };
-        };
+        post: operations["shopInitiateCheckout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -277,175 +76,7 @@ export interface paths {
          * Change the items of the basket in the landing state
          * @description `add` (an offer, or an add-on with `parentId`: the item id of its offer item), `remove` (by item id; an offer item takes its add-ons along) and `quantity` (by item id), applied in order, all or nothing.
          */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        orderItems: {
-                            orderItemActionType: "add" | "remove" | "quantity";
-                            /** @description An offer version */
-                            offer?: {
-                                /** @description Offer id */
-                                id: string;
-                                /** @description Offer version */
-                                version: string;
-                            };
-                            /** @description add: default offer */
-                            type?: "offer" | "add_on";
-                            /** @description 1 to 99 */
-                            quantity?: number;
-                            /** @description remove, quantity: the order item */
-                            id?: string;
-                            /** @description add of an add-on: the offer item it belongs to */
-                            parentId?: string;
-                        }[];
-                    };
-                };
-            };
-            responses: {
-                /** @description The basket after the update */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            id: string;
-                            order: {
-                                orderItems: {
-                                    id: string;
-                                    type: "offer" | "add_on" | "product";
-                                    offer: {
-                                        /** @description Offer id */
-                                        id: string;
-                                        /** @description Offer version */
-                                        version: string;
-                                    } | null;
-                                    /** @description product items (from a TV basket) */
-                                    productId: string | null;
-                                    parentId: string | null;
-                                    name: string;
-                                    quantity: number;
-                                    /** @description An amount with its currency */
-                                    price: {
-                                        /** @description Major units (19.99) */
-                                        amount: number;
-                                        /** @description ISO 4217; null for an empty basket */
-                                        currency: string | null;
-                                    };
-                                    /** @description An amount with its currency */
-                                    total: {
-                                        /** @description Major units (19.99) */
-                                        amount: number;
-                                        /** @description ISO 4217; null for an empty basket */
-                                        currency: string | null;
-                                    };
-                                }[];
-                                /** @description An amount with its currency */
-                                total: {
-                                    /** @description Major units (19.99) */
-                                    amount: number;
-                                    /** @description ISO 4217; null for an empty basket */
-                                    currency: string | null;
-                                };
-                                /** Format: date-time */
-                                expiresAt: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Bad request */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Missing, invalid or expired access token, or a scope missing */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Not found */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Request body too large */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Unsupported content type */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Too many requests */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Internal error */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Service temporarily unavailable */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-            };
-        };
+        put: operations["shopUpdateCheckout"];
         post?: never;
         delete?: never;
         options?: never;
@@ -466,150 +97,7 @@ export interface paths {
          * Submit a basket: the order is created and charged, the basket completed
          * @description Idempotent per basket: a repeated or concurrent submit answers the first order. When the payment provider declines or fails: 502, and the basket stays open for another submit.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description The basket id */
-                        checkoutId: string;
-                        /** @description The customer; further string fields are kept as given */
-                        customerDetails?: {
-                            email?: string;
-                            firstName?: string;
-                            lastName?: string;
-                            companyName?: string;
-                        } & {
-                            [key: string]: string;
-                        };
-                        billingDetails?: {
-                            [key: string]: string | number | boolean | null;
-                        };
-                        payment?: {
-                            /** @description As the device checkout's testMode */
-                            testMode?: boolean;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description The order of a submitted basket (the same for every submit of that basket) */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description `order-<32 hex>` */
-                            id: string;
-                            order_reference: string | null;
-                            status: "pending" | "completed" | "failed";
-                            external_id: string | null;
-                            subscriptionReference: string | null;
-                        };
-                    };
-                };
-                /** @description Bad request */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Missing, invalid or expired access token, or a scope missing */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Not found */
-                404: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Request body too large */
-                413: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Unsupported content type */
-                415: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Too many requests */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Internal error */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description An upstream service (payment provider, reCAPTCHA) failed or cannot be reached */
-                502: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Service temporarily unavailable */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-            };
-        };
+        post: operations["shopSubmitOrder"];
         delete?: never;
         options?: never;
         head?: never;
@@ -627,125 +115,7 @@ export interface paths {
          * List abandoned baskets (open, unexpired), oldest first
          * @description Ordered by (created, id). `queryMore` is a signed keyset cursor: pages stay stable while baskets are created. Each item carries a signed `recoveryLink` that restores the landing state in the shopper's browser.
          */
-        get: {
-            parameters: {
-                query: {
-                    /** @description ISO date-time: baskets created strictly after it */
-                    createdAfter: string;
-                    /** @description 1 to 100, default 50 */
-                    limit?: string;
-                    /** @description The cursor of the previous page */
-                    queryMore?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                id: string;
-                                /** Format: date-time */
-                                created: string;
-                                customerDetails: {
-                                    email: string | null;
-                                    firstName: string | null;
-                                    lastName: string | null;
-                                    companyName: string | null;
-                                };
-                                orderItems: {
-                                    name: string;
-                                    path: string | null;
-                                    products: {
-                                        path: string | null;
-                                        productCode: string;
-                                    }[];
-                                }[];
-                                customFields: {
-                                    [key: string]: unknown;
-                                };
-                                tracking: {
-                                    offers: string[];
-                                    campaign: string | null;
-                                    tag: string | null;
-                                };
-                                identities: {
-                                    [key: string]: unknown;
-                                }[];
-                                entry: string | null;
-                                /** @enum {boolean} */
-                                completed: false;
-                                /** Format: uri */
-                                recoveryLink: string;
-                            }[];
-                            /** @description Only while more remain */
-                            queryMore?: string;
-                        };
-                    };
-                };
-                /** @description Bad request */
-                400: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Missing, invalid or expired access token, or a scope missing */
-                401: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Too many requests */
-                429: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Internal error */
-                500: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-                /** @description Service temporarily unavailable */
-                503: {
-                    headers: {
-                        "X-Request-Id": components["headers"]["RequestId"];
-                        "Retry-After": components["headers"]["RetryAfter"];
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ShopError"];
-                    };
-                };
-            };
-        };
+        get: operations["shopListAbandoned"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1599,6 +969,641 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    shopRecoverBasket: {
+        parameters: {
+            query?: {
+                /** @description The basket id */
+                basket?: string;
+                /** @description The signed recovery token */
+                recover?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the partner's shop, with the landing-state cookie */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+        };
+    };
+    shopInitiateCheckout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    order: {
+                        /** @description May be empty (or absent) when a jayToken brings the items */
+                        orderItems?: {
+                            /** @description An offer version */
+                            offer: {
+                                /** @description Offer id */
+                                id: string;
+                                /** @description Offer version */
+                                version: string;
+                            };
+                            /** @description 1 to 99 */
+                            quantity: number;
+                            type: "offer" | "add_on";
+                            /** @description Add-ons: the offer item they belong to (its offer id, or its item id) */
+                            parentId?: string;
+                        }[];
+                        /** @description The shop's own reference: an open basket with it gets the new content */
+                        external_id?: string;
+                        /** @description Campaign tracking; further string fields are kept as given */
+                        tracking?: {
+                            offers?: string[];
+                            campaign?: string;
+                            tag?: string;
+                        } & {
+                            [key: string]: string;
+                        };
+                        /** @description ISO 3166-1 alpha-2 */
+                        country?: string;
+                        source?: string;
+                        /** @enum {string} */
+                        order_type?: "new";
+                        /** @description The customer; further string fields are kept as given */
+                        customerDetails?: {
+                            email?: string;
+                            firstName?: string;
+                            lastName?: string;
+                            companyName?: string;
+                        } & {
+                            [key: string]: string;
+                        };
+                        /** @description Kept as given */
+                        customFields?: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        /** @description A device transfer token (TV to shop), redeemed once */
+                        jayToken?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description `basket-<uuid>` */
+                        id: string;
+                    };
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a scope missing */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Service temporarily unavailable */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+        };
+    };
+    shopUpdateCheckout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    orderItems: {
+                        orderItemActionType: "add" | "remove" | "quantity";
+                        /** @description An offer version */
+                        offer?: {
+                            /** @description Offer id */
+                            id: string;
+                            /** @description Offer version */
+                            version: string;
+                        };
+                        /** @description add: default offer */
+                        type?: "offer" | "add_on";
+                        /** @description 1 to 99 */
+                        quantity?: number;
+                        /** @description remove, quantity: the order item */
+                        id?: string;
+                        /** @description add of an add-on: the offer item it belongs to */
+                        parentId?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description The basket after the update */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        order: {
+                            orderItems: {
+                                id: string;
+                                type: "offer" | "add_on" | "product";
+                                offer: {
+                                    /** @description Offer id */
+                                    id: string;
+                                    /** @description Offer version */
+                                    version: string;
+                                } | null;
+                                /** @description product items (from a TV basket) */
+                                productId: string | null;
+                                parentId: string | null;
+                                name: string;
+                                quantity: number;
+                                /** @description An amount with its currency */
+                                price: {
+                                    /** @description Major units (19.99) */
+                                    amount: number;
+                                    /** @description ISO 4217; null for an empty basket */
+                                    currency: string | null;
+                                };
+                                /** @description An amount with its currency */
+                                total: {
+                                    /** @description Major units (19.99) */
+                                    amount: number;
+                                    /** @description ISO 4217; null for an empty basket */
+                                    currency: string | null;
+                                };
+                            }[];
+                            /** @description An amount with its currency */
+                            total: {
+                                /** @description Major units (19.99) */
+                                amount: number;
+                                /** @description ISO 4217; null for an empty basket */
+                                currency: string | null;
+                            };
+                            /** Format: date-time */
+                            expiresAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a scope missing */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Service temporarily unavailable */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+        };
+    };
+    shopSubmitOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The basket id */
+                    checkoutId: string;
+                    /** @description The customer; further string fields are kept as given */
+                    customerDetails?: {
+                        email?: string;
+                        firstName?: string;
+                        lastName?: string;
+                        companyName?: string;
+                    } & {
+                        [key: string]: string;
+                    };
+                    billingDetails?: {
+                        [key: string]: string | number | boolean | null;
+                    };
+                    payment?: {
+                        /** @description As the device checkout's testMode */
+                        testMode?: boolean;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The order of a submitted basket (the same for every submit of that basket) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description `order-<32 hex>` */
+                        id: string;
+                        order_reference: string | null;
+                        status: "pending" | "completed" | "failed";
+                        external_id: string | null;
+                        subscriptionReference: string | null;
+                    };
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a scope missing */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description An upstream service (payment provider, reCAPTCHA) failed or cannot be reached */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Service temporarily unavailable */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+        };
+    };
+    shopListAbandoned: {
+        parameters: {
+            query: {
+                /** @description ISO date-time: baskets created strictly after it */
+                createdAfter: string;
+                /** @description 1 to 100, default 50 */
+                limit?: string;
+                /** @description The cursor of the previous page */
+                queryMore?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            /** Format: date-time */
+                            created: string;
+                            customerDetails: {
+                                email: string | null;
+                                firstName: string | null;
+                                lastName: string | null;
+                                companyName: string | null;
+                            };
+                            orderItems: {
+                                name: string;
+                                path: string | null;
+                                products: {
+                                    path: string | null;
+                                    productCode: string;
+                                }[];
+                            }[];
+                            customFields: {
+                                [key: string]: unknown;
+                            };
+                            tracking: {
+                                offers: string[];
+                                campaign: string | null;
+                                tag: string | null;
+                            };
+                            identities: {
+                                [key: string]: unknown;
+                            }[];
+                            entry: string | null;
+                            /** @enum {boolean} */
+                            completed: false;
+                            /** Format: uri */
+                            recoveryLink: string;
+                        }[];
+                        /** @description Only while more remain */
+                        queryMore?: string;
+                    };
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Missing, invalid or expired access token, or a scope missing */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
+                };
+            };
+            /** @description Service temporarily unavailable */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShopError"];
                 };
             };
         };
