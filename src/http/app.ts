@@ -252,8 +252,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(guestRoutes, { baskets: deps.baskets, guests: deps.guests, transfers: deps.transfers, events, auth, hide: true });
   await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events });
   // the demo shop: the development partner's shop URL (dev only; its pages call the shop API above)
-  if (config.devPartner && deps.shop?.checkout) {
-    await app.register(demoShopRoutes, { clients: deps.shop.clients, tokens: deps.shop.tokens, baskets: deps.shop.checkout.baskets });
+  if (config.devPartner && deps.shop) {
+    await app.register(demoShopRoutes, {
+      clients: deps.shop.clients,
+      tokens: deps.shop.tokens,
+      baskets: deps.shop.checkout.baskets,
+      publicUrl: deps.publicUrl,
+    });
   }
   if (deps.checkout) {
     const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };

@@ -97,6 +97,8 @@ describe('demo shop routes', () => {
     for (const headers of <Record<string, string>[]>[
       { origin: 'http://localhost:80', host: 'localhost:80', 'sec-fetch-site': 'same-origin' },
       { host: 'localhost:80', 'sec-fetch-site': 'same-origin' },
+      // behind a proxy that rewrites Host: the public URL's origin (SHOP_ENV's PUBLIC_URL)
+      { origin: 'https://basket.example.net', host: '10.0.0.7:8080', 'sec-fetch-site': 'same-origin' },
       {}, // no browser at all (curl): it could use the published development secret anyway
     ]) {
       const res = await demoToken(headers);

@@ -34,6 +34,8 @@ export interface DemoShopRoutesOptions {
   clients: ShopClients;
   tokens: ShopTokens;
   baskets: ShopBasketService;
+  /** This service's public URL: behind a proxy that rewrites Host, its origin is the pages' origin. */
+  publicUrl: { readonly base: string };
 }
 
 /** A query parameter given once as a string, else ''. */
@@ -49,16 +51,16 @@ function queryString(query: unknown, name: string): string {
  * cross-site caller is refused here. A client without either header (curl) is no browser: it could use the
  * development client's published secret anyway.
  */
-function sameOrigin(req: FastifyRequest): boolean {
+function sameOrigin(req: FastifyRequest, publicOrigin: string): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') return false;
   const origin = req.headers.origin;
-  if (origin === undefined) return true;
+  if (origin === undefined || origin === publicOrigin) return true;
   const host = req.headers.host;
   return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
-export const demoShopRoutes: FastifyPluginAsync<DemoShopRoutesOptions> = async (app, { clients, tokens, baskets }) => {
+export const demoShopRoutes: FastifyPluginAsync<DemoShopRoutesOptions> = async (app, { clients, tokens, baskets, publicUrl }) => {
   const script = await readFile(SCRIPT_FILE, 'utf8');
   const client = clients.byId(DEV_SHOP_CLIENT.id);
   if (!client) throw new Error(`the demo shop needs the development shop client ${DEV_SHOP_CLIENT.id}`);
@@ -80,7 +82,7 @@ export const demoShopRoutes: FastifyPluginAsync<DemoShopRoutesOptions> = async (
   );
 
   app.post(`${DEV_SHOP_PATH}/token`, { schema: { hide: true } }, async (req, reply) => {
-    if (!sameOrigin(req)) throw new ShopError(403, 'The demo shop token is for the demo pages of this origin only');
+    if (!sameOrigin(req, new URL(publicUrl.base).origin)) throw new ShopError(403, 'The demo shop token is for the demo pages of this origin only');
     const issued = await tokens.issue(client, client.scopes);
     return reply
       .header('Cache-Control', 'no-store')
