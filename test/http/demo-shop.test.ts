@@ -175,6 +175,29 @@ describe('demo shop routes', () => {
     assert.equal(change.status, 200, change.raw);
     assert.deepEqual((await read(cookieOf(change))).body, { basket: null });
   });
+  it('answers odd requests with a 4xx or as usual, never a 5xx', async () => {
+    const token = (JSON.parse((await demoToken()).body) as { access_token: string }).access_token;
+    const odd: Array<{ method: 'GET' | 'POST' | 'PUT'; url: string; headers?: Record<string, string>; payload?: string }> = [
+      { method: 'POST', url: '/demo/shop/token', headers: { 'content-type': 'application/json' }, payload: '{not json' },
+      { method: 'POST', url: '/demo/shop/token', headers: { 'content-type': 'text/plain' }, payload: 'x' },
+      { method: 'POST', url: '/demo/shop/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=b' },
+      { method: 'POST', url: '/demo/shop/token', headers: { 'content-type': 'application/json' }, payload: '{"a":"\\u0000"}' },
+      { method: 'GET', url: '/demo/shop/token' },
+      { method: 'PUT', url: '/demo/shop/basket', headers: { authorization: `Bearer ${token}` } },
+      { method: 'GET', url: '/demo/shop/basket', headers: { authorization: `Bearer ${token}`, cookie: 'limio_state=%E0%A4%A' } },
+      { method: 'GET', url: '/demo/shop/basket', headers: { authorization: `Bearer ${token}`, cookie: `limio_state=${'x'.repeat(5000)}` } },
+      { method: 'GET', url: '/demo/shop/basket', headers: { authorization: `Bearer ${token}`, cookie: 'limio_state="{\\"basketId\\":1}"' } },
+      { method: 'GET', url: '/demo/shop/basket', headers: { authorization: 'Bearer ' } },
+      { method: 'GET', url: '/demo/shop/account?subscription[a]=1&subscription=%00' },
+      { method: 'GET', url: `/demo/shop/account?subscription=${'é'.repeat(5000)}` },
+      { method: 'GET', url: '/demo/shop?jayToken=%ZZ' },
+      { method: 'GET', url: '/demo/shop/nothing-here' },
+    ];
+    for (const request of odd) {
+      const res = await t.server.app.inject(request);
+      assert.ok(res.statusCode < 500, `${request.method} ${request.url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+    }
+  });
 });
 
 describe('demo shop without the development partner', () => {
