@@ -41,6 +41,7 @@ import { checkoutComponents, checkoutRoutes } from './routes/checkout.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
 import { guestComponents, guestRoutes } from './routes/guests.js';
 import { landingRoutes } from './routes/landing.js';
+import { demoShopRoutes } from './routes/demo-shop.js';
 import { healthComponents, healthRoutes } from './routes/health.js';
 import { API_VERSIONS, DEFAULT_API_VERSION, SHARED_SCHEMAS } from './schemas.js';
 import { finishDocument } from './openapi.js';
@@ -274,6 +275,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(liveRoutes, { ...liveOpts, hide: true });
   }
   await app.register(landingRoutes, { baskets: deps.baskets, transfers: deps.transfers, partners, events, ...(deps.live ? { tickets: deps.live.tickets } : {}) });
+  // the demo shop: the development partner's shop URL (dev only; its pages call the shop API above)
+  if (config.devPartner && deps.shop) {
+    await app.register(demoShopRoutes, {
+      clients: deps.shop.clients,
+      tokens: deps.shop.tokens,
+      baskets: deps.shop.checkout.baskets,
+      publicUrl: deps.publicUrl,
+    });
+  }
   if (deps.checkout) {
     const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };
     await app.register(checkoutRoutes, { prefix: '/v2', ...checkoutOpts, hide: false });
