@@ -23,7 +23,7 @@ import { dropInternalLineFields, liveBasket, type BasketState } from '../domain/
 import { isoSeconds } from '../domain/time.js';
 import type { BasketChangeSource, BasketKey, BasketStore, OutboxInput, OutboxMessage, OutboxStore } from '../store/store.js';
 import type { Logger } from './checkout.js';
-import { DeliveryError, signBody } from './orders.js';
+import { postSignedWebhook } from './orders.js';
 import type { TransferService } from './transfer.js';
 
 export const TOPIC_BASKET_CHANGED = 'basket.changed';
@@ -207,18 +207,14 @@ export class BasketWebhooks {
 
   private async post(partner: PartnerConfig, deliveryId: string, content: Record<string, unknown>): Promise<void> {
     const body = JSON.stringify(content, dropInternalLineFields);
-    const headers = {
-      'content-type': 'application/json',
-      'x-basket-delivery-id': deliveryId,
-      'x-basket-signature': signBody(partner.basketWebhookSecret!, Math.floor(this.opts.now() / 1000), body),
-    };
-    let res: Response;
-    try {
-      res = await fetch(partner.basketWebhookUrl!, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
-    } catch (err) {
-      throw new DeliveryError(`basket webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    await res.body?.cancel();
-    if (res.status < 200 || res.status >= 300) throw new DeliveryError(`basket webhook answered ${res.status}`);
+    await postSignedWebhook({
+      kind: 'basket',
+      url: partner.basketWebhookUrl!,
+      secret: partner.basketWebhookSecret!,
+      deliveryId,
+      body,
+      nowMs: this.opts.now(),
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+    });
   }
 }

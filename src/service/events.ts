@@ -19,7 +19,7 @@ import type { PartnerConfig } from '../config.js';
 import type { EventAction, EventAttribution, EventInput, EventStore, OutboxStore, StoredEvent } from '../store/store.js';
 import { OutageLog } from '../store/shared/outage-log.js';
 import type { Logger } from './checkout.js';
-import { DeliveryError, signBody } from './orders.js';
+import { postSignedWebhook } from './orders.js';
 
 export const TOPIC_ANALYTICS = 'analytics.deliver';
 
@@ -219,18 +219,14 @@ export class AnalyticsDelivery {
       return;
     }
     const body = JSON.stringify({ event: 'analytics.events', partnerId: payload.partnerId, events: payload.events });
-    const headers = {
-      'content-type': 'application/json',
-      'x-basket-delivery-id': deliveryId,
-      'x-basket-signature': signBody(partner.analyticsWebhookSecret, Math.floor(this.opts.now() / 1000), body),
-    };
-    let res: Response;
-    try {
-      res = await fetch(partner.analyticsWebhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
-    } catch (err) {
-      throw new DeliveryError(`analytics webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    await res.body?.cancel();
-    if (res.status < 200 || res.status >= 300) throw new DeliveryError(`analytics webhook answered ${res.status}`);
+    await postSignedWebhook({
+      kind: 'analytics',
+      url: partner.analyticsWebhookUrl,
+      secret: partner.analyticsWebhookSecret,
+      deliveryId,
+      body,
+      nowMs: this.opts.now(),
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+    });
   }
 }

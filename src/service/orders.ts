@@ -88,6 +88,35 @@ export class DeliveryError extends Error {
   }
 }
 
+export interface SignedPost {
+  /** What the webhook is, for the error messages ("order", "basket", ...). */
+  kind: string;
+  url: string;
+  /** No secret: sent unsigned (the order webhook allows it). */
+  secret: string | null | undefined;
+  deliveryId: string;
+  body: string;
+  nowMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * POSTs one webhook delivery: JSON body, `X-Basket-Delivery-Id`, `X-Basket-Signature` when there is a secret.
+ * Rejects with DeliveryError when the receiver cannot be reached or answers other than 2xx (the outbox retries).
+ */
+export async function postSignedWebhook(p: SignedPost): Promise<void> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-basket-delivery-id': p.deliveryId };
+  if (p.secret) headers['x-basket-signature'] = signBody(p.secret, Math.floor(p.nowMs / 1000), p.body);
+  let res: Response;
+  try {
+    res = await fetch(p.url, { method: 'POST', headers, body: p.body, signal: AbortSignal.timeout(p.timeoutMs) });
+  } catch (err) {
+    throw new DeliveryError(`${p.kind} webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  await res.body?.cancel();
+  if (res.status < 200 || res.status >= 300) throw new DeliveryError(`${p.kind} webhook answered ${res.status}`);
+}
+
 export interface OrderDeliveryOptions {
   store: OrderStore;
   partner: (partnerId: string) => PartnerConfig | undefined;
@@ -118,19 +147,15 @@ export class OrderDelivery {
       return;
     }
     const body = JSON.stringify({ event: `order.${payload.event}`, partnerId: order.partnerId, userId: order.userId, order: orderView(order) });
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'x-basket-delivery-id': `${order.partnerId}/${order.orderNo}/${payload.event}`,
-    };
-    if (partner.orderWebhookSecret) headers['x-basket-signature'] = signBody(partner.orderWebhookSecret, Math.floor(this.opts.now() / 1000), body);
-    let res: Response;
-    try {
-      res = await fetch(partner.orderWebhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
-    } catch (err) {
-      throw new DeliveryError(`order webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    await res.body?.cancel();
-    if (res.status < 200 || res.status >= 300) throw new DeliveryError(`order webhook answered ${res.status}`);
+    await postSignedWebhook({
+      kind: 'order',
+      url: partner.orderWebhookUrl,
+      secret: partner.orderWebhookSecret,
+      deliveryId: `${order.partnerId}/${order.orderNo}/${payload.event}`,
+      body,
+      nowMs: this.opts.now(),
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+    });
     log.info({ orderNo: order.orderNo, event: payload.event }, 'order delivered');
   }
 }

@@ -11,7 +11,7 @@ import type { ShopOrder } from '../../domain/shop/records.js';
 import type { ShopStore } from '../../store/interface/shop.js';
 import type { OutboxMessage } from '../../store/store.js';
 import type { Logger } from '../checkout.js';
-import { DeliveryError, signBody } from '../orders.js';
+import { DeliveryError, postSignedWebhook } from '../orders.js';
 import type { ShopOrderPayload } from './orders.js';
 
 /** Claims of a message whose order stays pending before it is given up (with the outbox's backoff: days). */
@@ -66,16 +66,15 @@ export class ShopOrderDelivery {
       log.info({ orderId: order.id, partnerId: order.partnerId }, 'shop order placed (no order webhook configured)');
       return;
     }
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-basket-delivery-id': `${order.partnerId}/${order.id}/shop` };
-    if (partner.orderWebhookSecret) headers['x-basket-signature'] = signBody(partner.orderWebhookSecret, Math.floor(this.opts.now() / 1000), body);
-    let res: Response;
-    try {
-      res = await fetch(partner.orderWebhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
-    } catch (err) {
-      throw new DeliveryError(`order webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    await res.body?.cancel();
-    if (res.status < 200 || res.status >= 300) throw new DeliveryError(`order webhook answered ${res.status}`);
+    await postSignedWebhook({
+      kind: 'order',
+      url: partner.orderWebhookUrl,
+      secret: partner.orderWebhookSecret,
+      deliveryId: `${order.partnerId}/${order.id}/shop`,
+      body,
+      nowMs: this.opts.now(),
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+    });
     log.info({ orderId: order.id }, 'shop order delivered');
   }
 }
