@@ -183,6 +183,23 @@ describe('shop orders paid with Stripe', () => {
     assert.notEqual((retry.body as Any).payment.paymentIntentId, pi.id);
   });
 
+  it('Stripe unreachable while a failure is handled: 502 and nothing changed; the redelivery fails the order', async () => {
+    const { basketId, answer, pi } = await pendingOrder();
+    standIn.failNext = 10;
+    let res;
+    try {
+      res = await webhook(intentEvent('payment_failed', pi));
+    } finally {
+      standIn.failNext = 0;
+    }
+    assert.equal(res.statusCode, 502, res.body);
+    assert.equal((await storedOrder(answer.id)).status, 'pending');
+    assert.equal((await storedBasket(basketId)).status, 'submitting');
+    assert.equal(await handled(intentEvent('payment_failed', pi)), true);
+    assert.equal((await storedOrder(answer.id)).status, 'failed');
+    assert.equal((await storedBasket(basketId)).status, 'open');
+  });
+
   it('payment_intent.canceled fails the order and reopens the basket', async () => {
     const { basketId, answer, pi } = await pendingOrder();
     pi.status = 'canceled'; // cancelled at Stripe (dashboard)

@@ -22,6 +22,7 @@ import type { PartnerConfig } from '../../config.js';
 import type { CheckoutService } from '../../service/checkout.js';
 import type { ShopOrderService } from '../../service/shop/orders.js';
 import type { ShopStore } from '../../store/interface/shop.js';
+import { PspError } from '../../psp/psp.js';
 import { loadSdk } from '../../psp/stripe.js';
 import { BasketError } from '../../domain/errors.js';
 import { sendError } from '../errors.js';
@@ -72,7 +73,16 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
       return false;
     }
     if (order.status !== 'pending') return false; // a duplicate, or an outcome already decided
-    if (event.type !== 'payment_intent.succeeded') return (await opts.shop.orders.paymentFailed(partner, order)).status !== 'pending';
+    if (event.type !== 'payment_intent.succeeded') {
+      try {
+        return (await opts.shop.orders.paymentFailed(partner, order)).status !== 'pending';
+      } catch (err) {
+        if (!(err instanceof PspError)) throw err;
+        // Stripe could not be asked to cancel the payment: 502, and Stripe delivers the event again later
+        log.warn({ err, orderId: order.id }, 'stripe webhook: cancelling the failed payment failed');
+        throw new BasketError('PAYMENT_PROVIDER_ERROR', 'Stripe could not be reached; deliver the event again');
+      }
+    }
     const received = intent.amount_received || intent.amount;
     if (received !== order.total || intent.currency.toUpperCase() !== order.currency) {
       log.error({ orderId: order.id, received, currency: intent.currency }, 'stripe payment does not match the shop order: not completed');
