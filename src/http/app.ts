@@ -288,7 +288,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const checkoutOpts = { checkout: deps.checkout, auth, idempotencyMs: config.lifetimes.idempotencyMs, now: deps.checkout.now };
     await app.register(checkoutRoutes, { prefix: '/v2', ...checkoutOpts, hide: false });
     await app.register(checkoutRoutes, { ...checkoutOpts, hide: true });
-    await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now });
+    const shopPayments = deps.shop ? { store: deps.shop.shopStore, orders: deps.shop.checkout.orders } : undefined;
+    await app.register(stripeWebhookRoutes, { checkout: deps.checkout, partners, now: deps.checkout.now, ...(shopPayments ? { shop: shopPayments } : {}) });
   }
   await app.register(adminRoutes, { store: deps.store, baskets: deps.baskets, partners, adminKey: config.adminKey });
   if (deps.shopAdmin) {

@@ -9,6 +9,16 @@ import type { ComfortSettings } from '../store/store.js';
 /** The providers this service has; a partner's `psps` may name only these (checked at start). */
 export const KNOWN_PSPS = ['sandbox', 'stripe'] as const;
 
+/**
+ * Providers whose payments are confirmed only by their webhook: creating the payment is not the charge, so orders
+ * paid with them stay pending until it comes (device orders `pending_payment`, shop orders `pending`).
+ */
+const WEBHOOK_CONFIRMED: ReadonlySet<string> = new Set(['stripe']);
+
+export function confirmedByWebhook(provider: string): boolean {
+  return WEBHOOK_CONFIRMED.has(provider);
+}
+
 export interface PaymentRequest {
   orderNo: string;
   partnerId: string;

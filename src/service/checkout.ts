@@ -17,7 +17,7 @@ import type { PartnerConfig } from '../config.js';
 import type { BasketState, CheckoutLine, CheckoutSessionRef, Line } from '../domain/basket.js';
 import { anyReserved, beginCheckout, commonCurrency, computeTotals, endCheckout, type SessionOutcome } from '../domain/checkout.js';
 import { BasketError } from '../domain/errors.js';
-import { PspError, type PspRegistry } from '../psp/psp.js';
+import { confirmedByWebhook, PspError, type PspRegistry } from '../psp/psp.js';
 import type {
   BasketStore,
   CatalogueStore,
@@ -99,9 +99,6 @@ export interface CheckoutServiceOptions {
   /** Checkout starts and finishes and order outcomes record tracking events (issue 23); absent: none. */
   events?: EventRecorder;
 }
-
-/** PSPs whose payments are confirmed by a webhook: their orders stay `pending_payment` until it comes. */
-const WEBHOOK_CONFIRMED = new Set(['stripe']);
 
 const CLAIM_LEASE_MS = 60_000;
 
@@ -439,7 +436,7 @@ export class CheckoutService {
     }
     if (order) {
       const ordered = outcome === 'ordered';
-      const confirmedByClient = ordered && !WEBHOOK_CONFIRMED.has(order.paymentProvider);
+      const confirmedByClient = ordered && !confirmedByWebhook(order.paymentProvider);
       if (confirmedByClient && order.status === 'pending_payment') {
         // queued before the status changes: an order marked `ordered` has always been queued
         const payload: OrderPayload = { partnerId, orderNo: order.orderNo, event: 'ordered' };
@@ -514,7 +511,7 @@ export class CheckoutService {
     if (state === 'released') return order === null || order.status !== 'pending_payment';
     if (state === 'returned') return true; // ordered, then given up at its payment deadline
     if (state === 'committed') {
-      return order !== null && (order.status !== 'pending_payment' || WEBHOOK_CONFIRMED.has(order.paymentProvider));
+      return order !== null && (order.status !== 'pending_payment' || confirmedByWebhook(order.paymentProvider));
     }
     return false;
   }

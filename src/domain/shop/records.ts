@@ -80,8 +80,12 @@ export interface ShopBasket {
   externalId: string | null;
   items: ShopItem[];
   status: ShopBasketStatus;
-  /** The order being placed or placed; kept so that a repeated submit answers the same order. */
-  submission: { orderId: string; started: number } | null;
+  /**
+   * The order being placed or placed; kept so that a repeated submit answers the same order. `awaitingPayment`: its
+   * payment was created with a provider that confirms by webhook (Stripe), so the submission is no longer a process
+   * that may have died: its lease does not apply, the webhook ends it.
+   */
+  submission: { orderId: string; started: number; awaitingPayment?: boolean } | null;
   created: number;
   updated: number;
   /** created + the basket lifetime (14 days). */

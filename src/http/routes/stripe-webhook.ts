@@ -6,6 +6,10 @@
  * order's. `payment_intent.canceled` gives up an order that was ordered but never paid (its stock returned).
  * Duplicates change nothing (the handlers are idempotent).
  *
+ * An intent that is no device order's may be a shop order's (shop-api.md §3.7, src/service/shop/orders.ts):
+ * `succeeded` completes it (amount and currency checked the same way), `payment_failed` and `canceled` fail it
+ * and reopen its basket.
+ *
  * The route takes no authentication that could be checked before the body (the signature covers it), so what can
  * be checked is, as the request arrives (issue 17): some partner has a webhook secret, and `Stripe-Signature` is
  * well-formed with a v1 signature and a timestamp within the tolerance. Only then is the body read, up to 64 KiB
@@ -16,6 +20,9 @@ import type Stripe from 'stripe';
 import type { PartnerRegistry } from '../../auth/partners.js';
 import type { PartnerConfig } from '../../config.js';
 import type { CheckoutService } from '../../service/checkout.js';
+import type { ShopOrderService } from '../../service/shop/orders.js';
+import type { ShopStore } from '../../store/interface/shop.js';
+import { PspError } from '../../psp/psp.js';
 import { loadSdk } from '../../psp/stripe.js';
 import { BasketError } from '../../domain/errors.js';
 import { sendError } from '../errors.js';
@@ -27,6 +34,14 @@ export interface StripeWebhookOptions {
   now: () => number;
   /** Signature tolerance in seconds (default 300, the SDK's). */
   toleranceSec?: number;
+  /** Shop orders paid with Stripe; absent: only device orders are looked up. */
+  shop?: { store: Pick<ShopStore, 'getShopOrderByPaymentRef'>; orders: Pick<ShopOrderService, 'paymentSucceeded' | 'paymentFailed'> };
+}
+
+type IntentEvent = Stripe.PaymentIntentSucceededEvent | Stripe.PaymentIntentCanceledEvent | Stripe.PaymentIntentPaymentFailedEvent;
+
+function isIntentEvent(event: Stripe.Event): event is IntentEvent {
+  return event.type === 'payment_intent.succeeded' || event.type === 'payment_intent.canceled' || event.type === 'payment_intent.payment_failed';
 }
 
 /** The webhook's body limit: Stripe's events of interest are a few KiB. */
@@ -48,6 +63,33 @@ function signatureTimestamp(header: string): number | null {
 
 export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = async (app, opts) => {
   const { checkout, partners } = opts;
+
+  /** An intent of no device order: a shop order's, if any. Returns whether it changed something. */
+  const shopIntent = async (event: IntentEvent, partner: PartnerConfig, log: FastifyRequest['log']): Promise<boolean> => {
+    const intent = event.data.object;
+    const order = opts.shop ? await opts.shop.store.getShopOrderByPaymentRef('stripe', intent.id) : null;
+    if (!opts.shop || !order || order.partnerId !== partner.id) {
+      log.warn({ intent: intent.id, partner: partner.id }, 'stripe webhook for an unknown payment intent');
+      return false;
+    }
+    if (order.status !== 'pending') return false; // a duplicate, or an outcome already decided
+    if (event.type !== 'payment_intent.succeeded') {
+      try {
+        return (await opts.shop.orders.paymentFailed(partner, order)).status !== 'pending';
+      } catch (err) {
+        if (!(err instanceof PspError)) throw err;
+        // Stripe could not be asked to cancel the payment: 502, and Stripe delivers the event again later
+        log.warn({ err, orderId: order.id }, 'stripe webhook: cancelling the failed payment failed');
+        throw new BasketError('PAYMENT_PROVIDER_ERROR', 'Stripe could not be reached; deliver the event again');
+      }
+    }
+    const received = intent.amount_received || intent.amount;
+    if (received !== order.total || intent.currency.toUpperCase() !== order.currency) {
+      log.error({ orderId: order.id, received, currency: intent.currency }, 'stripe payment does not match the shop order: not completed');
+      return false;
+    }
+    return (await opts.shop.orders.paymentSucceeded(partner, order)).status === 'completed';
+  };
   const toleranceSec = opts.toleranceSec ?? 300;
   // this plugin's context only: the body stays the exact bytes Stripe signed
   app.removeAllContentTypeParsers();
@@ -95,13 +137,15 @@ export const stripeWebhookRoutes: FastifyPluginAsync<StripeWebhookOptions> = asy
       return sendError(reply, 'BAD_REQUEST', 'Invalid Stripe signature', 'SIGNATURE_INVALID');
     }
 
-    if (event.type === 'payment_intent.succeeded' || event.type === 'payment_intent.canceled') {
+    if (isIntentEvent(event)) {
       const intent = event.data.object;
       const order = await checkout.store.getOrderByPaymentRef('stripe', intent.id);
-      if (!order || order.partnerId !== partner.id) {
+      if (!order) return ok({ received: true, handled: await shopIntent(event, partner, req.log) });
+      if (order.partnerId !== partner.id) {
         req.log.warn({ intent: intent.id, partner: partner.id }, 'stripe webhook for an unknown payment intent');
         return ok({ received: true, handled: false });
       }
+      if (event.type === 'payment_intent.payment_failed') return ok({ received: true, handled: false }); // the customer may retry; the session decides
       if (event.type === 'payment_intent.canceled') return ok({ received: true, handled: await checkout.paymentCanceled(order) });
       const received = intent.amount_received || intent.amount;
       if (received !== order.fullPrice || intent.currency.toUpperCase() !== order.currency) {

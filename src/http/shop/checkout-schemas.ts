@@ -8,6 +8,7 @@ import { toMajor } from '../../domain/money.js';
 import { lineAmount, shopTotals } from '../../domain/shop/items.js';
 import type { ShopBasket, ShopItem, ShopOrder } from '../../domain/shop/records.js';
 import type { FetchedOffers } from '../../service/shop/offers.js';
+import { awaitsWebhook } from '../../service/shop/orders.js';
 
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
 const Text = (maxLength: number, description?: string) => Type.String({ maxLength, ...(description ? { description } : {}) });
@@ -144,6 +145,18 @@ export const OrderResponse = Type.Object(
     status: Type.Union([Type.Literal('pending'), Type.Literal('completed'), Type.Literal('failed')]),
     external_id: Type.Union([Type.String(), Type.Null()]),
     subscriptionReference: Type.Union([Type.String(), Type.Null()]),
+    payment: Type.Optional(
+      Type.Object(
+        { provider: Type.String({ description: 'The payment provider, e.g. `stripe`' }) },
+        {
+          additionalProperties: true,
+          description:
+            'Only while the order is `pending` on a provider that confirms payments by webhook (Stripe): what the shop ' +
+            'confirms the payment with (Stripe: `paymentIntentId`, `clientSecret`, `publishableKey`, `status`). The order ' +
+            'completes (or fails, the basket open again) when the provider\'s webhook comes.',
+        },
+      ),
+    ),
   },
   { description: 'The order of a submitted basket (the same for every submit of that basket)' },
 );
@@ -224,6 +237,8 @@ export function orderView(o: ShopOrder) {
     status: o.status,
     external_id: o.externalId,
     subscriptionReference: text(o.details.subscriptionReference),
+    // what the shop needs to let the customer pay; gone once the webhook decided
+    ...(o.status === 'pending' && awaitsWebhook(o) ? { payment: { ...obj(o.details.payment), provider: o.paymentProvider! } } : {}),
   };
 }
 

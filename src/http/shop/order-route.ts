@@ -23,7 +23,9 @@ export const orderRoute: ShopRoutePlugin = async (plain, opts) => {
         summary: 'Submit a basket: the order is created and charged, the basket completed',
         description:
           'Idempotent per basket: a repeated or concurrent submit answers the first order. When the payment provider declines ' +
-          'or fails: 502, and the basket stays open for another submit.',
+          'or fails: 502, and the basket stays open for another submit. With a provider that confirms payments by webhook ' +
+          '(Stripe) the order is answered `pending` with `payment` (the client secret to confirm it with); its webhook ' +
+          'completes it (or fails it and reopens the basket), and until then a repeated submit answers the same pending order.',
         security: [{ ShopOAuth: ['checkout'] }],
         body: OrderBody,
         response: { 200: OrderResponse },

@@ -55,7 +55,7 @@ export function createShopCheckout(d: ShopCheckoutDeps): ShopCheckout {
       psps: d.psps,
       now: d.now,
       log: d.log,
-      subscriptionChange: subscriptions.submit,
+      subscriptionChange: subscriptions,
     }),
     abandoned: new AbandonedService({ shop: d.shop, offers, cursorKey: d.cursorKey, recoveryKey: d.recoveryKey, publicUrl: d.publicUrl, now: d.now }),
     delivery: new ShopOrderDelivery({ shop: d.shop, partner: d.partner, now: d.now, log: d.log }),

@@ -9,6 +9,13 @@
  * 3. Success: the order's delivery is queued (outbox `shop.order`), then the order and the basket are completed.
  *    Failure of the provider: the order is failed, the basket open again (it can be submitted again), 502.
  *
+ * A provider that confirms payments by webhook (Stripe): creating the payment is not the charge. The submission
+ * stops after step 2 with the order `pending` (answered with the payment fields the shop confirms it with) and the
+ * basket `submitting`, marked `awaitingPayment`: from then on its lease does not apply (nothing died; the customer
+ * is paying) and repeated submits answer the pending order at once. The webhook ends it: `paymentSucceeded` runs
+ * step 3 (the same code as after a charge confirmed at once), `paymentFailed` cancels the payment and fails the
+ * order, the basket open again.
+ *
  * The order type decides what a submission does: `new` charges the basket; `update_subscription` is handed to a
  * subscription-change handler when one is configured (issue 20), and refused otherwise.
  */
@@ -18,7 +25,7 @@ import { badRequest, MSG_BASKET_NOT_FOUND, notFound, ShopRuleError } from '../..
 import { newOrderReference, newShopOrderId } from '../../domain/shop/ids.js';
 import { isExpired, shopTotals } from '../../domain/shop/items.js';
 import type { ShopBasket, ShopOrder } from '../../domain/shop/records.js';
-import { PspError, type PspRegistry } from '../../psp/psp.js';
+import { confirmedByWebhook, PspError, type PspRegistry } from '../../psp/psp.js';
 import type { ShopBasketChange, ShopStore } from '../../store/interface/shop.js';
 import type { OutboxStore } from '../../store/store.js';
 import { DuplicateOrderError } from '../../store/interface/errors.js';
@@ -39,8 +46,20 @@ export interface SubmitInput {
   testMode: boolean | null;
 }
 
-/** What a subscription-change basket does when submitted (issue 20); returns the order as it ends. */
-export type SubscriptionChangeSubmitter = (ctx: { partner: PartnerConfig; basket: ShopBasket; order: ShopOrder }) => Promise<ShopOrder>;
+/** What the subscription-change hooks are handed: the partner, the claimed basket and its order. */
+export interface SubmissionContext {
+  partner: PartnerConfig;
+  basket: ShopBasket;
+  order: ShopOrder;
+}
+
+/** What a subscription-change basket does when submitted (issue 20). */
+export interface SubscriptionChangeHooks {
+  /** Prices the change on the order and charges it; returns the order, still pending (refused: throws). */
+  submit(ctx: SubmissionContext): Promise<ShopOrder>;
+  /** Once the charge succeeded (or there was none): the change applied; returns the order completed (refused: throws). */
+  confirm(ctx: SubmissionContext): Promise<ShopOrder>;
+}
 
 export interface ShopOrderServiceOptions {
   shop: ShopStore;
@@ -48,7 +67,7 @@ export interface ShopOrderServiceOptions {
   psps: PspRegistry;
   now: () => number;
   log: Logger;
-  subscriptionChange?: SubscriptionChangeSubmitter;
+  subscriptionChange?: SubscriptionChangeHooks;
   /** How long a submission holds its basket before another submit may take it over. */
   leaseMs?: number;
   /** How long a concurrent submit waits for the first one's outcome before answering it as pending. */
@@ -86,11 +105,88 @@ export class ShopOrderService {
       await this.#reopen(basket, orderId);
       throw new ShopRuleError(502, 'The payment provider declined or failed; the basket is open for another try');
     }
-    if (basket.orderType !== 'new') {
-      const done = await this.#o.subscriptionChange!({ partner, basket, order });
-      return this.#finish(done, basket, done.status === 'completed');
-    }
+    // taken over after its payment was created (the process died before marking the basket): nothing to charge again
+    if (awaitsWebhook(order)) return this.#awaitPayment(basket, order);
+    if (basket.orderType !== 'new') return this.#charged(partner, basket, await this.#o.subscriptionChange!.submit({ partner, basket, order }));
     return this.#charge(partner, basket, order, input.testMode);
+  }
+
+  /**
+   * Stripe's webhook: the payment of `order` succeeded (the caller checked amount and currency). Completes the order
+   * as a payment confirmed at once would. Idempotent: an order no longer pending is answered as it is.
+   */
+  async paymentSucceeded(partner: PartnerConfig, order: ShopOrder): Promise<ShopOrder> {
+    const current = await this.#pendingPayment(order);
+    if (!current) {
+      if (order.status === 'failed') this.#o.log.error({ orderId: order.id }, 'shop order: payment succeeded for a failed order; refund it');
+      return (await this.#o.shop.getShopOrder(order.partnerId, order.id)) ?? order;
+    }
+    const stored = await this.#o.shop.getShopBasket(current.partnerId, current.basketId);
+    const basket = stored?.basket ?? goneBasket(current);
+    try {
+      return await this.#afterCharge(partner, basket, current);
+    } catch (err) {
+      if (err instanceof ShopRuleError) {
+        // the subscription change was refused after all: the order failed, its basket open; nothing for a retry
+        this.#o.log.error({ orderId: order.id, reason: err.message }, 'shop order refused after its payment succeeded; refund it');
+        return (await this.#o.shop.getShopOrder(order.partnerId, order.id)) ?? order;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Stripe's webhook: the payment of `order` failed or was cancelled. The payment is cancelled first so that it can
+   * no longer succeed (the customer could retry it with another card); one that succeeded meanwhile completes the
+   * order instead. Otherwise the order fails and the basket opens again. Idempotent.
+   */
+  async paymentFailed(partner: PartnerConfig, order: ShopOrder): Promise<ShopOrder> {
+    const { shop, psps, now, log } = this.#o;
+    const current = await this.#pendingPayment(order);
+    if (!current) return (await shop.getShopOrder(order.partnerId, order.id)) ?? order;
+    const outcome = await psps.forOrder(current.paymentProvider!).cancelPayment(partner, current.paymentRef!, current.details.testMode === true);
+    if (outcome === 'succeeded') {
+      log.warn({ orderId: current.id }, 'shop order: a failed payment was retried and succeeded');
+      return this.paymentSucceeded(partner, current);
+    }
+    const failed = await shop.updateShopOrder(current.partnerId, current.id, (o) => (o.status === 'pending' ? { ...o, status: 'failed', updated: now() } : null));
+    // only the write that failed the order reopens its basket (a concurrent success keeps it completed)
+    if (failed) await this.#reopen({ partnerId: current.partnerId, id: current.basketId }, current.id);
+    return failed ?? (await shop.getShopOrder(current.partnerId, current.id)) ?? current;
+  }
+
+  /** The order as stored when it still waits for its provider's webhook; null when that is over (or never was). */
+  async #pendingPayment(order: ShopOrder): Promise<ShopOrder | null> {
+    const current = await this.#o.shop.getShopOrder(order.partnerId, order.id);
+    return current && current.status === 'pending' && awaitsWebhook(current) ? current : null;
+  }
+
+  /** After the payment was created: on at once, or (webhook-confirmed provider) the submission waits for it. */
+  async #charged(partner: PartnerConfig, basket: ShopBasket, order: ShopOrder): Promise<ShopOrder> {
+    if (order.status === 'pending' && awaitsWebhook(order)) return this.#awaitPayment(basket, order);
+    return this.#afterCharge(partner, basket, order);
+  }
+
+  /**
+   * What follows a successful charge, or an order with nothing to charge: right after the payment was created for a
+   * provider where that is the charge, on the webhook for one that confirms by webhook. Step 3.
+   */
+  async #afterCharge(partner: PartnerConfig, basket: ShopBasket, order: ShopOrder): Promise<ShopOrder> {
+    if (basket.orderType === 'new') return this.#finish(order, basket, true);
+    const done = await this.#o.subscriptionChange!.confirm({ partner, basket, order });
+    return this.#finish(done, basket, done.status === 'completed');
+  }
+
+  /** The basket marked as waiting for the payment's webhook (its lease no longer applies); the order answered pending. */
+  async #awaitPayment(basket: ShopBasket, order: ShopOrder): Promise<ShopOrder> {
+    const { shop, now } = this.#o;
+    await shop.updateShopBasket(basket.partnerId, basket.id, (stored) => {
+      const b = stored?.basket;
+      if (!b || b.status !== 'submitting' || b.submission?.orderId !== order.id || b.submission.awaitingPayment) return { keep: true, result: undefined };
+      const marked: ShopBasket = { ...b, submission: { ...b.submission, awaitingPayment: true }, updated: now() };
+      return { basket: marked, result: undefined };
+    });
+    return order;
   }
 
   /**
@@ -116,7 +212,8 @@ export class ShopOrderService {
       const b = stored.basket;
       if (b.status === 'completed' && b.submission) return { keep: true, result: { kind: 'answer', orderId: b.submission.orderId, basket: b } };
       if (b.status === 'submitting' && b.submission) {
-        if (b.submission.started + this.#leaseMs > at) return { keep: true, result: { kind: 'answer', orderId: b.submission.orderId, basket: b } };
+        // a payment created with a webhook-confirmed provider: nothing died, the customer is paying; no takeover
+        if (b.submission.awaitingPayment || b.submission.started + this.#leaseMs > at) return { keep: true, result: { kind: 'answer', orderId: b.submission.orderId, basket: b } };
         // its process died mid-way: take it over with the same order id
         const basket: ShopBasket = { ...b, submission: { orderId: b.submission.orderId, started: at }, updated: at };
         return { basket, result: { kind: 'run', basket, orderId: b.submission.orderId } };
@@ -174,7 +271,7 @@ export class ShopOrderService {
   /** Step 2b: the payment; then step 3. */
   async #charge(partner: PartnerConfig, basket: ShopBasket, order: ShopOrder, testMode: boolean | null): Promise<ShopOrder> {
     const { shop, psps, log, now } = this.#o;
-    if (order.total === 0) return this.#finish(order, basket, true);
+    if (order.total === 0) return this.#afterCharge(partner, basket, order);
     let payment;
     let provider: string | null = null;
     try {
@@ -189,7 +286,7 @@ export class ShopOrderService {
         testMode,
         language: null,
         country: typeof basket.details.country === 'string' ? basket.details.country : null,
-        usingSdk: false,
+        usingSdk: true, // the shop's front end confirms a Stripe payment with Stripe.js: it needs the client secret
         comfort: null,
       });
     } catch (err) {
@@ -205,11 +302,11 @@ export class ShopOrderService {
         ? { ...o, paymentProvider: payment.ref ? provider : null, paymentRef: payment.ref, details: { ...o.details, payment: payment.fields, testMode: payment.testMode }, updated: now() }
         : null,
     );
-    return this.#finish(charged ?? order, basket, true);
+    return this.#charged(partner, basket, charged ?? order);
   }
 
   /** Step 3: delivery queued, then the order and the basket completed. */
-  async #finish(order: ShopOrder, basket: ShopBasket, complete: boolean): Promise<ShopOrder> {
+  async #finish(order: ShopOrder, basket: BasketKey, complete: boolean): Promise<ShopOrder> {
     const { shop, outbox, now } = this.#o;
     let done = order;
     if (complete && order.status !== 'completed') {
@@ -219,6 +316,7 @@ export class ShopOrderService {
       done = (await shop.updateShopOrder(order.partnerId, order.id, (o) => (o.status === 'pending' ? { ...o, status: 'completed', updated: now() } : null))) ?? order;
       if (done.status !== 'completed') done = (await shop.getShopOrder(order.partnerId, order.id)) ?? done;
     }
+    if (done.status === 'failed') return done; // failed by a concurrent webhook, which reopened the basket
     await shop.updateShopBasket(basket.partnerId, basket.id, (stored) => {
       const b = stored?.basket;
       if (!b || b.status !== 'submitting' || b.submission?.orderId !== order.id) return { keep: true, result: undefined };
@@ -229,7 +327,7 @@ export class ShopOrderService {
   }
 
   /** The basket open again after a failed submission (if it is still this submission's). */
-  async #reopen(basket: ShopBasket, orderId: string): Promise<void> {
+  async #reopen(basket: BasketKey, orderId: string): Promise<void> {
     const { shop, now } = this.#o;
     await shop.updateShopBasket(basket.partnerId, basket.id, (stored) => {
       const b = stored?.basket;
@@ -247,11 +345,27 @@ export class ShopOrderService {
       const order = await this.#o.shop.getShopOrder(partnerId, orderId);
       if (order && order.status === 'failed') throw new ShopRuleError(502, 'Payment failed: the payment provider declined or failed; the basket is open for another try');
       if (order && (order.status === 'completed' || basket.status === 'completed')) return order;
+      // waiting for the customer to pay (webhook-confirmed provider): that can take minutes; answered as it is
+      if (order && order.status === 'pending' && awaitsWebhook(order)) return order;
       if (Date.now() >= deadline) return order ?? pendingOrder(basket, orderId, this.#o.now());
       await sleep(pause);
       pause = Math.min(pause * 2, 250);
     }
   }
+}
+
+/** Which basket: enough to complete or reopen it. */
+type BasketKey = Pick<ShopBasket, 'partnerId' | 'id'>;
+
+/** An order whose payment was created with a provider that confirms it by webhook (Stripe). */
+export function awaitsWebhook(order: ShopOrder): boolean {
+  return order.paymentRef !== null && order.paymentProvider !== null && confirmedByWebhook(order.paymentProvider);
+}
+
+/** The basket of an order whose basket is gone (purged after expiry): a `new` order completes without it. */
+function goneBasket(order: ShopOrder): ShopBasket {
+  const orderType = order.details.orderType === 'update_subscription' ? 'update_subscription' : 'new';
+  return { id: order.basketId, partnerId: order.partnerId, orderType, externalId: order.externalId, items: [], status: 'submitting', submission: null, created: order.created, updated: order.created, expires: order.created, details: {} };
 }
 
 /** The answer for a submission whose order is not written yet. */

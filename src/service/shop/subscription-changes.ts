@@ -4,11 +4,13 @@
  * `subscriptionChange` hook) and apply a downgrade when it is due (outbox topic `shop.subscription-change`).
  * The rules are in src/domain/shop/subscription-*.ts; every write here is a compare-and-set of the store.
  *
- * Submission, after ShopOrderService has claimed the basket and created the pending order:
+ * Submission, after ShopOrderService has claimed the basket and created the pending order (`submit`: 1–2):
  * 1. The change is quoted and checked against the subscription as stored (409/423 before any money moves); the
- *    charge is written on the order, and a re-run (a submission taken over after its process died) reuses it, so
- *    the provider sees the same amount under the same idempotency key.
+ *    charge and the quote are written on the order, and a re-run (a submission taken over after its process died)
+ *    reuses the charge, so the provider sees the same amount under the same idempotency key.
  * 2. An upgrade's proration is charged through the partner's provider; failure: order failed, basket open, 502.
+ * Then, once the charge succeeded (`confirm`: 3–5), called by ShopOrderService at once, or on the webhook of a
+ * provider that confirms payments by webhook (Stripe):
  * 3. A downgrade's application is queued at its date (before it is recorded: a stray job finds nothing to do).
  * 4. The change is applied by compare-and-set; a concurrent change that slipped in since step 1 refuses it (the
  *    payment is cancelled, the order failed, the basket open again). The same change already in place is success.
@@ -41,7 +43,7 @@ import type { ShopBasketChange, ShopStore } from '../../store/interface/shop.js'
 import type { OutboxStore } from '../../store/store.js';
 import type { Logger } from '../checkout.js';
 import type { FetchedOffers, OfferCache } from './offers.js';
-import { TOPIC_SHOP_ORDER, type ShopOrderPayload } from './orders.js';
+import { TOPIC_SHOP_ORDER, type ShopOrderPayload, type SubmissionContext } from './orders.js';
 
 export const TOPIC_SUBSCRIPTION_CHANGE = 'shop.subscription-change';
 
@@ -58,6 +60,12 @@ export interface ChangeOutcome {
   effective: number;
   charge: number;
   currency: string;
+}
+
+/** The quote a submission was priced with and its time (order.details.subscriptionQuote): what `confirm` applies. */
+interface SubmittedQuote {
+  quote: ChangeQuote;
+  at: number;
 }
 
 /** A change as the routes answer it (SubscriptionCheckout, §3.4). */
@@ -213,8 +221,12 @@ export class SubscriptionChangeService {
     throw new ShopRuleError(503, 'The basket kept changing; try again');
   }
 
-  /** ShopOrderService's hook for `update_subscription` baskets (see the steps above); returns the completed order. */
-  readonly submit = async (ctx: { partner: PartnerConfig; basket: ShopBasket; order: ShopOrder }): Promise<ShopOrder> => {
+  /**
+   * ShopOrderService's hook for `update_subscription` baskets, steps 1–2: the change quoted, checked and priced on the
+   * order (with the quote, for `confirm`), its charge made. Returns the order, still pending; refused: order failed,
+   * basket open, the error rethrown.
+   */
+  readonly submit = async (ctx: SubmissionContext): Promise<ShopOrder> => {
     const { shop, now } = this.#o;
     const { basket, order, partner } = ctx;
     const draft = draftOf(basket);
@@ -230,28 +242,55 @@ export class SubscriptionChangeService {
       const prior = order.details.subscriptionChange as ChangeOutcome | undefined;
       // a submission taken over keeps the first run's amount; a change found in place (and never charged) costs nothing
       const outcome: ChangeOutcome = prior ?? { ...outcomeOf(quote), charge: fresh ? quote.charge : 0 };
+      const submitted: SubmittedQuote = { quote, at };
       const priced = await shop.updateShopOrder(order.partnerId, order.id, (o) =>
         o.status === 'pending'
-          ? { ...o, total: outcome.charge, currency: outcome.currency, details: { ...o.details, subscriptionReference: draft.subscriptionId, subscriptionChange: outcome }, updated: now() }
+          ? {
+              ...o,
+              total: outcome.charge,
+              currency: outcome.currency,
+              details: { ...o.details, subscriptionReference: draft.subscriptionId, subscriptionChange: outcome, subscriptionQuote: o.details.subscriptionQuote ?? submitted },
+              updated: now(),
+            }
           : null,
       );
-      let current = priced ?? order;
-      if (outcome.charge > 0) current = await this.#charge(partner, basket, current, outcome);
+      const current = priced ?? order;
+      return outcome.charge > 0 ? await this.#charge(partner, basket, current, outcome) : current;
+    } catch (err) {
+      if (err instanceof ShopRuleError) return this.#refuse(basket, order, err);
+      throw err; // store trouble: the basket's lease lets a retry take the submission over
+    }
+  };
+
+  /**
+   * Steps 3–5, once the order's charge succeeded (at once, or on the provider's webhook) or there was none: the
+   * downgrade's application queued, the change the submission quoted applied by compare-and-set (refused: the payment
+   * cancelled, or logged for a refund when it is too late), the order completed. Idempotent: the same change already
+   * in place is success. Refused: order failed, basket open, the error rethrown.
+   */
+  readonly confirm = async (ctx: SubmissionContext): Promise<ShopOrder> => {
+    const { shop } = this.#o;
+    const { basket, order, partner } = ctx;
+    const draft = draftOf(basket);
+    const outcome = order.details.subscriptionChange as ChangeOutcome | undefined;
+    const submitted = order.details.subscriptionQuote as SubmittedQuote | undefined;
+    if (!draft || !outcome || !submitted) return this.#refuse(basket, order, new ShopRuleError(400, 'The basket holds no subscription change'));
+    try {
       if (outcome.kind === 'downgrade') {
         const payload: SubscriptionChangePayload = { partnerId: basket.partnerId, subscriptionId: draft.subscriptionId, effective: outcome.effective };
         await this.#o.outbox.enqueue([{ topic: TOPIC_SUBSCRIPTION_CHANGE, key: `${payload.partnerId}/${payload.subscriptionId}/${payload.effective}`, payload, availableAt: payload.effective }]);
       }
       try {
-        const applied = await shop.updateSubscription(basket.partnerId, draft.subscriptionId, (s) => applySubmittedChange(s, draft, quote, at));
+        const applied = await shop.updateSubscription(basket.partnerId, draft.subscriptionId, (s) => applySubmittedChange(s, draft, submitted.quote, submitted.at));
         if (!applied) throw new SubscriptionChangeError(404, CHANGE_MESSAGES.subscriptionNotFound);
       } catch (err) {
-        if (current.paymentRef) await this.#cancelPayment(partner, current);
+        if (order.paymentRef) await this.#cancelPayment(partner, order);
         throw err;
       }
-      return await this.#complete(current);
+      return await this.#complete(order);
     } catch (err) {
       if (err instanceof ShopRuleError) return this.#refuse(basket, order, err);
-      throw err; // store trouble: the basket's lease lets a retry take the submission over
+      throw err; // store trouble: the lease (or the provider's webhook retry) runs it again
     }
   };
 
@@ -305,7 +344,7 @@ export class SubscriptionChangeService {
         testMode: null,
         language: null,
         country: null,
-        usingSdk: false,
+        usingSdk: true, // the shop's front end confirms a Stripe payment with Stripe.js: it needs the client secret
         comfort: null,
       });
       const charged = await shop.updateShopOrder(order.partnerId, order.id, (o) =>
