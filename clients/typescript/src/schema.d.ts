@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a basket: the order is created and charged, the basket completed
-         * @description Idempotent per basket: a repeated or concurrent submit answers the first order. When the payment provider declines or fails: 502, and the basket stays open for another submit.
+         * @description Idempotent per basket: a repeated or concurrent submit answers the first order. When the payment provider declines or fails: 502, and the basket stays open for another submit. With a provider that confirms payments by webhook (Stripe) the order is answered `pending` with `payment` (the client secret to confirm it with); its webhook completes it (or fails it and reopens the basket), and until then a repeated submit answers the same pending order.
          */
         post: operations["shopSubmitOrder"];
         delete?: never;
@@ -1530,6 +1530,13 @@ export interface operations {
                         status: "pending" | "completed" | "failed";
                         external_id: string | null;
                         subscriptionReference: string | null;
+                        /** @description Only while the order is `pending` on a provider that confirms payments by webhook (Stripe): what the shop confirms the payment with (Stripe: `paymentIntentId`, `clientSecret`, `publishableKey`, `status`). The order completes (or fails, the basket open again) when the provider's webhook comes. */
+                        payment?: {
+                            /** @description The payment provider, e.g. `stripe` */
+                            provider: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };
