@@ -82,8 +82,9 @@ describe('bench smoke run', () => {
     const file = path.join(dir, 'basket.db');
     const users = 100;
     try {
-      // a store of our own, which the bench leaves in place, and no warm-up: every write is one the report counts
-      smokeBench(['--scenarios', 'assign', '--ceiling', 'once', '--users', String(users), '--store-url', `sqlite:${file}`, '--json', out]);
+      // a store of our own, which the bench leaves in place, and no warm-up: every write is one the report counts.
+      // 3 s, not 1: a cold service spends its first second compiling, and this check needs several writes per user
+      smokeBench(['--scenarios', 'assign', '--ceiling', 'once', '--users', String(users), '--store-url', `sqlite:${file}`, '--json', out, '--duration', '3']);
       const assign = (JSON.parse(readFileSync(out, 'utf8')) as Report).results.find((r) => r.scenario === 'assign');
       assert.ok(assign && assign.requests > users * 4, 'assign sent requests');
       const db = new Database(file, { readonly: true });
