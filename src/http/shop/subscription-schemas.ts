@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { toMajor } from '../../domain/money.js';
+import { offerWire } from '../../domain/shop/offer-input.js';
 import type { Offer } from '../../domain/shop/records.js';
 import type { ChoiceAction } from '../../domain/shop/subscription-change.js';
 import type { SubscriptionCheckout } from '../../service/shop/subscription-changes.js';
@@ -127,22 +128,9 @@ export function choiceActions(body: ChooseChangeBodyT): ChoiceAction[] {
   return body.orderItems.map((i) => ({ orderItemActionType: i.orderItemActionType, offer: { id: i.offer.id, version: i.offer.version }, type: i.type, quantity: i.quantity, parentId: i.parentId }));
 }
 
+/** An offer as nextActions show it: the admin API's wire form (one mapping for both). */
 export function shopOfferView(offer: Offer): Static<typeof ShopOfferSchema> {
-  return {
-    id: offer.id,
-    version: offer.version,
-    name: offer.name,
-    path: offer.path,
-    type: offer.type,
-    price: toMajor(offer.price, offer.currency),
-    currency: offer.currency,
-    taxRate: offer.taxRateBp / 100,
-    term: offer.term,
-    products: offer.products,
-    upgrades: offer.upgrades,
-    downgrades: offer.downgrades,
-    crossSells: offer.crossSells,
-  };
+  return offerWire(offer);
 }
 
 export function subscriptionCheckoutView(c: SubscriptionCheckout): SubscriptionCheckoutWire {
