@@ -46,7 +46,10 @@ export class StreamTickets {
     const dot = ticket.indexOf('.');
     if (dot <= 0) return null;
     const body = ticket.slice(0, dot);
-    const given = Buffer.from(ticket.slice(dot + 1), 'base64url');
+    const givenText = ticket.slice(dot + 1);
+    const given = Buffer.from(givenText, 'base64url');
+    // Only the canonical text: the last base64url character carries spare bits, and a decoder ignores them.
+    if (given.toString('base64url') !== givenText) return null;
     const expected = this.mac(body);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
     let parsed: unknown;

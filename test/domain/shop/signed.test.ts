@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { decodeCursor, encodeCursor, recoveryToken, verifyRecoveryToken } from '../../../src/domain/shop/signed.js';
 import { isShopRuleError } from '../../../src/domain/shop/errors.js';
+import { withSpareBitsFlipped } from '../../helpers/spare-bits.js';
 
 const key = randomBytes(32);
 const otherKey = randomBytes(32);
@@ -31,6 +32,13 @@ describe('abandoned cursor', () => {
     for (const bad of ['', '.', 'abc', `${payload}.`, `.${sig}`, 'x'.repeat(2000), `${payload}.${sig}.x`]) invalid(() => decodeCursor(key, 'demo', bad));
   });
 
+  it('only the canonical MAC text: a last character differing in its spare bits alone is refused', () => {
+    const cursor = encodeCursor(key, 'demo', { created: 5, id: 'basket-x' });
+    const twin = withSpareBitsFlipped(cursor);
+    assert.deepEqual(Buffer.from(twin.split('.')[1]!, 'base64url'), Buffer.from(cursor.split('.')[1]!, 'base64url'));
+    invalid(() => decodeCursor(key, 'demo', twin));
+  });
+
   it('property: a random string is never accepted', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 200 }), (s) => {
@@ -55,6 +63,8 @@ describe('recovery token', () => {
     assert.equal(verifyRecoveryToken(key, 'basket-1', `${acme}.${exp}.${sig}`, 0), null);
     const demo = Buffer.from('demo').toString('base64url');
     assert.equal(verifyRecoveryToken(key, 'basket-1', `${demo}.${(20_000).toString(36)}.${sig}`, 0), null);
+    const token = recoveryToken(key, 'demo', 'basket-1', 10_000);
+    assert.equal(verifyRecoveryToken(key, 'basket-1', withSpareBitsFlipped(token), 0), null);
     for (const bad of ['', 'a.b.c', `${demo}.${exp}`, `${demo}.${exp}.${sig}x`, `${demo}.0${exp}.${sig}`]) assert.equal(verifyRecoveryToken(key, 'basket-1', bad, 0), null, bad);
   });
 });
