@@ -1019,7 +1019,7 @@ function summarizeSse(runs: SseRun[]): { repetitions: number; writeToEventP99Ms:
 }
 
 function printSse(runs: SseRun[], summary: ReturnType<typeof summarizeSse>): void {
-  const head = ['repetition', 'streams', 'open s', 'RSS MB before/open/end', 'write→event p50/p99/max ms', 'answer p50/p99 ms', 'answer→event p50/p99 ms', 'missed', 'write errors', 'server cores'];
+  const head = ['repetition', 'streams', 'open s', 'RSS MB before/open/end', 'write→event p50/p99/max ms', 'answer p50/p99 ms', 'answer→event p50/p99 ms', 'missed', 'write errors', 'server cores', 'heartbeats'];
   const rows = runs.map((r) =>
     'error' in r
       ? [String(r.repetition), `FAILED: ${r.error}`]
@@ -1034,6 +1034,7 @@ function printSse(runs: SseRun[], summary: ReturnType<typeof summarizeSse>): voi
           `${r.missed} of ${r.writes}`,
           String(r.writeErrors),
           r.serverCoresDuringWrites.toFixed(2),
+          String(r.heartbeatsDuringWrites),
         ],
   );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r.length === head.length ? r[i]!.length : 0))));
@@ -1044,6 +1045,10 @@ function printSse(runs: SseRun[], summary: ReturnType<typeof summarizeSse>): voi
   );
   console.log(line(head));
   for (const r of rows) console.log(r.length === head.length ? line(r) : r.join('  '));
+  console.log(
+    'heartbeats: comment lines received during the writes; the service sends one to every stream at once every 15 s, ' +
+      'and a write sent during that burst waits for it',
+  );
   if (summary) {
     const p = summary.writeToEventP99Ms;
     console.log(`sse: write → event p99 median ${p.median} ms (${p.min}–${p.max}) over ${summary.repetitions} repetitions`);

@@ -36,7 +36,7 @@ export interface SseResult {
   opened: number;
   /** Writes measured (answered, then their event seen or missed). */
   writes: number;
-  /** Writes answered other than 200 (not measured further). */
+  /** Writes answered other than 200 or failed on the connection (not measured further). */
   writeErrors: number;
   /** Writes whose event did not arrive within MISS_MS. */
   missed: number;
@@ -48,6 +48,11 @@ export interface SseResult {
   rssMb: { before: number; streamsOpen: number; end: number };
   /** Cores busy in the service during the writes (the 10,000 streams' heartbeats included). */
   serverCoresDuringWrites: number;
+  /**
+   * Heartbeats (comment lines) the streams received during the writes: the service sends one to every stream in
+   * the same turn every LIVE_HEARTBEAT (15 s), so a write phase shorter than that has one such burst or none.
+   */
+  heartbeatsDuringWrites: number;
 }
 
 /** A write whose event has not arrived after this long counts as missed. */
@@ -57,10 +62,16 @@ const OPEN_BATCH = 500;
 /** A stream that has not sent its first event after this long fails the run. */
 const OPEN_TIMEOUT_MS = 60_000;
 
-/** The service's caps for `streams` open streams from one address (the bench's), on top of the bench's settings. */
+/**
+ * The service's caps for `streams` open streams from one address (the bench's), on top of the bench's settings.
+ * MAX_CONNECTIONS keeps the streams and the writes' connections under three quarters of it: above that the service
+ * is under pressure (src/http/connections.ts) and closes connections idle for a second, which includes a stream
+ * whose request it has accepted but not read yet on a busy machine (with `streams + 1000`, one run in three failed
+ * so while opening 10,000).
+ */
 export function sseServiceEnv(streams: number): Record<string, string> {
   return {
-    MAX_CONNECTIONS: String(streams + 1000),
+    MAX_CONNECTIONS: String(Math.ceil((streams + 1000) / 0.75)),
     MAX_CONNECTIONS_PER_IP: '0',
     LIVE_MAX_STREAMS: String(streams),
   };
@@ -82,7 +93,7 @@ function pct(sorted: number[], p: number): number {
 const round1 = (n: number) => Number(n.toFixed(1));
 const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
 
-function openStream(port: number, apiKey: string, stream: Stream): Promise<void> {
+function openStream(port: number, apiKey: string, stream: Stream, seen: { heartbeats: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`stream ${stream.user}: no first event within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
     const req = http.get(
@@ -105,7 +116,10 @@ function openStream(port: number, apiKey: string, stream: Stream): Promise<void>
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
             const id = /^id: (\d+)$/m.exec(block)?.[1];
-            if (id === undefined) continue; // a heartbeat
+            if (id === undefined) {
+              if (block.startsWith(':')) seen.heartbeats++;
+              continue;
+            }
             stream.lastId = id;
             stream.waiters.get(id)?.(at);
             stream.waiters.delete(id);
@@ -122,7 +136,7 @@ function openStream(port: number, apiKey: string, stream: Stream): Promise<void>
     stream.request = req;
     req.on('error', (err) => {
       clearTimeout(timer);
-      reject(err);
+      reject(new Error(`stream ${stream.user} while opening: ${err.message}`));
     });
   });
 }
@@ -165,8 +179,9 @@ export async function runSseBench(o: SseOptions): Promise<SseResult> {
     const rssBefore = mb(treeRss(pid));
     const openStart = performance.now();
     let opened = 0;
+    const seen = { heartbeats: 0 };
     for (let i = 0; i < streams.length; i += OPEN_BATCH) {
-      await Promise.all(streams.slice(i, i + OPEN_BATCH).map((s) => openStream(port, o.apiKey, s).then(() => void opened++)));
+      await Promise.all(streams.slice(i, i + OPEN_BATCH).map((s) => openStream(port, o.apiKey, s, seen).then(() => void opened++)));
     }
     const openMs = performance.now() - openStart;
     const rssOpen = mb(treeRss(pid));
@@ -180,6 +195,7 @@ export async function runSseBench(o: SseOptions): Promise<SseResult> {
     const pending: Promise<void>[] = [];
     const gapMs = 1000 / o.rate;
     const cpuBefore = treeCpu(pid);
+    const heartbeatsBefore = seen.heartbeats;
     const startAll = performance.now();
     for (let w = 0; w < o.writes; w++) {
       const due = startAll + w * gapMs;
@@ -193,7 +209,8 @@ export async function runSseBench(o: SseOptions): Promise<SseResult> {
       const event = new Promise<number>((resolve) => s.waiters.set(next, resolve));
       pending.push(
         (async () => {
-          const status = await assign(port, agent, o.apiKey, s, o.products[w % o.products.length]!, 1 + (w % 3));
+          // a connection error counts as a refused write, like a non-200 answer
+          const status = await assign(port, agent, o.apiKey, s, o.products[w % o.products.length]!, 1 + (w % 3)).catch(() => 0);
           const answered = performance.now();
           if (status !== 200) {
             writeErrors++;
@@ -218,7 +235,8 @@ export async function runSseBench(o: SseOptions): Promise<SseResult> {
     await Promise.all(pending);
     const writeSeconds = (performance.now() - startAll) / 1000;
     const serverCpu = treeCpu(pid) - cpuBefore;
-    if (writeErrors > 0) o.log(`sse: ${writeErrors} writes answered other than 200`);
+    const heartbeatsDuringWrites = seen.heartbeats - heartbeatsBefore;
+    if (writeErrors > 0) o.log(`sse: ${writeErrors} writes failed or answered other than 200`);
     for (const list of [toEvent, toAnswer, answerToEvent]) list.sort((a, b) => a - b);
     return {
       streams: o.streams,
@@ -232,6 +250,7 @@ export async function runSseBench(o: SseOptions): Promise<SseResult> {
       answerToEventMs: { p50: round1(pct(answerToEvent, 50)), p99: round1(pct(answerToEvent, 99)) },
       rssMb: { before: rssBefore, streamsOpen: rssOpen, end: mb(treeRss(pid)) },
       serverCoresDuringWrites: writeSeconds > 0 ? Number((serverCpu / writeSeconds).toFixed(2)) : 0,
+      heartbeatsDuringWrites,
     };
   } finally {
     for (const s of streams) s.request?.destroy();
