@@ -7,6 +7,7 @@
  *                    [--scenarios ceiling,get,assign,...] [--json out.json] [--smoke] [--profile dir]
  *                    [--node-options "--max-old-space-size=96"] [--service-log file] [--ceiling around|once]
  *                    [--repeat 1] [--cart-lines 3] [--attack-connections 20000] [--shop-baskets 100000]
+ *                    [--sse-streams 10000] [--sse-writes 1000] [--sse-rate 100]
  *
  * The machine's speed drifts during a run (a VM's slower and faster spells), so by default the ceiling is measured
  * again after every scenario, and each scenario's ratio is to the mean of the two ceiling runs around it; how far
@@ -17,6 +18,11 @@
  * `slow-attack` runs only when named (`--scenarios slow-attack`): the GET scenario measured while attacker
  * processes (bench/slow-attack.mjs) hold `--attack-connections` slow-body and idle connections from other loopback
  * addresses (issue 17 items 1 and 2); it reports whether the service stayed up and kept answering, and its peak RSS.
+ *
+ * `sse` runs only when named too (bench/sse.ts, issue 22): `--sse-streams` open change streams on a fresh service
+ * process of its own (it needs raised connection and stream caps), then `--sse-writes` writes at `--sse-rate` a
+ * second, each timed from its sending to its event on the stream; once per repetition, after the other scenarios.
+ * Named alone, it starts neither the ceiling nor the other service, and preloads only the catalogue.
  *
  * The shop surface's scenarios (`shop-*`, issue 19) are in bench/shop.ts; its checkout baskets are preloaded only
  * when one of them runs (`--shop-baskets`, 1,000,000 for the issue's target of the abandoned listing).
@@ -33,7 +39,9 @@ import type { PartnerConfig } from '../src/config.js';
 import { emptyBasket, type BasketState } from '../src/domain/basket.js';
 import { openStore } from '../src/store/open.js';
 import type { ProductInput } from '../src/domain/catalogue.js';
-import { ceilingDrift, isUnsteady, summarize, UNSTEADY_DRIFT, type ScenarioSummary, type Spread } from './summary.js';
+import { machineTicks, treeCpu, treeRss } from './proc.js';
+import { ceilingDrift, isUnsteady, spread, summarize, UNSTEADY_DRIFT, type ScenarioSummary, type Spread } from './summary.js';
+import { runSseBench, type SseResult } from './sse.js';
 import type { Scenario } from './scenario.js';
 import { preloadShop, SHOP_CONFIG, SHOP_SCENARIOS, shopScenarios, shopTargets } from './shop.js';
 import pg from 'pg';
@@ -68,6 +76,10 @@ const { values: args } = parseArgs({
     'attack-connections': { type: 'string', default: '20000' },
     /** Checkout baskets preloaded for the shop scenarios (abandoned listing), when one of them runs. */
     'shop-baskets': { type: 'string', default: '100000' },
+    /** `sse`: change streams held open, writes sent while they are, and writes a second. */
+    'sse-streams': { type: 'string', default: '10000' },
+    'sse-writes': { type: 'string', default: '1000' },
+    'sse-rate': { type: 'string', default: '100' },
   },
 });
 
@@ -92,6 +104,17 @@ if (!Number.isInteger(SHOP_BASKETS) || SHOP_BASKETS < 0) throw new Error(`--shop
 /** The scenarios named with --scenarios (the ceiling always runs); null: every one that is not diagnostic or an attack. */
 const WANTED = args.scenarios ? new Set(args.scenarios.split(',')) : null;
 const SHOP_RUNS = SHOP_SCENARIOS.some((s) => WANTED === null || WANTED.has(s));
+/** `sse` is not an autocannon scenario: it runs after the others, on its own service (bench/sse.ts). */
+const SSE_RUNS = WANTED?.has('sse') ?? false;
+/** Only `sse` named: no ceiling, no other service, no preloaded baskets (the streams' users start empty). */
+const ONLY_SSE = SSE_RUNS && WANTED!.size === 1;
+const SSE_STREAMS = Number(args['sse-streams']);
+const SSE_WRITES = Number(args['sse-writes']);
+const SSE_RATE = Number(args['sse-rate']);
+for (const [name, v] of Object.entries({ 'sse-streams': SSE_STREAMS, 'sse-writes': SSE_WRITES })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} ${v}: use a whole number from 1`);
+}
+if (!(SSE_RATE > 0)) throw new Error(`--sse-rate ${args['sse-rate']}: use a number above 0`);
 const CART_LINES = Number(args['cart-lines']);
 if (!Number.isInteger(CART_LINES) || CART_LINES < 1 || CART_LINES > 20) throw new Error(`--cart-lines ${args['cart-lines']}: use 1 to 20`);
 
@@ -188,6 +211,10 @@ async function preload(url: string): Promise<void> {
   const t0 = Date.now();
   try {
     await store.upsertProducts(PARTNER.id, PRODUCTS);
+    if (ONLY_SSE) {
+      log('preloaded the catalogue only (sse alone)');
+      return;
+    }
     const now = Date.now();
     const parallel = url.startsWith('sqlite:') ? 1 : 64;
     let next = 0;
@@ -267,54 +294,6 @@ function startProcess(
   });
 }
 
-/** Resident memory of a process and all its descendants (cluster workers), in bytes. */
-function treeRss(pid: number): number {
-  let total = 0;
-  const visit = (p: number) => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      const m = /VmRSS:\s+(\d+) kB/.exec(status);
-      if (m) total += Number(m[1]) * 1024;
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        const kids = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
-        for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
-      }
-    } catch {
-      // the process went away between reads
-    }
-  };
-  visit(pid);
-  return total;
-}
-
-/** CPU seconds (user + system, all threads) of a process and its descendants. */
-function treeCpu(pid: number): number {
-  let ticks = 0;
-  const visit = (p: number) => {
-    try {
-      // Fields after the command name (which may hold spaces), counted from the state field: utime is the 12th.
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        const kids = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
-        for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
-      }
-    } catch {
-      // the process went away between reads
-    }
-  };
-  visit(pid);
-  return ticks / CLOCK_TICKS;
-}
-/** Ticks of all CPUs together since boot: [busy, idle]. */
-function machineTicks(): [number, number] {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3]! + f[4]!;
-  return [f.reduce((a, b) => a + b, 0) - idle, idle];
-}
-/** USER_HZ: 100 on every Linux build that matters; /proc reports times in these ticks. */
-const CLOCK_TICKS = 100;
 
 
 /** Connections one attacker process holds: well under the file limit of 20,000 a process has here. */
@@ -773,37 +752,34 @@ async function main(): Promise<void> {
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.profile)}`] : [];
     const nodeOptions = [...startFlags(), ...(args['node-options'] ? args['node-options'].split(/\s+/).filter(Boolean) : [])];
     const serverCmd = [...profile, ...nodeOptions, ...(args.smoke ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])];
+    const serviceEnv: Record<string, string> = {
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      STORE_URL: url,
+      PARTNERS_JSON: JSON.stringify([PARTNER]),
+      DEV_PARTNER: 'false',
+      LOG_LEVEL: 'warn',
+      WORKERS: String(WORKERS),
+      NODE_ENV: 'production',
+      // the bench's own guest-signing key (DATA_DIR/service-keys.json) and issuer, whatever the shell has set
+      SERVICE_KEYS: '',
+      SERVICE_ISSUER: 'basket',
+      // Rate limits on, counting every request as in production, but far above what the bench sends from one
+      // address with one API key (~30,000 req/s): what is measured is the cost of counting, never a 429.
+      RATE_LIMIT_PARTNER: '1000000000/1m',
+      RATE_LIMIT_USER: '1000000000/1m',
+      RATE_LIMIT_GUEST_IP: '1000000000/1m',
+      RATE_LIMIT_REDEEM_IP: '1000000000/1m',
+      RATE_LIMIT_PUBLIC_IP: '1000000000/1m',
+      RATE_LIMIT_AUTH_FAILURES_IP: '1000000000/1m',
+    };
+    const listening = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
     /** A fresh ceiling and service: each repetition gets its own processes, so its own JIT decisions. */
     const startServers = async (repetition: number) => {
-      const ceiling = await startProcess(['bench/ceiling-server.mjs'], {}, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      const ceiling = await startProcess(['bench/ceiling-server.mjs'], {}, listening);
       children.push(ceiling.child);
-      const service = await startProcess(
-        serverCmd,
-        {
-          HOST: '127.0.0.1',
-          PORT: '0',
-          DATA_DIR: dataDir,
-          STORE_URL: url,
-          PARTNERS_JSON: JSON.stringify([PARTNER]),
-          DEV_PARTNER: 'false',
-          LOG_LEVEL: 'warn',
-          WORKERS: String(WORKERS),
-          NODE_ENV: 'production',
-          // the bench's own guest-signing key (DATA_DIR/service-keys.json) and issuer, whatever the shell has set
-          SERVICE_KEYS: '',
-          SERVICE_ISSUER: 'basket',
-          // Rate limits on, counting every request as in production, but far above what the bench sends from one
-          // address with one API key (~30,000 req/s): what is measured is the cost of counting, never a 429.
-          RATE_LIMIT_PARTNER: '1000000000/1m',
-          RATE_LIMIT_USER: '1000000000/1m',
-          RATE_LIMIT_GUEST_IP: '1000000000/1m',
-          RATE_LIMIT_REDEEM_IP: '1000000000/1m',
-          RATE_LIMIT_PUBLIC_IP: '1000000000/1m',
-          RATE_LIMIT_AUTH_FAILURES_IP: '1000000000/1m',
-        },
-        /listening on http:\/\/127\.0\.0\.1:(\d+)/,
-        args['service-log'],
-      );
+      const service = await startProcess(serverCmd, serviceEnv, listening, args['service-log']);
       children.push(service.child);
       log(`repetition ${repetition}: service pid ${service.child.pid}, ceiling pid ${ceiling.child.pid}`);
       return { ceiling, service };
@@ -886,10 +862,20 @@ async function main(): Promise<void> {
     };
     const ceilingScenario = list.find((s) => s.name === 'ceiling')!;
     const repetitions: ScenarioResult[][] = [];
+    const sseRuns: SseRun[] = [];
     for (let repetition = 1; repetition <= REPEAT; repetition++) {
-      const servers = await startServers(repetition);
-      // the ceiling first, then each scenario, followed (--ceiling around) by the ceiling again
       const results: ScenarioResult[] = [];
+      repetitions.push(results);
+      if (!ONLY_SSE) await autocannonScenarios(repetition, results);
+      await stopAll();
+      children.length = 0;
+      if (SSE_RUNS) sseRuns.push(await sse(repetition));
+      if (REPEAT > 1) log(`repetition ${repetition} of ${REPEAT} done`);
+    }
+
+    /** The ceiling first, then each scenario, followed (--ceiling around) by the ceiling again. */
+    async function autocannonScenarios(repetition: number, results: ScenarioResult[]): Promise<void> {
+      const servers = await startServers(repetition);
       let before = await measure(servers, ceilingScenario, repetition);
       results.push(before);
       for (const s of list.filter((x) => x !== ceilingScenario)) {
@@ -905,22 +891,64 @@ async function main(): Promise<void> {
           before = after;
         }
       }
-      await stopAll();
-      children.length = 0;
-      if (REPEAT > 1) log(`repetition ${repetition} of ${REPEAT} done`);
-      repetitions.push(results);
     }
+
+    /** The sse scenario on a service of its own; a failure is reported with the others' figures, not instead. */
+    async function sse(repetition: number): Promise<SseRun> {
+      try {
+        const result = await runSseBench({
+          streams: SSE_STREAMS,
+          writes: SSE_WRITES,
+          rate: SSE_RATE,
+          apiKey: API_KEY,
+          secret: SECRET,
+          products: PRODUCTS.filter((p) => p.stock === null).map((p) => p.productId),
+          start: async (caps) => {
+            const service = await startProcess(serverCmd, { ...serviceEnv, ...caps }, listening, args['service-log']);
+            children.push(service.child);
+            log(`repetition ${repetition}: sse service pid ${service.child.pid}`);
+            return service;
+          },
+          log,
+        });
+        log(`sse: ${JSON.stringify(result)}`);
+        return { repetition, ...result };
+      } catch (err) {
+        log(`sse failed: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+        return { repetition, error: err instanceof Error ? err.message : String(err) };
+      } finally {
+        await stopAll();
+        children.length = 0;
+      }
+    }
+
     const results = repetitions.flat();
-    const summary = REPEAT > 1 ? summarize(repetitions) : null;
-    for (const [i, r] of repetitions.entries()) printTable(r, REPEAT > 1 ? `repetition ${i + 1} of ${REPEAT}` : '');
+    const summary = REPEAT > 1 && results.length > 0 ? summarize(repetitions) : null;
+    if (results.length > 0) for (const [i, r] of repetitions.entries()) printTable(r, REPEAT > 1 ? `repetition ${i + 1} of ${REPEAT}` : '');
     if (summary) printSummary(summary);
+    const sseSummary = REPEAT > 1 ? summarizeSse(sseRuns) : null;
+    if (SSE_RUNS) printSse(sseRuns, sseSummary);
     if (args.json) {
       const report = {
         date: new Date().toISOString(),
         machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-        settings: { baskets: BASKETS, shopBaskets: SHOP_RUNS ? SHOP_BASKETS : null, users: USERS, durationSec: DURATION, connections: CONNECTIONS, store: args['store-url'] ? 'custom' : args.store, workers: WORKERS, ceiling: args.ceiling, repeat: REPEAT },
+        settings: {
+          baskets: ONLY_SSE ? 0 : BASKETS,
+          shopBaskets: SHOP_RUNS ? SHOP_BASKETS : null,
+          users: USERS,
+          durationSec: DURATION,
+          connections: CONNECTIONS,
+          store: args['store-url'] ? 'custom' : args.store,
+          workers: WORKERS,
+          ceiling: ONLY_SSE ? null : args.ceiling,
+          repeat: REPEAT,
+          sse: SSE_RUNS ? { streams: SSE_STREAMS, writes: SSE_WRITES, rate: SSE_RATE } : null,
+        },
         results,
         ...(summary ? { summary } : {}),
+        ...(SSE_RUNS ? { sse: sseRuns } : {}),
+        ...(sseSummary ? { sseSummary } : {}),
       };
       writeFileSync(args.json, JSON.stringify(report, null, 2));
       log(`wrote ${args.json}`);
@@ -978,6 +1006,52 @@ function printTable(results: ScenarioResult[], heading: string): void {
       `* the ceiling moved by more than ${UNSTEADY_DRIFT * 100} % around this scenario: the machine changed speed while it ran, so its ` +
         'ratio may be off by as much; measure it again (--repeat 3)',
     );
+  }
+}
+
+/** One repetition's `sse` figures, or why it failed. */
+type SseRun = { repetition: number } & (SseResult | { error: string });
+
+/** Over the repetitions that succeeded: the median and range of write → event p99 (issue 22's figure). */
+function summarizeSse(runs: SseRun[]): { repetitions: number; writeToEventP99Ms: Spread } | null {
+  const ok = runs.filter((r): r is { repetition: number } & SseResult => !('error' in r));
+  return ok.length > 0 ? { repetitions: ok.length, writeToEventP99Ms: spread(ok.map((r) => r.writeToEventMs.p99)) } : null;
+}
+
+function printSse(runs: SseRun[], summary: ReturnType<typeof summarizeSse>): void {
+  const head = ['repetition', 'streams', 'open s', 'RSS MB before/open/end', 'write→event p50/p99/max ms', 'answer p50/p99 ms', 'answer→event p50/p99 ms', 'missed', 'write errors', 'server cores', 'heartbeats'];
+  const rows = runs.map((r) =>
+    'error' in r
+      ? [String(r.repetition), `FAILED: ${r.error}`]
+      : [
+          String(r.repetition),
+          `${r.opened}/${r.streams}`,
+          (r.openMs / 1000).toFixed(1),
+          `${r.rssMb.before}/${r.rssMb.streamsOpen}/${r.rssMb.end}`,
+          `${r.writeToEventMs.p50}/${r.writeToEventMs.p99}/${r.writeToEventMs.max}`,
+          `${r.writeAnswerMs.p50}/${r.writeAnswerMs.p99}`,
+          `${r.answerToEventMs.p50}/${r.answerToEventMs.p99}`,
+          `${r.missed} of ${r.writes}`,
+          String(r.writeErrors),
+          r.serverCoresDuringWrites.toFixed(2),
+          String(r.heartbeatsDuringWrites),
+        ],
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r.length === head.length ? r[i]!.length : 0))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(
+    `\nsse: ${SSE_STREAMS} open change streams on a service of its own, ${SSE_WRITES} writes at ${SSE_RATE}/s to random users, ` +
+      `each timed from its sending to its event; store ${args['store-url'] ?? args.store}, workers ${WORKERS}`,
+  );
+  console.log(line(head));
+  for (const r of rows) console.log(r.length === head.length ? line(r) : r.join('  '));
+  console.log(
+    'heartbeats: comment lines received during the writes; the service sends one to every stream at once every 15 s, ' +
+      'and a write sent during that burst waits for it',
+  );
+  if (summary) {
+    const p = summary.writeToEventP99Ms;
+    console.log(`sse: write → event p99 median ${p.median} ms (${p.min}–${p.max}) over ${summary.repetitions} repetitions`);
   }
 }
 

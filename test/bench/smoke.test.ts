@@ -1,5 +1,6 @@
 /**
- * Proves `npm run bench` still works: a tiny run of every scenario, checked for errors and non-2xx answers.
+ * Proves `npm run bench` still works: a tiny run of every scenario (and of the opt-in ones), checked for errors and
+ * non-2xx answers.
  * It never asserts a speed; the figures belong to docs/performance.md.
  */
 import { describe, it } from 'node:test';
@@ -14,7 +15,7 @@ import type { ShopBasket } from '../../src/domain/shop/records.js';
 import type { ShopKeyset } from '../../src/store/interface/shop.js';
 
 interface Report {
-  settings: { repeat: number };
+  settings: { repeat: number; sse: { streams: number; writes: number; rate: number } | null };
   summary?: { scenario: string; repetitions: number; requestsPerSec: { median: number; min: number; max: number }; ratioToCeiling: { median: number } | null }[];
   results: {
     scenario: string;
@@ -29,6 +30,18 @@ interface Report {
     statusCodes: Record<string, number>;
     peakRssMb: number;
     attack?: { connections: number; connects: number; servicePeakFds: number; serviceAlive: boolean; healthAfter: number | null };
+  }[];
+  sse?: {
+    repetition: number;
+    error?: string;
+    streams: number;
+    opened: number;
+    writes: number;
+    writeErrors: number;
+    missed: number;
+    writeToEventMs: { p50: number; p99: number; max: number };
+    answerToEventMs: { p50: number; p99: number };
+    rssMb: { before: number; streamsOpen: number; end: number };
   }[];
 }
 
@@ -215,6 +228,33 @@ describe('bench smoke run', () => {
       assert.ok(attack.requests > 0, 'normal GETs were answered');
       assert.equal(attack.non2xx + attack.errors, 0, JSON.stringify(attack.statusCodes));
       assert.match(res.stdout, /slow-attack: 300 attacking connections .*service up, \/healthz after: 200/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sse opens its streams on a service of its own, and every write reaches its stream', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'basket-bench-sse-'));
+    const out = path.join(dir, 'bench.json');
+    try {
+      const res = smokeBench(['--scenarios', 'sse', '--sse-streams', '20', '--sse-writes', '20', '--sse-rate', '50', '--json', out]);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+      // named alone: no ceiling, no other scenario
+      assert.deepEqual(report.results, []);
+      assert.deepEqual(report.settings.sse, { streams: 20, writes: 20, rate: 50 });
+      assert.equal(report.sse?.length, 1);
+      const sse = report.sse[0]!;
+      assert.equal(sse.error, undefined);
+      assert.deepEqual([sse.streams, sse.opened], [20, 20]);
+      // a write to a user whose previous one is still on its way is skipped, so up to 20
+      assert.ok(sse.writes >= 10 && sse.writes <= 20, `${sse.writes} writes`);
+      assert.deepEqual([sse.missed, sse.writeErrors], [0, 0]);
+      assert.ok(sse.writeToEventMs.p50 > 0 && sse.writeToEventMs.p99 >= sse.writeToEventMs.p50, JSON.stringify(sse.writeToEventMs));
+      assert.ok(sse.rssMb.streamsOpen > 0, 'the service was sampled');
+      assert.match(res.stderr, /repetition 1: sse service pid \d+/);
+      assert.doesNotMatch(res.stderr, /ceiling pid/);
+      assert.match(res.stdout, /sse: 20 open change streams/);
+      assert.match(res.stdout, /\n1\s+20\/20\s/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
