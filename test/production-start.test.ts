@@ -28,8 +28,11 @@ describe('scripts/build-if-changed.mjs', () => {
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'tiny', type: 'module', private: true }));
   writeFileSync(
     path.join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: [], outDir: 'dist' } }),
+    // noLib and a few stand-in globals: tsc then starts in ~0.4 s instead of ~3 s parsing the standard library
+    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: [], noLib: true, outDir: 'dist' } }),
   );
+  const globals = ['Array<T> { length: number; [n: number]: T }', 'Boolean {}', 'CallableFunction {}', 'Function {}', 'IArguments {}', 'NewableFunction {}', 'Number {}', 'Object {}', 'RegExp {}', 'String {}'];
+  writeFileSync(path.join(dir, 'src', 'globals.d.ts'), globals.map((g) => `interface ${g}\n`).join(''));
   writeFileSync(path.join(dir, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { rootDir: 'src' }, include: ['src'] }));
   writeFileSync(path.join(dir, 'src', 'main.ts'), 'export const answer: number = 1;\n');
   writeFileSync(path.join(dir, 'src', 'extra.ts'), 'export const extra = 2;\n');
