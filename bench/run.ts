@@ -1046,8 +1046,8 @@ function printSse(runs: SseRun[], summary: ReturnType<typeof summarizeSse>): voi
   console.log(line(head));
   for (const r of rows) console.log(r.length === head.length ? line(r) : r.join('  '));
   console.log(
-    'heartbeats: comment lines received during the writes; the service sends one to every stream at once every 15 s, ' +
-      'and a write sent during that burst waits for it',
+    'heartbeats: comment lines received during the writes; the service sends each stream one every 15 s, a slice of ' +
+      'the streams at a time (src/http/live-stream.ts)',
   );
   if (summary) {
     const p = summary.writeToEventP99Ms;
