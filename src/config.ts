@@ -530,6 +530,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const publicUrlSet = env.PUBLIC_URL !== undefined && env.PUBLIC_URL !== '';
   const publicUrl = readString(env, 'PUBLIC_URL', localBaseUrl(host, port), /^https?:\/\/[^/]+/, 'an http(s) URL').replace(/\/+$/, '');
   const devPartner = readBool(env, 'DEV_PARTNER', !production && partners.length === 0);
+  // its API key, JWT secret, shop client secret and admin key are in the README
+  if (devPartner && production) throw new ConfigError('DEV_PARTNER=true is refused with NODE_ENV=production: the development partner\'s keys and admin key are public');
   if (devPartner) {
     if (partners.some((p) => p.id === DEV_PARTNER.id)) throw new ConfigError(`DEV_PARTNER=true but a configured partner already has the id ${DEV_PARTNER.id}`);
     // its landing page is this service's own (createServer keeps it on the bound address when PUBLIC_URL is unset)

@@ -46,6 +46,9 @@ describe('configuration', () => {
     const c = loadConfig({ NODE_ENV: 'production', PARTNERS_JSON: JSON.stringify([partner]) }, '/tmp');
     assert.equal(c.devPartner, false);
     assert.equal(c.adminKey, null, 'no default admin key outside development');
+    // asked for by name, it is refused: its keys (and the default admin key with it) are public
+    assert.match(configError({ NODE_ENV: 'production', DEV_PARTNER: 'true' }), /^DEV_PARTNER=true is refused with NODE_ENV=production/);
+    assert.match(configError({ NODE_ENV: 'production', DEV_PARTNER: 'true', PARTNERS_JSON: JSON.stringify([partner]) }), /^DEV_PARTNER=true is refused/);
   });
 
   it('names the variable of a bad value', () => {
