@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/open.js';
 import type { ShopBasket } from '../../src/domain/shop/records.js';
 import type { ShopKeyset } from '../../src/store/interface/shop.js';
+import type { SseResult } from '../../bench/sse.js';
 
 interface Report {
   settings: { repeat: number; sse: { streams: number; writes: number; rate: number } | null };
@@ -31,18 +32,7 @@ interface Report {
     peakRssMb: number;
     attack?: { connections: number; connects: number; servicePeakFds: number; serviceAlive: boolean; healthAfter: number | null };
   }[];
-  sse?: {
-    repetition: number;
-    error?: string;
-    streams: number;
-    opened: number;
-    writes: number;
-    writeErrors: number;
-    missed: number;
-    writeToEventMs: { p50: number; p99: number; max: number };
-    answerToEventMs: { p50: number; p99: number };
-    rssMb: { before: number; streamsOpen: number; end: number };
-  }[];
+  sse?: (SseResult & { repetition: number; error?: string })[];
 }
 
 /**
