@@ -45,7 +45,7 @@ import { OrderDelivery } from './service/orders.js';
 import { AnalyticsDelivery, EventRecorder, TOPIC_ANALYTICS, type AnalyticsPayload } from './service/events.js';
 import { OutboxWorker } from './worker/outbox.js';
 import { createShopCheckout, type ShopCheckout } from './service/shop/index.js';
-import { TOPIC_SHOP_ORDER, type ShopOrderPayload } from './service/shop/orders.js';
+import { TOPIC_SHOP_ORDER, TOPIC_SHOP_PAYMENT_DEADLINE, type ShopOrderPayload } from './service/shop/orders.js';
 import { Metrics } from './metrics/metrics.js';
 import { instrumentStore } from './metrics/store.js';
 import cluster from 'node:cluster';
@@ -210,6 +210,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       cursorKey: serviceKeys.deriveSecret('shop-abandoned-cursor'),
       recoveryKey: serviceKeys.deriveSecret('shop-recovery-link'),
       publicUrl,
+      paymentMs: config.lifetimes.paymentMs,
       now,
       log,
     });
@@ -248,6 +249,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_BASKET_CHANGED]: (payload, message) => basketWebhooks.deliverChanged(payload as BasketWebhookPayload, message),
         [TOPIC_BASKET_ABANDONED]: (payload, message) => basketWebhooks.deliverAbandoned(payload as BasketWebhookPayload, message),
         [TOPIC_SHOP_ORDER]: (payload, message) => shopCheckout.delivery.handle(payload as ShopOrderPayload, message),
+        [TOPIC_SHOP_PAYMENT_DEADLINE]: async (payload) => void (await shopCheckout.orders.paymentDeadline(payload as ShopOrderPayload)),
         [TOPIC_SUBSCRIPTION_CHANGE]: (payload) => shopCheckout.subscriptions.applyDue(payload as SubscriptionChangePayload),
       },
     });

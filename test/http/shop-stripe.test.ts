@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ShopOrder, Subscription } from '../../src/domain/shop/records.js';
-import { TOPIC_SHOP_ORDER } from '../../src/service/shop/orders.js';
+import { TOPIC_SHOP_ORDER, TOPIC_SHOP_PAYMENT_DEADLINE } from '../../src/service/shop/orders.js';
 import { intentEvent, stripeSignature, StripeStandIn } from '../helpers/stripe-stand-in.js';
 import { startTestServer, TEST_PARTNERS, type TestServer } from './harness.js';
 import { initiate, item, offer, shopCall, shopToken, submit } from './shop-helpers.js';
@@ -232,6 +232,37 @@ describe('shop orders paid with Stripe', () => {
     });
     assert.equal(forged.statusCode, 400);
     assert.equal((await storedOrder(answer.id)).status, 'pending');
+  });
+
+  it('a payment never made: at its deadline (PAYMENT_TTL) the intent is cancelled, the order failed, the basket open', async () => {
+    const { basketId, answer, pi } = await pendingOrder();
+    const paid = await pendingOrder();
+    paid.pi.status = 'succeeded';
+    assert.equal(await handled(intentEvent('succeeded', paid.pi)), true);
+    // one deadline per order awaiting its payment, due PAYMENT_TTL (24 h by default) after the submit
+    const dueBy = async (at: number): Promise<string[]> => {
+      const claimed = await t.server.store.claim({ now: at, limit: 500, leaseMs: 60_000, owner: 'look', topics: [TOPIC_SHOP_PAYMENT_DEADLINE] });
+      for (const m of claimed) await t.server.store.retry(m.id, 'look', t.clock.now + DAY, 'looked at');
+      return claimed.map((m) => (m.payload as { orderId: string }).orderId).filter((id) => [answer.id, paid.answer.id].includes(id));
+    };
+    assert.deepEqual(await dueBy(t.clock.now + DAY - 1), []);
+    assert.deepEqual((await dueBy(t.clock.now + DAY)).sort(), [answer.id, paid.answer.id].sort());
+
+    t.clock.now += DAY - 1;
+    try {
+      while ((await t.server.outbox.runOnce()) > 0);
+      assert.equal((await storedOrder(answer.id)).status, 'pending', 'not before its deadline');
+      t.clock.now += 1;
+      while ((await t.server.outbox.runOnce()) > 0);
+    } finally {
+      t.clock.now -= DAY;
+    }
+    assert.equal(pi.status, 'canceled', 'the payment can no longer succeed');
+    assert.equal((await storedOrder(answer.id)).status, 'failed');
+    const basket = await storedBasket(basketId);
+    assert.deepEqual([basket.status, basket.submission], ['open', null]);
+    assert.equal((await storedOrder(paid.answer.id)).status, 'completed', 'a paid order is left as it is');
+    assert.equal(standIn.requests.some((r) => r.path.startsWith(`/v1/payment_intents/${paid.pi.id}/cancel`)), false, 'nor its payment');
   });
 });
 

@@ -19,7 +19,7 @@ export interface ShopCheckout {
   baskets: ShopBasketService;
   orders: ShopOrderService;
   abandoned: AbandonedService;
-  /** The `shop.order` outbox handler. */
+  /** The `shop.order` outbox handler (`shop.payment-deadline`'s is orders.paymentDeadline). */
   delivery: ShopOrderDelivery;
   offers: OfferCache;
   /** Subscription changes (§3.4–§3.6), their submission (the orders' `update_subscription` hook) and the outbox handler. */
@@ -37,6 +37,8 @@ export interface ShopCheckoutDeps {
   cursorKey: Buffer;
   recoveryKey: Buffer;
   publicUrl: { readonly base: string };
+  /** How long a payment confirmed by webhook may stay unpaid (PAYMENT_TTL, as on the device surface). */
+  paymentMs: number;
   now: () => number;
   log: Logger;
 }
@@ -56,6 +58,8 @@ export function createShopCheckout(d: ShopCheckoutDeps): ShopCheckout {
       now: d.now,
       log: d.log,
       subscriptionChange: subscriptions,
+      partner: d.partner,
+      paymentMs: d.paymentMs,
     }),
     abandoned: new AbandonedService({ shop: d.shop, offers, cursorKey: d.cursorKey, recoveryKey: d.recoveryKey, publicUrl: d.publicUrl, now: d.now }),
     delivery: new ShopOrderDelivery({ shop: d.shop, partner: d.partner, now: d.now, log: d.log }),

@@ -14,7 +14,9 @@
  * basket `submitting`, marked `awaitingPayment`: from then on its lease does not apply (nothing died; the customer
  * is paying) and repeated submits answer the pending order at once. The webhook ends it: `paymentSucceeded` runs
  * step 3 (the same code as after a charge confirmed at once), `paymentFailed` cancels the payment and fails the
- * order, the basket open again.
+ * order, the basket open again. A payment never made ends at its deadline (`paymentMs`, outbox
+ * `shop.payment-deadline`, queued before the basket is marked) as a failed one does: the basket is not held until
+ * it expires.
  *
  * The order type decides what a submission does: `new` charges the basket; `update_subscription` is handed to a
  * subscription-change handler when one is configured (issue 20), and refused otherwise.
@@ -32,6 +34,8 @@ import { DuplicateOrderError } from '../../store/interface/errors.js';
 import type { Logger } from '../checkout.js';
 
 export const TOPIC_SHOP_ORDER = 'shop.order';
+/** An order awaiting its provider's webhook: failed (payment cancelled, basket open) if still unpaid when due. */
+export const TOPIC_SHOP_PAYMENT_DEADLINE = 'shop.payment-deadline';
 
 export interface ShopOrderPayload {
   partnerId: string;
@@ -68,6 +72,10 @@ export interface ShopOrderServiceOptions {
   now: () => number;
   log: Logger;
   subscriptionChange?: SubscriptionChangeHooks;
+  /** The partner of a queued payment deadline. */
+  partner: (partnerId: string) => PartnerConfig | undefined;
+  /** How long a payment confirmed by webhook may stay unpaid before the order fails (PAYMENT_TTL). */
+  paymentMs: number;
   /** How long a submission holds its basket before another submit may take it over. */
   leaseMs?: number;
   /** How long a concurrent submit waits for the first one's outcome before answering it as pending. */
@@ -155,6 +163,24 @@ export class ShopOrderService {
     return failed ?? (await shop.getShopOrder(current.partnerId, current.id)) ?? current;
   }
 
+  /**
+   * The TOPIC_SHOP_PAYMENT_DEADLINE handler: an order still waiting for its payment is ended as a failed payment is
+   * (the payment cancelled first, so that it cannot succeed later; one that succeeded meanwhile completes the order).
+   * Anything else (paid, failed, gone) is left as it is.
+   */
+  async paymentDeadline(payload: ShopOrderPayload): Promise<ShopOrder | null> {
+    const { shop, partner, log } = this.#o;
+    const order = await shop.getShopOrder(payload.partnerId, payload.orderId);
+    if (!order || !(await this.#pendingPayment(order))) return order;
+    const p = partner(order.partnerId);
+    if (!p) {
+      log.warn({ orderId: order.id, partnerId: order.partnerId }, 'shop payment deadline: the partner is no longer configured');
+      return order;
+    }
+    log.info({ orderId: order.id }, 'shop order: unpaid at its payment deadline, cancelling');
+    return this.paymentFailed(p, order);
+  }
+
   /** The order as stored when it still waits for its provider's webhook; null when that is over (or never was). */
   async #pendingPayment(order: ShopOrder): Promise<ShopOrder | null> {
     const current = await this.#o.shop.getShopOrder(order.partnerId, order.id);
@@ -177,9 +203,15 @@ export class ShopOrderService {
     return this.#finish(done, basket, done.status === 'completed');
   }
 
-  /** The basket marked as waiting for the payment's webhook (its lease no longer applies); the order answered pending. */
+  /**
+   * The basket marked as waiting for the payment's webhook (its lease no longer applies); the order answered pending.
+   * Its deadline is queued first: a process dying between the two leaves a deadline without a mark (the lease then
+   * applies; the deadline finds whatever came of it), never a mark without a deadline.
+   */
   async #awaitPayment(basket: ShopBasket, order: ShopOrder): Promise<ShopOrder> {
-    const { shop, now } = this.#o;
+    const { shop, outbox, now, paymentMs } = this.#o;
+    const payload: ShopOrderPayload = { partnerId: order.partnerId, orderId: order.id };
+    await outbox.enqueue([{ topic: TOPIC_SHOP_PAYMENT_DEADLINE, key: `${order.partnerId}/${order.id}`, payload, availableAt: now() + paymentMs }]);
     await shop.updateShopBasket(basket.partnerId, basket.id, (stored) => {
       const b = stored?.basket;
       if (!b || b.status !== 'submitting' || b.submission?.orderId !== order.id || b.submission.awaitingPayment) return { keep: true, result: undefined };
