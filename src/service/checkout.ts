@@ -193,10 +193,13 @@ export class CheckoutService {
       }
       throw new BasketError('CHECKOUT_ALREADY_ACTIVE', 'The cart kept changing while the checkout started; try again');
     } finally {
-      await this.store.abandonIdempotent(scope, owner.userId).catch((err: unknown) => {
+      const released = await this.store.abandonIdempotent(scope, owner.userId, hold.holder).catch((err: unknown) => {
         // the hold lapses on its own after START_LEASE_MS
         this.log.warn({ err, userId: owner.userId }, 'releasing the checkout start hold failed');
+        return null;
       });
+      // the start outlived START_LEASE_MS and another start took the hold over (that one's hold is left alone)
+      if (released === false) this.log.warn({ userId: owner.userId }, 'the checkout start hold had lapsed before its release');
     }
   }
 
@@ -402,7 +405,7 @@ export class CheckoutService {
    */
   async settle(key: BasketOwner | { partnerId: string; userId: string }, session: { id: string; orderNo: string }, wanted: SessionOutcome): Promise<SessionOutcome> {
     const { partnerId } = key;
-    const decided = await this.decide(partnerId, session.id, wanted);
+    const { decided, holder } = await this.decide(partnerId, session.id, wanted);
     const order = await this.store.getOrder(partnerId, session.orderNo);
     let outcome = decided;
     if (decided === 'aborted' && order?.status === 'paid') {
@@ -460,19 +463,26 @@ export class CheckoutService {
     }
     const owner: BasketOwner = 'guest' in key ? key : { ...key, guest: false };
     await this.endInBasket(owner, session.id, outcome);
-    await this.store.finishIdempotent(`session:${partnerId}`, session.id, { status: 200, body: { outcome } });
+    // only the run that holds the claim marks it done; the others ran the same idempotent steps alongside it
+    if (holder !== null && !(await this.store.finishIdempotent(`session:${partnerId}`, session.id, holder, { status: 200, body: { outcome } }))) {
+      this.log.warn({ sessionId: session.id }, 'the session claim had lapsed before its settle finished');
+    }
     return outcome;
   }
 
-  /** First writer wins: the outcome claimed first for this session (a settled reservation overrides it). */
-  private async decide(partnerId: string, sessionId: string, wanted: SessionOutcome): Promise<SessionOutcome> {
+  /**
+   * First writer wins: the outcome claimed first for this session (a settled reservation overrides it), and the
+   * claim's holder token when this run began it (null otherwise).
+   */
+  private async decide(partnerId: string, sessionId: string, wanted: SessionOutcome): Promise<{ decided: SessionOutcome; holder: string | null }> {
     const state = await this.store.getReservationState(partnerId, sessionId);
-    if (state === 'committed' || state === 'returned') return 'ordered';
-    if (state === 'released') return 'aborted';
+    if (state === 'committed' || state === 'returned') return { decided: 'ordered', holder: null };
+    if (state === 'released') return { decided: 'aborted', holder: null };
     const now = this.now();
     const claim = await this.store.beginIdempotent(`session:${partnerId}`, sessionId, wanted, now, this.checkoutMs + this.idempotencyMs, CLAIM_LEASE_MS);
-    if (claim.state !== 'mismatch') return wanted;
-    return wanted === 'ordered' ? 'aborted' : 'ordered';
+    if (claim.state === 'new') return { decided: wanted, holder: claim.holder };
+    if (claim.state !== 'mismatch') return { decided: wanted, holder: null };
+    return { decided: wanted === 'ordered' ? 'aborted' : 'ordered', holder: null };
   }
 
   /** Ends the session in the basket if it is still there (a no-op otherwise). */

@@ -124,6 +124,26 @@ describe('start a checkout', () => {
     assert.deepEqual(lines((await basket('s4')).cart), ['prod-456:1', 'poster-1:1']);
   });
 
+  it('a start that outlived its one-start hold leaves alone the hold another start took over', async () => {
+    await put('s-lapse', 'prod-789', 1);
+    const store = t.server.store;
+    const hold = () => store.beginIdempotent('checkout-start:demo', 's-lapse', 'start', t.clock.now, 60_000, 60_000);
+    const reserveStock = store.reserveStock;
+    // mid-start, the hold's 60 s lease lapses and another start takes the hold over
+    store.reserveStock = async (...args) => {
+      store.reserveStock = reserveStock;
+      t.clock.now += 61_000;
+      assert.equal((await hold()).state, 'new');
+      return reserveStock.apply(store, args);
+    };
+    try {
+      assert.equal((await start('s-lapse')).status, 200);
+    } finally {
+      store.reserveStock = reserveStock;
+    }
+    assert.deepEqual(await hold(), { state: 'running' }, 'the other start still holds it');
+  });
+
   it('refuses mixed currencies (422 3002)', async () => {
     await put('s5', 'prod-789', 1);
     await put('s5', 'usd-1', 1);

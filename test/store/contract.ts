@@ -1050,44 +1050,95 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const LEASE = 30_000;
       const begin = (scope: string, key: string, fp: string, now: number): Promise<IdempotencyBegin> =>
         store.beginIdempotent(scope, key, fp, now, TTL, LEASE);
+      /** Begins a request that must be new, and answers its holder token. */
+      const beginNew = async (scope: string, key: string, fp: string, now: number): Promise<string> => {
+        const r = await begin(scope, key, fp, now);
+        if (r.state !== 'new') assert.fail(`expected new, got ${JSON.stringify(r)}`);
+        assert.ok(typeof r.holder === 'string' && r.holder.length >= 16, 'a holder token');
+        return r.holder;
+      };
 
       it('new → running → done with the stored response → mismatch → expired is new again', async () => {
         const scope = uid('scope');
         const key = uid('key');
-        assert.deepEqual(await begin(scope, key, 'fp1', T), { state: 'new' });
+        const holder = await beginNew(scope, key, 'fp1', T);
         assert.deepEqual(await begin(scope, key, 'fp1', T + 1), { state: 'running' });
         assert.deepEqual(await begin(scope, key, 'fp2', T + 1), { state: 'mismatch' });
         const response = { status: 201, body: { orderNo: 'O-1', list: [1, 2] } };
-        await store.finishIdempotent(scope, key, response);
+        assert.equal(await store.finishIdempotent(scope, key, holder, response), true);
         assert.deepEqual(await begin(scope, key, 'fp1', T + 2), { state: 'done', response });
         assert.deepEqual(await begin(scope, key, 'fp1', T + LEASE * 2), { state: 'done', response }, 'done has no lease');
         assert.deepEqual(await begin(scope, key, 'fp2', T + 3), { state: 'mismatch' });
         assert.deepEqual(await begin(scope, key, 'fp1', T + TTL - 1), { state: 'done', response });
-        assert.deepEqual(await begin(scope, key, 'fp2', T + TTL), { state: 'new' }, 'an expired record is absent');
+        await beginNew(scope, key, 'fp2', T + TTL); // an expired record is absent
         assert.deepEqual(await begin(scope, key, 'fp1', T + TTL + 1), { state: 'mismatch' });
       });
 
       it('an abandoned record is new again', async () => {
         const scope = uid('scope');
         const key = uid('key');
-        assert.deepEqual(await begin(scope, key, 'fp', T), { state: 'new' });
-        await store.abandonIdempotent(scope, key);
-        assert.deepEqual(await begin(scope, key, 'fp-other', T + 1), { state: 'new' });
+        const holder = await beginNew(scope, key, 'fp', T);
+        assert.equal(await store.abandonIdempotent(scope, key, holder), true);
+        await beginNew(scope, key, 'fp-other', T + 1);
         assert.deepEqual(await begin(scope, key, 'fp-other', T + 2), { state: 'running' });
       });
 
       it('a running record whose lease lapsed is taken over as new, with a fresh lease', async () => {
         const scope = uid('scope');
         const key = uid('key');
-        assert.deepEqual(await begin(scope, key, 'fp', T), { state: 'new' });
+        await beginNew(scope, key, 'fp', T);
         assert.deepEqual(await begin(scope, key, 'fp', T + LEASE - 1), { state: 'running' });
-        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE), { state: 'new' });
+        const second = await beginNew(scope, key, 'fp', T + LEASE);
         assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 1), { state: 'running' });
-        await store.finishIdempotent(scope, key, { status: 200, body: null });
+        assert.equal(await store.finishIdempotent(scope, key, second, { status: 200, body: null }), true);
         assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 2), {
           state: 'done',
           response: { status: 200, body: null },
         });
+      });
+
+      it('after a takeover, the first holder\'s finish and abandon change nothing; the second\'s finish is stored', async () => {
+        const scope = uid('scope');
+        const key = uid('key');
+        const first = await beginNew(scope, key, 'fp', T);
+        const second = await beginNew(scope, key, 'fp', T + LEASE);
+        assert.notEqual(first, second, 'each hold has its own holder token');
+
+        assert.equal(await store.finishIdempotent(scope, key, first, { status: 201, body: 'first' }), false);
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 1), { state: 'running' }, 'still the second\'s hold');
+        assert.equal(await store.abandonIdempotent(scope, key, first), false);
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 2), { state: 'running' }, 'not deleted by the first');
+
+        const response = { status: 200, body: { by: 'second' } };
+        assert.equal(await store.finishIdempotent(scope, key, second, response), true);
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 3), { state: 'done', response });
+        // nor can the first change or delete the stored response afterwards
+        assert.equal(await store.finishIdempotent(scope, key, first, { status: 201, body: 'first' }), false);
+        assert.equal(await store.abandonIdempotent(scope, key, first), false);
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 4), { state: 'done', response });
+      });
+
+      it('after a takeover, the first holder\'s abandon leaves the second\'s hold, which only the second abandons', async () => {
+        const scope = uid('scope');
+        const key = uid('key');
+        const first = await beginNew(scope, key, 'fp', T);
+        const second = await beginNew(scope, key, 'fp', T + LEASE);
+        assert.equal(await store.abandonIdempotent(scope, key, first), false);
+        assert.deepEqual(await begin(scope, key, 'fp', T + LEASE + 1), { state: 'running' });
+        assert.equal(await store.abandonIdempotent(scope, key, second), true);
+        assert.equal(await store.abandonIdempotent(scope, key, second), false, 'gone: nothing left to abandon');
+        await beginNew(scope, key, 'fp', T + LEASE + 2);
+      });
+
+      it('a finish or abandon with another token, or of a record that is not there, changes nothing', async () => {
+        const scope = uid('scope');
+        const key = uid('key');
+        assert.equal(await store.finishIdempotent(scope, key, 'no-such-holder', { status: 200, body: null }), false);
+        assert.equal(await store.abandonIdempotent(scope, key, 'no-such-holder'), false);
+        const holder = await beginNew(scope, key, 'fp', T);
+        assert.equal(await store.finishIdempotent(scope, key, `${holder}x`, { status: 200, body: null }), false);
+        assert.equal(await store.abandonIdempotent(scope, key, `${holder}x`), false);
+        assert.deepEqual(await begin(scope, key, 'fp', T + 1), { state: 'running' });
       });
 
       it('concurrent begins: exactly one caller gets new', async () => {
@@ -1100,8 +1151,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
       it('keys are per scope', async () => {
         const key = uid('key');
-        assert.deepEqual(await begin(uid('scope'), key, 'fp', T), { state: 'new' });
-        assert.deepEqual(await begin(uid('scope'), key, 'other', T), { state: 'new' });
+        await beginNew(uid('scope'), key, 'fp', T);
+        await beginNew(uid('scope'), key, 'other', T);
       });
     });
 
@@ -1115,8 +1166,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         for (const hash of dead) await store.putTransfer(hash, { ...rec, expires: E });
         await store.putTransfer(alive, { ...rec, expires: E + 1 });
         const scope = uid('scope');
-        assert.deepEqual(await store.beginIdempotent(scope, 'old', 'fp', E - 1000, 1000, 100), { state: 'new' });
-        assert.deepEqual(await store.beginIdempotent(scope, 'young', 'fp', E - 1000, 1001, 100), { state: 'new' });
+        assert.equal((await store.beginIdempotent(scope, 'old', 'fp', E - 1000, 1000, 100)).state, 'new');
+        assert.equal((await store.beginIdempotent(scope, 'young', 'fp', E - 1000, 1001, 100)).state, 'new');
 
         assert.equal(await store.purgeExpired(E, 1), 1);
         const rest = await store.purgeExpired(E, 1000);
@@ -1124,7 +1175,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         // read at a time before expiry: only a deleted record reads as null
         for (const hash of dead) assert.equal(await store.getTransfer(hash, 0), null);
         assert.notEqual(await store.getTransfer(alive, 0), null);
-        assert.deepEqual(await store.beginIdempotent(scope, 'old', 'other', E - 500, 1000, 100), { state: 'new' });
+        assert.equal((await store.beginIdempotent(scope, 'old', 'other', E - 500, 1000, 100)).state, 'new');
         assert.deepEqual(await store.beginIdempotent(scope, 'young', 'other', E - 500, 1000, 100), { state: 'mismatch' });
         assert.equal(await store.purgeExpired(E, 0), 0);
       });

@@ -30,6 +30,8 @@ export interface CheckoutRoutesOptions {
 }
 
 const security = [{ ApiKey: [], Bearer: [] }];
+/** How long a keyed request holds its Idempotency-Key before a repeat may take it over. */
+const IDEMPOTENCY_LEASE_MS = 30_000;
 const OpenObject = Type.Object({}, { additionalProperties: true, description: 'Provider-specific fields' });
 
 export const CheckoutResultSchema = Type.Object(
@@ -132,27 +134,36 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<CheckoutRoutesOptions> = 
     const scope = `checkout:${owner.partnerId}:${owner.userId}`;
     const fingerprint = requestFingerprint(req.method, req.url.split('?')[0] ?? '', req.query as Record<string, unknown>, req.body);
     const deadline = Date.now() + waitMs;
+    let holder: string;
     for (;;) {
-      const begin = await checkout.store.beginIdempotent(scope, raw, fingerprint, opts.now(), opts.idempotencyMs, 30_000);
+      const begin = await checkout.store.beginIdempotent(scope, raw, fingerprint, opts.now(), opts.idempotencyMs, IDEMPOTENCY_LEASE_MS);
       if (begin.state === 'mismatch') throw new BasketError('IDEMPOTENCY_KEY_REUSED');
       if (begin.state === 'done') {
         reply.header('Idempotent-Replayed', 'true');
         return reply.code(begin.response.status).send(begin.response.body);
       }
-      if (begin.state === 'new') break;
+      if (begin.state === 'new') {
+        holder = begin.holder;
+        break;
+      }
       if (Date.now() >= deadline) throw new BasketError('IDEMPOTENCY_IN_PROGRESS');
       await delay(50);
     }
+    // false: this request outlived its lease and a repeat took the key over; that repeat's answer is the one kept
+    const lost = (action: string) => req.log.warn({ userId: owner.userId }, `idempotency hold lapsed before its ${action}: nothing stored`);
     try {
       const body = await fn();
-      await checkout.store.finishIdempotent(scope, raw, { status: 200, body });
+      if (!(await checkout.store.finishIdempotent(scope, raw, holder, { status: 200, body }))) lost('finish');
       return body;
     } catch (err) {
       // a refusal is the answer and is kept; a failure on our or the provider's side may be retried
       if (isBasketError(err) && ERRORS[err.kind].status < 500 && err.kind !== 'IDEMPOTENCY_IN_PROGRESS') {
-        await checkout.store.finishIdempotent(scope, raw, { status: ERRORS[err.kind].status, body: errorBody(err.kind, err.message, err.details) });
+        const response = { status: ERRORS[err.kind].status, body: errorBody(err.kind, err.message, err.details) };
+        if (!(await checkout.store.finishIdempotent(scope, raw, holder, response))) lost('finish');
       } else {
-        await checkout.store.abandonIdempotent(scope, raw).catch(() => undefined);
+        // a store that fails here leaves the hold to lapse after its lease
+        const abandoned = await checkout.store.abandonIdempotent(scope, raw, holder).catch(() => null);
+        if (abandoned === false) lost('abandon');
       }
       throw err;
     }

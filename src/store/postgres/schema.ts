@@ -197,6 +197,12 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (partner_id, name)
   );
   `,
+  // The holder of a running idempotency record (a random token from its begin): only it may finish or abandon the
+  // record. A record begun before this migration has none, so nobody can; its lease lapses and the next begin takes
+  // it over with a holder.
+  `
+  ALTER TABLE idempotency ADD COLUMN holder TEXT NULL;
+  `,
 ];
 
 /** Migrating may wait for another process's migration and rebuild tables: far longer than one request may take. */

@@ -1,8 +1,9 @@
 /**
  * Rules of the Store contract (store.ts) that every adapter applies identically: argument checks, the
  * pass-through of errors thrown by a caller's function, and the idempotency decision on an existing record.
- * Pure; kept in one place so that no adapter accepts what another rejects.
+ * Pure (but for the random holder token); kept in one place so that no adapter accepts what another rejects.
  */
+import { randomBytes } from 'node:crypto';
 import type { IdempotencyBegin, Order, ReserveLine, StoredResponse } from '../store.js';
 
 // --- argument checks ---------------------------------------------------------------------------------------------
@@ -51,6 +52,14 @@ export interface IdempotencyRow<Response> {
   response: Response | null;
   lease_until: number | null;
   expires: number;
+}
+
+/**
+ * A fresh holder token for a record a caller starts: only the caller that has it may finish or abandon the record,
+ * so a caller whose lease lapsed cannot finish or delete the hold of the caller that took it over.
+ */
+export function newIdempotencyHolder(): string {
+  return randomBytes(16).toString('base64url');
 }
 
 /**

@@ -172,11 +172,11 @@ export abstract class ComposedStore<P extends StoreParts = StoreParts> implement
   beginIdempotent(scope: string, key: string, fingerprint: string, now: number, ttlMs: number, leaseMs: number): Promise<IdempotencyBegin> {
     return this.idempotency.beginIdempotent(scope, key, fingerprint, now, ttlMs, leaseMs);
   }
-  finishIdempotent(scope: string, key: string, response: StoredResponse): Promise<void> {
-    return this.idempotency.finishIdempotent(scope, key, response);
+  finishIdempotent(scope: string, key: string, holder: string, response: StoredResponse): Promise<boolean> {
+    return this.idempotency.finishIdempotent(scope, key, holder, response);
   }
-  abandonIdempotent(scope: string, key: string): Promise<void> {
-    return this.idempotency.abandonIdempotent(scope, key);
+  abandonIdempotent(scope: string, key: string, holder: string): Promise<boolean> {
+    return this.idempotency.abandonIdempotent(scope, key, holder);
   }
 
   purgeExpired(now: number, limit: number): Promise<number> {

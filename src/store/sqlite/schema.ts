@@ -230,6 +230,12 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (partner_id, name)
   );
   `,
+  // The holder of a running idempotency record (a random token from its begin): only it may finish or abandon the
+  // record. A record begun before this migration has none, so nobody can; its lease lapses and the next begin takes
+  // it over with a holder.
+  `
+  ALTER TABLE idempotency ADD COLUMN holder TEXT NULL;
+  `,
 ];
 
 /** The purge index's bucket of an expiry: the hour it falls in (SQLite's integer division of a positive value). */

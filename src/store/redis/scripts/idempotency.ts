@@ -3,7 +3,7 @@
  */
 
 /**
- * KEYS: idempotency hash. ARGV: fingerprint, now, ttlMs, leaseMs, gc ttl ms.
+ * KEYS: idempotency hash. ARGV: fingerprint, now, ttlMs, leaseMs, gc ttl ms, holder token (kept as field 'h').
  * Returns {'new'} | {'running'} | {'mismatch'} | {'done', response JSON}.
  */
 export const IDEMPOTENCY_BEGIN = `
@@ -15,22 +15,27 @@ if r[1] and tonumber(r[5]) > now then
   if r[4] and tonumber(r[4]) > now then return {'running'} end
 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'st', 'running', 'lease', now + tonumber(ARGV[4]), 'e', now + tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'st', 'running', 'lease', now + tonumber(ARGV[4]), 'e', now + tonumber(ARGV[3]), 'h', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {'new'}
 `;
 
-/** KEYS: idempotency hash. ARGV: response JSON. */
+/**
+ * KEYS: idempotency hash. ARGV: response JSON, holder token. Only the holder of the running record finishes it
+ * (a caller whose lease lapsed must not finish the hold of the one that took over). Returns 1 if it did, else 0.
+ */
 export const IDEMPOTENCY_FINISH = `
-if redis.call('HGET', KEYS[1], 'st') ~= 'running' then return 0 end
+local r = redis.call('HMGET', KEYS[1], 'st', 'h')
+if r[1] ~= 'running' or r[2] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'st', 'done', 'resp', ARGV[1])
 redis.call('HDEL', KEYS[1], 'lease')
 return 1
 `;
 
-/** KEYS: idempotency hash. */
+/** KEYS: idempotency hash. ARGV: holder token. Deletes the running record if that holder holds it: 1, else 0. */
 export const IDEMPOTENCY_ABANDON = `
-if redis.call('HGET', KEYS[1], 'st') ~= 'running' then return 0 end
+local r = redis.call('HMGET', KEYS[1], 'st', 'h')
+if r[1] ~= 'running' or r[2] ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 `;
