@@ -6,7 +6,8 @@
  * `.` `base64url(HMAC-SHA256)` with a key derived from the service key: stateless, valid in every process.
  * URLs holding it are logged with the value masked (src/http/redact.ts).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { macTextMatches } from '../domain/mac-text.js';
 
 export interface TicketOwner {
   partnerId: string;
@@ -46,12 +47,7 @@ export class StreamTickets {
     const dot = ticket.indexOf('.');
     if (dot <= 0) return null;
     const body = ticket.slice(0, dot);
-    const givenText = ticket.slice(dot + 1);
-    const given = Buffer.from(givenText, 'base64url');
-    // Only the canonical text: the last base64url character carries spare bits, and a decoder ignores them.
-    if (given.toString('base64url') !== givenText) return null;
-    const expected = this.mac(body);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    if (!macTextMatches(this.mac(body), ticket.slice(dot + 1))) return null;
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));

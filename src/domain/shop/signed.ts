@@ -8,7 +8,8 @@
  * Recovery token: `<partner id, base64url>.<expires, base 36>.<MAC>` over partner, basket id and expiry; it expires
  * with the basket. The link carries the partner (the recovery route has no token to learn it from), never a secret.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { macTextMatches } from '../mac-text.js';
 import { badRequest } from './errors.js';
 
 /** A position in the abandoned listing, ordered by (created, id) (the store's Keyset). */
@@ -30,12 +31,7 @@ function mac(key: Buffer, text: string): Buffer {
 }
 
 function macMatches(key: Buffer, text: string, given: string): boolean {
-  if (!/^[A-Za-z0-9_-]{22}$/.test(given)) return false;
-  const expected = mac(key, text);
-  const actual = Buffer.from(given, 'base64url');
-  // Only the canonical text: the 22nd character carries 4 spare bits, and a decoder ignores them.
-  if (actual.toString('base64url') !== given) return false;
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  return macTextMatches(mac(key, text), given);
 }
 
 const cursorText = (partnerId: string, payload: string): string => `shop-cursor\n${partnerId}\n${payload}`;
