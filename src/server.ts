@@ -249,7 +249,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         [TOPIC_BASKET_CHANGED]: (payload, message) => basketWebhooks.deliverChanged(payload as BasketWebhookPayload, message),
         [TOPIC_BASKET_ABANDONED]: (payload, message) => basketWebhooks.deliverAbandoned(payload as BasketWebhookPayload, message),
         [TOPIC_SHOP_ORDER]: (payload, message) => shopCheckout.delivery.handle(payload as ShopOrderPayload, message),
-        [TOPIC_SHOP_PAYMENT_DEADLINE]: async (payload) => void (await shopCheckout.orders.paymentDeadline(payload as ShopOrderPayload)),
+        [TOPIC_SHOP_PAYMENT_DEADLINE]: (payload) => shopCheckout.orders.paymentDeadline(payload as ShopOrderPayload),
         [TOPIC_SUBSCRIPTION_CHANGE]: (payload) => shopCheckout.subscriptions.applyDue(payload as SubscriptionChangePayload),
       },
     });

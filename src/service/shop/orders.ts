@@ -124,7 +124,7 @@ export class ShopOrderService {
    * as a payment confirmed at once would. Idempotent: an order no longer pending is answered as it is.
    */
   async paymentSucceeded(partner: PartnerConfig, order: ShopOrder): Promise<ShopOrder> {
-    const current = await this.#pendingPayment(order);
+    const current = await this.#pendingPayment(order.partnerId, order.id);
     if (!current) {
       if (order.status === 'failed') this.#o.log.error({ orderId: order.id }, 'shop order: payment succeeded for a failed order; refund it');
       return (await this.#o.shop.getShopOrder(order.partnerId, order.id)) ?? order;
@@ -150,7 +150,7 @@ export class ShopOrderService {
    */
   async paymentFailed(partner: PartnerConfig, order: ShopOrder): Promise<ShopOrder> {
     const { shop, psps, now, log } = this.#o;
-    const current = await this.#pendingPayment(order);
+    const current = await this.#pendingPayment(order.partnerId, order.id);
     if (!current) return (await shop.getShopOrder(order.partnerId, order.id)) ?? order;
     const outcome = await psps.forOrder(current.paymentProvider!).cancelPayment(partner, current.paymentRef!, current.details.testMode === true);
     if (outcome === 'succeeded') {
@@ -168,22 +168,22 @@ export class ShopOrderService {
    * (the payment cancelled first, so that it cannot succeed later; one that succeeded meanwhile completes the order).
    * Anything else (paid, failed, gone) is left as it is.
    */
-  async paymentDeadline(payload: ShopOrderPayload): Promise<ShopOrder | null> {
-    const { shop, partner, log } = this.#o;
-    const order = await shop.getShopOrder(payload.partnerId, payload.orderId);
-    if (!order || !(await this.#pendingPayment(order))) return order;
-    const p = partner(order.partnerId);
+  async paymentDeadline(payload: ShopOrderPayload): Promise<void> {
+    const { partner, log } = this.#o;
+    const current = await this.#pendingPayment(payload.partnerId, payload.orderId);
+    if (!current) return;
+    const p = partner(current.partnerId);
     if (!p) {
-      log.warn({ orderId: order.id, partnerId: order.partnerId }, 'shop payment deadline: the partner is no longer configured');
-      return order;
+      log.warn({ orderId: current.id, partnerId: current.partnerId }, 'shop payment deadline: the partner is no longer configured');
+      return;
     }
-    log.info({ orderId: order.id }, 'shop order: unpaid at its payment deadline, cancelling');
-    return this.paymentFailed(p, order);
+    log.info({ orderId: current.id }, 'shop order: unpaid at its payment deadline, cancelling');
+    await this.paymentFailed(p, current);
   }
 
   /** The order as stored when it still waits for its provider's webhook; null when that is over (or never was). */
-  async #pendingPayment(order: ShopOrder): Promise<ShopOrder | null> {
-    const current = await this.#o.shop.getShopOrder(order.partnerId, order.id);
+  async #pendingPayment(partnerId: string, orderId: string): Promise<ShopOrder | null> {
+    const current = await this.#o.shop.getShopOrder(partnerId, orderId);
     return current && current.status === 'pending' && awaitsWebhook(current) ? current : null;
   }
 
