@@ -71,13 +71,18 @@ export function signBody(secret: string, timestampSec: number, body: string): st
   return `t=${timestampSec},v1=${v1}`;
 }
 
-/** For receivers (and tests): checks an `X-Basket-Signature` header against the body. */
+/**
+ * For receivers (and tests): checks an `X-Basket-Signature` header against the body. `t` must be decimal digits and
+ * `v1` 64 hex digits (either case): a hex decoder stops at the first character that is not one, so comparing
+ * decoded bytes would also accept the signature with anything appended.
+ */
 export function verifySignature(secret: string, header: string, body: string, nowSec: number, toleranceSec = 300): boolean {
   const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
+  if (!/^\d{1,15}$/.test(parts.t ?? '') || !/^[0-9a-f]{64}$/i.test(parts.v1 ?? '')) return false;
   const t = Number(parts.t);
-  if (!Number.isInteger(t) || !parts.v1 || Math.abs(nowSec - t) > toleranceSec) return false;
-  const expected = Buffer.from(signBody(secret, t, body).split('v1=')[1]!, 'hex');
-  const given = Buffer.from(parts.v1, 'hex');
+  if (Math.abs(nowSec - t) > toleranceSec) return false;
+  const expected = Buffer.from(signBody(secret, t, body).split('v1=')[1]!);
+  const given = Buffer.from(parts.v1!.toLowerCase());
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
