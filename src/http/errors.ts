@@ -155,18 +155,40 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
   sendError(reply, 'INTERNAL_SERVER_ERROR', undefined, { requestId: request.id });
 }
 
-/** The envelope of an error answered on the raw socket, where no Fastify reply exists. */
+/**
+ * An error answered on the raw socket, where no Fastify reply exists. Until the request line is read the surface is
+ * not known, so the body is the device envelope with the shop's `{"message"}` beside it: each surface's clients
+ * find their own fields, and the other ones are unknown keys to them.
+ */
 function rawAnswer(status: number, reason: string, code: number, message: string, details: string): string {
-  const body = JSON.stringify({ data: null, nextToken: null, error: { code, message, details } });
+  return rawResponse(status, reason, JSON.stringify({ data: null, nextToken: null, error: { code, message, details }, message }));
+}
+
+/** The same for a request known to be the shop surface's: `{"message"}` alone (shop-api.md §1). */
+function rawShopAnswer(status: number, reason: string, message: string): string {
+  return rawResponse(status, reason, JSON.stringify({ message }));
+}
+
+function rawResponse(status: number, reason: string, body: string): string {
   return (
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
 }
 
-const TIMEOUT_ANSWER = rawAnswer(408, 'Request Timeout', 408, 'The request took too long to arrive', 'REQUEST_TIMEOUT');
-const HEADERS_ANSWER = rawAnswer(431, 'Request Header Fields Too Large', 431, 'Request headers too large', 'HEADERS_TOO_LARGE');
-const BAD_REQUEST_ANSWER = rawAnswer(400, 'Bad Request', 400, 'Malformed HTTP request', 'BAD_REQUEST');
+const TIMEOUT_MESSAGE = 'The request took too long to arrive';
+const HEADERS_MESSAGE = 'Request headers too large';
+const MALFORMED_MESSAGE = 'Malformed HTTP request';
+const DEVICE_ANSWERS = {
+  timeout: rawAnswer(408, 'Request Timeout', 408, TIMEOUT_MESSAGE, 'REQUEST_TIMEOUT'),
+  headers: rawAnswer(431, 'Request Header Fields Too Large', 431, HEADERS_MESSAGE, 'HEADERS_TOO_LARGE'),
+  malformed: rawAnswer(400, 'Bad Request', 400, MALFORMED_MESSAGE, 'BAD_REQUEST'),
+};
+const SHOP_ANSWERS: typeof DEVICE_ANSWERS = {
+  timeout: rawShopAnswer(408, 'Request Timeout', TIMEOUT_MESSAGE),
+  headers: rawShopAnswer(431, 'Request Header Fields Too Large', HEADERS_MESSAGE),
+  malformed: rawShopAnswer(400, 'Bad Request', MALFORMED_MESSAGE),
+};
 /** Answered to a connection refused at the cap (src/http/connections.ts). */
 export const BUSY_ANSWER = rawAnswer(503, 'Service Unavailable', ERRORS.SERVICE_UNAVAILABLE.code, 'Too many connections; try again', 'TOO_MANY_CONNECTIONS').replace(
   '\r\n\r\n',
@@ -176,14 +198,17 @@ export const BUSY_ANSWER = rawAnswer(503, 'Service Unavailable', ERRORS.SERVICE_
 /**
  * Fastify's `clientErrorHandler`: what Node's parser refuses before there is a request (headers over the size
  * limit: 431, a request not complete within REQUEST_TIMEOUT/HEADERS_TIMEOUT: 408, malformed HTTP: 400), answered
- * in the envelope; then the connection is closed.
+ * in the surface's format when the request line was read (a slow or malformed body), in both otherwise; then the
+ * connection is closed.
  */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   // a response already under way (the request's body timed out after its answer began): nothing more to say
   const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (socket.writable && !answering?.headersSent) {
-    socket.write(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? TIMEOUT_ANSWER : err.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_ANSWER : BAD_REQUEST_ANSWER);
+    const url = answering?.req?.url;
+    const answers = url !== undefined && isShopPath(url) ? SHOP_ANSWERS : DEVICE_ANSWERS;
+    socket.write(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? answers.timeout : err.code === 'HPE_HEADER_OVERFLOW' ? answers.headers : answers.malformed);
   }
   socket.destroy();
 }

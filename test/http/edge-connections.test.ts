@@ -75,6 +75,7 @@ function hold(localAddress: string, initial = ''): Promise<Held> {
 
 const slowBody = 'POST /landing HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\njayToken=';
 const slowHeaders = 'POST /v2/baskets/guests HTTP/1.1\r\nHost: x\r\n';
+const slowShopBody = 'POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\ngrant_type=';
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -105,6 +106,14 @@ describe(`a bounded edge (issue 17 items 1 and 2, ${TEST_STORE})`, () => {
       assert.match(h.data(), /^HTTP\/1\.1 408 /);
       assert.equal(envelopeCode(h.data()), 408);
     }
+  });
+
+  it('a slow body on a shop path is closed with 408 as the shop\'s {"message"}', { timeout: 30_000 }, async () => {
+    const h = await hold('127.0.0.1', slowShopBody);
+    const ms = await h.closed;
+    assert.ok(ms < 8000, `closed after ${ms} ms`);
+    assert.match(h.data(), /^HTTP\/1\.1 408 /);
+    assert.deepEqual(JSON.parse(h.data().slice(h.data().indexOf('\r\n\r\n') + 4)), { message: 'The request took too long to arrive' });
   });
 
   it('a keep-alive connection is closed KEEP_ALIVE_TIMEOUT after its last answer', { timeout: 30_000 }, async () => {

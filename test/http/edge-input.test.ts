@@ -219,6 +219,25 @@ describe('every error in the envelope (issue 17 item 9)', () => {
     assert.equal(envelopeOf(r.body).error?.code, 431);
   });
 
+  it('headers over the limit on a shop path: 431 with the shop\'s message beside the envelope (the path is not read yet)', async () => {
+    const r = await rawRequest(`POST /api/checkout/initiate HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.equal(r.status, 431);
+    const body = JSON.parse(r.body) as EnvelopeBody & { message?: string };
+    assert.equal(body.message, 'Request headers too large');
+    assert.equal(body.error?.code, 431);
+  });
+
+  it('a malformed body on a shop path: 400 as the shop\'s {"message"} alone; on a device path in the envelope', async () => {
+    const chunked = (url: string) =>
+      `POST ${url} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n`;
+    const shop = await rawRequest(chunked('/oauth2/token'));
+    assert.equal(shop.status, 400);
+    assert.deepEqual(JSON.parse(shop.body), { message: 'Malformed HTTP request' });
+    const device = await rawRequest(chunked('/landing'));
+    assert.equal(device.status, 400);
+    assert.equal(envelopeOf(device.body).error?.code, 400);
+  });
+
   it('a malformed request line: 400 in the envelope', async () => {
     const r = await rawRequest('NOT HTTP AT ALL\r\n\r\n');
     assert.equal(r.status, 400);
