@@ -24,6 +24,16 @@ interface Row {
 
 type Attempt<R> = { done: true; result: R } | { done: false };
 
+// The abandoned listing (exported for the test of their query plans): shop_baskets_open in (created, id) order, no
+// sort. One lower bound per statement, the later of createdAfter and the cursor, so that the index scan starts at it.
+// `status = 'open'` literally: it is what matches the partial index.
+export const LIST_ABANDONED_FROM = `SELECT data FROM shop_baskets
+  WHERE partner_id = $1 AND status = 'open' AND created > $2 AND expires > $3
+  ORDER BY created, basket_id LIMIT $4`;
+export const LIST_ABANDONED_AFTER = `SELECT data FROM shop_baskets
+  WHERE partner_id = $1 AND status = 'open' AND (created, basket_id) > ($2, $3) AND expires > $4
+  ORDER BY created, basket_id LIMIT $5`;
+
 export class PgShopBaskets {
   constructor(private readonly conn: PgConnection) {}
 
@@ -111,21 +121,11 @@ export class PgShopBaskets {
   async listAbandoned(query: AbandonedQuery): Promise<ShopBasket[]> {
     assertAbandonedQuery(query);
     const { partnerId, createdAfter, after, now, limit } = query;
-    // One lower bound, the later of the two (a cursor at or before createdAfter is inside what it leaves out), so
-    // that the index scan starts at it. `status = 'open'` literally: it is what matches the partial index.
+    // the later of the two bounds: a cursor at or before createdAfter is inside what createdAfter leaves out
     const { rows } =
       after !== null && after.created > createdAfter
-        ? await this.conn.q<{ data: ShopBasket }>(
-            `SELECT data FROM shop_baskets
-             WHERE partner_id = $1 AND status = 'open' AND (created, basket_id) > ($2, $3) AND expires > $4
-             ORDER BY created, basket_id LIMIT $5`,
-            [partnerId, after.created, after.id, now, limit],
-          )
-        : await this.conn.q<{ data: ShopBasket }>(
-            `SELECT data FROM shop_baskets WHERE partner_id = $1 AND status = 'open' AND created > $2 AND expires > $3
-             ORDER BY created, basket_id LIMIT $4`,
-            [partnerId, createdAfter, now, limit],
-          );
+        ? await this.conn.q<{ data: ShopBasket }>(LIST_ABANDONED_AFTER, [partnerId, after.created, after.id, now, limit])
+        : await this.conn.q<{ data: ShopBasket }>(LIST_ABANDONED_FROM, [partnerId, createdAfter, now, limit]);
     return rows.map((r) => r.data);
   }
 

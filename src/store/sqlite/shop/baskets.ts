@@ -24,6 +24,16 @@ interface PurgedRow {
   external_id: string | null;
 }
 
+// The abandoned listing (exported for the test of their query plans). `status = 'open'` literally: it is what lets
+// SQLite use the partial index. One lower bound per statement, so that the index search starts at it (given both,
+// SQLite starts at `created > ?` and filters up to the cursor).
+export const LIST_ABANDONED_FROM = `SELECT data FROM shop_baskets
+  WHERE partner_id = ? AND status = 'open' AND created > ? AND expires > ?
+  ORDER BY created, basket_id LIMIT ?`;
+export const LIST_ABANDONED_AFTER = `SELECT data FROM shop_baskets
+  WHERE partner_id = ? AND status = 'open' AND (created, basket_id) > (?, ?) AND expires > ?
+  ORDER BY created, basket_id LIMIT ?`;
+
 function prepareStatements(db: Db) {
   return {
     getBasket: db.prepare<[string, string], ShopBasketRow>('SELECT version, data FROM shop_baskets WHERE partner_id = ? AND basket_id = ?'),
@@ -35,18 +45,8 @@ function prepareStatements(db: Db) {
       `UPDATE shop_baskets SET version = version + 1, status = ?, external_id = ?, created = ?, expires = ?, data = ?
        WHERE partner_id = ? AND basket_id = ? AND version = ?`,
     ),
-    // `status = 'open'` literally: it is what lets SQLite use the partial index. One lower bound per statement, so
-    // that the index search starts at it (given both, SQLite starts at `created > ?` and filters up to the cursor).
-    listAbandonedFrom: db.prepare<[string, number, number, number], string>(
-      `SELECT data FROM shop_baskets
-       WHERE partner_id = ? AND status = 'open' AND created > ? AND expires > ?
-       ORDER BY created, basket_id LIMIT ?`,
-    ).pluck(),
-    listAbandonedAfter: db.prepare<[string, number, string, number, number], string>(
-      `SELECT data FROM shop_baskets
-       WHERE partner_id = ? AND status = 'open' AND (created, basket_id) > (?, ?) AND expires > ?
-       ORDER BY created, basket_id LIMIT ?`,
-    ).pluck(),
+    listAbandonedFrom: db.prepare<[string, number, number, number], string>(LIST_ABANDONED_FROM).pluck(),
+    listAbandonedAfter: db.prepare<[string, number, string, number, number], string>(LIST_ABANDONED_AFTER).pluck(),
     expired: db.prepare<[number, number], PurgedRow>(
       'SELECT partner_id, basket_id, external_id FROM shop_baskets WHERE expires <= ? ORDER BY expires LIMIT ?',
     ),
