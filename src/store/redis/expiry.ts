@@ -12,7 +12,8 @@ const PURGE_BATCH = 200;
 
 /**
  * Walks an expiry index up to `now`, deleting each record the script finds expired. Index entries of absent
- * records are dropped; those of records that turn out to live longer are moved to their real expiry.
+ * records are dropped (unless a write moved them meanwhile); those of records that turn out to live longer are moved
+ * to their real expiry.
  */
 export async function purgeIndex(conn: RedisConnection, index: string, now: number, limit: number, keyOf: (member: string) => string, script: string): Promise<number> {
   let deleted = 0;
@@ -23,7 +24,7 @@ export async function purgeIndex(conn: RedisConnection, index: string, now: numb
       if (deleted >= limit) break;
       const outcome = num(await conn.script(script, [keyOf(member)], [now]));
       if (outcome === 1) deleted++;
-      if (outcome === 1 || outcome === 0 || outcome === -1) await conn.cmd((c) => c.zrem(index, member));
+      if (outcome === 1 || outcome === 0 || outcome === -1) await conn.script(scripts.INDEX_DROP_IF_DUE, [index], [member, now]);
       else await conn.cmd((c) => c.zadd(index, outcome, member));
     }
   }

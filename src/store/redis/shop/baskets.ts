@@ -189,7 +189,7 @@ export class RedisShopBaskets {
             await this.conn.script(scripts.DELETE_IF_EQUAL, [this.keys.shopExternalId(partnerId, basket.externalId)], [basketId]);
           }
         }
-        await this.conn.cmd((c) => c.zrem(index, gcMember));
+        await this.conn.script(scripts.INDEX_DROP_IF_DUE, [index], [gcMember, now]);
       }
     }
     return deleted;
