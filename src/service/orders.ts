@@ -4,8 +4,9 @@
  * HMAC(secret, "<t>.<body>")>`), or logs it when no webhook is configured. At-least-once: a non-2xx answer or a
  * network error throws, and the outbox retries with backoff; receivers deduplicate by `X-Basket-Delivery-Id`.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { PartnerConfig } from '../config.js';
+import { macTextMatches } from '../domain/mac-text.js';
 import { isoSeconds } from '../domain/time.js';
 import { toMajor } from '../domain/money.js';
 import type { Order } from '../store/store.js';
@@ -66,24 +67,23 @@ export function orderView(o: Order): OrderView {
   };
 }
 
+const bodyMac = (secret: string, timestampSec: number, body: string): Buffer =>
+  createHmac('sha256', secret).update(`${timestampSec}.${body}`).digest();
+
 export function signBody(secret: string, timestampSec: number, body: string): string {
-  const v1 = createHmac('sha256', secret).update(`${timestampSec}.${body}`).digest('hex');
-  return `t=${timestampSec},v1=${v1}`;
+  return `t=${timestampSec},v1=${bodyMac(secret, timestampSec, body).toString('hex')}`;
 }
 
 /**
  * For receivers (and tests): checks an `X-Basket-Signature` header against the body. `t` must be decimal digits and
- * `v1` 64 hex digits (either case): a hex decoder stops at the first character that is not one, so comparing
- * decoded bytes would also accept the signature with anything appended.
+ * `v1` 64 hex digits (either case), compared as text (src/domain/mac-text.ts).
  */
 export function verifySignature(secret: string, header: string, body: string, nowSec: number, toleranceSec = 300): boolean {
   const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
   if (!/^\d{1,15}$/.test(parts.t ?? '') || !/^[0-9a-f]{64}$/i.test(parts.v1 ?? '')) return false;
   const t = Number(parts.t);
   if (Math.abs(nowSec - t) > toleranceSec) return false;
-  const expected = Buffer.from(signBody(secret, t, body).split('v1=')[1]!);
-  const given = Buffer.from(parts.v1!.toLowerCase());
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return macTextMatches(bodyMac(secret, t, body), parts.v1!.toLowerCase(), 'hex');
 }
 
 export class DeliveryError extends Error {

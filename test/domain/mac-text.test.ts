@@ -18,4 +18,16 @@ describe('macTextMatches', () => {
       }
     }
   });
+
+  it('in hex, takes the MAC’s own lower-case text only: nothing appended that a hex decoder would drop', () => {
+    const mac = randomBytes(32);
+    mac[31] = 0xab; // a letter in the text, so that its upper case differs
+    const text = mac.toString('hex');
+    assert.equal(macTextMatches(mac, text, 'hex'), true);
+    assert.deepEqual(Buffer.from(`${text}z`, 'hex'), mac, 'the decoder drops the tail');
+    for (const bad of [`${text}z`, `${text}0`, text.slice(0, -1), text.toUpperCase(), '']) {
+      assert.equal(macTextMatches(mac, bad, 'hex'), false, bad);
+    }
+    assert.equal(macTextMatches(mac, text), false, 'hex text is not the base64url text');
+  });
 });
