@@ -176,19 +176,21 @@ function rawResponse(status: number, reason: string, body: string): string {
   );
 }
 
-const TIMEOUT_MESSAGE = 'The request took too long to arrive';
-const HEADERS_MESSAGE = 'Request headers too large';
-const MALFORMED_MESSAGE = 'Malformed HTTP request';
-const DEVICE_ANSWERS = {
-  timeout: rawAnswer(408, 'Request Timeout', 408, TIMEOUT_MESSAGE, 'REQUEST_TIMEOUT'),
-  headers: rawAnswer(431, 'Request Header Fields Too Large', 431, HEADERS_MESSAGE, 'HEADERS_TOO_LARGE'),
-  malformed: rawAnswer(400, 'Bad Request', 400, MALFORMED_MESSAGE, 'BAD_REQUEST'),
-};
-const SHOP_ANSWERS: typeof DEVICE_ANSWERS = {
-  timeout: rawShopAnswer(408, 'Request Timeout', TIMEOUT_MESSAGE),
-  headers: rawShopAnswer(431, 'Request Header Fields Too Large', HEADERS_MESSAGE),
-  malformed: rawShopAnswer(400, 'Bad Request', MALFORMED_MESSAGE),
-};
+/** What Node's parser refuses, by kind: status, reason phrase, message, and the envelope's `details`. */
+const REFUSALS = {
+  timeout: [408, 'Request Timeout', 'The request took too long to arrive', 'REQUEST_TIMEOUT'],
+  headers: [431, 'Request Header Fields Too Large', 'Request headers too large', 'HEADERS_TOO_LARGE'],
+  malformed: [400, 'Bad Request', 'Malformed HTTP request', 'BAD_REQUEST'],
+} as const;
+type Refusal = keyof typeof REFUSALS;
+
+const answersOf = (answer: (status: number, reason: string, message: string, details: string) => string): Record<Refusal, string> => ({
+  timeout: answer(...REFUSALS.timeout),
+  headers: answer(...REFUSALS.headers),
+  malformed: answer(...REFUSALS.malformed),
+});
+const DEVICE_ANSWERS = answersOf((status, reason, message, details) => rawAnswer(status, reason, status, message, details));
+const SHOP_ANSWERS = answersOf((status, reason, message) => rawShopAnswer(status, reason, message));
 /** Answered to a connection refused at the cap (src/http/connections.ts). */
 export const BUSY_ANSWER = rawAnswer(503, 'Service Unavailable', ERRORS.SERVICE_UNAVAILABLE.code, 'Too many connections; try again', 'TOO_MANY_CONNECTIONS').replace(
   '\r\n\r\n',
@@ -208,7 +210,8 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   if (socket.writable && !answering?.headersSent) {
     const url = answering?.req?.url;
     const answers = url !== undefined && isShopPath(url) ? SHOP_ANSWERS : DEVICE_ANSWERS;
-    socket.write(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? answers.timeout : err.code === 'HPE_HEADER_OVERFLOW' ? answers.headers : answers.malformed);
+    const kind: Refusal = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'headers' : 'malformed';
+    socket.write(answers[kind]);
   }
   socket.destroy();
 }
